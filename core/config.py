@@ -1,0 +1,26 @@
+"""Constants of the seed's science and where a library of music lives on disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SR = 22050
+SEGMENT_SECONDS = 5.0
+SEGMENT_SAMPLES = int(SR * SEGMENT_SECONDS)  # 110,250
+N_FFT = 2048
+HOP_LENGTH = 512
+N_MELS = 128
+TOP_DB = 80.0
+FRAMES_PER_SEGMENT = 1 + SEGMENT_SAMPLES // HOP_LENGTH  # 216 with center=True
+
+LABELS = ("banger", "not_a_banger")
+DEFAULT_FEATURE = "log_mel"
+DEFAULT_HOME = "haverford-data"
+HOME_ENV = "HAVERFORD_HOME"
+
+
+def resolve_home(home: str | os.PathLike | None = None) -> Path:
+    """The data home: ``home`` if given, else ``$HAVERFORD_HOME``, else ``./haverford-data``."""
+    chosen = home or os.environ.get(HOME_ENV) or DEFAULT_HOME
+    return Path(chosen).expanduser().resolve()

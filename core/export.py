@@ -1,0 +1,47 @@
+"""Export labels: every answer ever given, one row per answer, as CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+from core.errors import HaverfordError
+from core.home import Home
+from db import answers as answers_db
+
+COLUMNS = ["answer_id", "track_id", "title", "path", "content_hash", "segment_id", "segment_index",
+           "start_s", "end_s", "question", "question_text", "labeller", "value", "note", "created_at",
+           "current", "consensus_verdict"]
+
+
+def export_answers(home: Home, out: Path, *, fmt: str = "csv") -> int:
+    """Write every answer to ``out`` (written to a temporary name, then renamed); return the row count."""
+    if fmt not in ("csv", "json"):
+        raise HaverfordError(f"unknown export format {fmt!r}; use csv or json")
+    if out.is_dir():
+        raise HaverfordError(f"{out} is a folder; give a file name such as labels.{fmt}")
+    if not out.parent.exists():
+        raise HaverfordError(f"folder {out.parent} does not exist")
+    rows = answers_db.export_rows(home.connect())
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        count = _write_csv(f, rows) if fmt == "csv" else _write_json(f, rows)
+    os.replace(tmp, out)
+    return count
+
+
+def _write_csv(f, rows) -> int:
+    writer = csv.DictWriter(f, fieldnames=COLUMNS)
+    writer.writeheader()
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(row)
+    return count
+
+
+def _write_json(f, rows) -> int:
+    data = [{**row, "current": bool(row["current"])} for row in rows]
+    json.dump(data, f, ensure_ascii=False, indent=1)
+    return len(data)

@@ -1,0 +1,61 @@
+"""The data home: one folder holding the database, the feature store, models and uploads."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from functools import cached_property
+from pathlib import Path
+
+import sqlite_utils
+
+import db as dbm
+from core.config import resolve_home
+from core.errors import HaverfordError
+from core.store import FeatureStore
+
+
+class Home:
+    """Everything a library of music owns, under ``path``."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True):
+        self.path = resolve_home(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise HaverfordError(f"home is not a folder: {self.path}")
+        if create:
+            self.path.mkdir(parents=True, exist_ok=True)
+        elif not self.db_path.exists():
+            raise HaverfordError(f"no Haverford library at {self.path}; run 'haverford ingest' or "
+                                 f"'haverford demo' first")
+
+    @property
+    def db_path(self) -> Path:
+        return self.path / "haverford.db"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.path / "models"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.path / "uploads"
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.path / "demo-audio"
+
+    @cached_property
+    def store(self) -> FeatureStore:
+        return FeatureStore(self.path / "features")
+
+    def connect(self) -> sqlite_utils.Database:
+        """A new connection to the home's database (created and migrated if needed)."""
+        try:
+            return dbm.connect(self.db_path)
+        except dbm.DatabaseError as exc:
+            raise HaverfordError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:  # not a database, disk I/O error, ...
+            raise HaverfordError(f"cannot open {self.db_path}: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"Home({str(self.path)!r})"

@@ -1,0 +1,1 @@
+"""Haverford's Streamlit dashboard: ``app.py`` navigates, ``views/`` holds one module per page."""

@@ -1,0 +1,99 @@
+"""Answers to the questionnaire: append-only history, the latest answer of a labeller counts.
+
+``segment_verdicts`` caches each segment's consensus verdict (majority of labellers' latest
+verdicts; a tie has no verdict). It is refreshed in the same transaction as every save, so
+filters on the label stay fast on 100,000 segments.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Mapping
+
+import sqlite_utils
+
+from db.connection import now, write
+from db.questions import verdict_question_id
+
+
+def save_answers(db: sqlite_utils.Database, segment_ids: Iterable[int], labeller: str,
+                 values: Mapping[int, object], *, note: str | None = None) -> int:
+    """Store ``values`` (question id → value) as ``labeller``'s answers for every segment given.
+
+    One transaction; earlier answers stay in the history. Returns the number of rows written.
+    """
+    segment_ids = [int(s) for s in segment_ids]
+    stamp = now()
+    rows = [{"segment_id": s, "question_id": int(q), "labeller": labeller, "value": v, "note": note,
+             "created_at": stamp} for s in segment_ids for q, v in values.items()]
+    with write(db):
+        db["answers"].insert_all(rows, batch_size=1000)
+        if verdict_question_id(db) in {int(q) for q in values}:
+            refresh_verdicts(db, segment_ids)
+    return len(rows)
+
+
+_REFRESH_SQL = """
+INSERT INTO segment_verdicts (segment_id, n_labellers, banger_votes, not_votes, verdict, updated_at)
+SELECT w.value, COUNT(l.value), COALESCE(SUM(l.value = 'banger'), 0),
+       COALESCE(SUM(l.value = 'not_a_banger'), 0),
+       CASE WHEN SUM(l.value = 'banger') > SUM(l.value = 'not_a_banger') THEN 'banger'
+            WHEN SUM(l.value = 'banger') < SUM(l.value = 'not_a_banger') THEN 'not_a_banger' END, :stamp
+FROM json_each(:ids) w
+LEFT JOIN (
+    SELECT a.segment_id, a.value FROM answers a
+    WHERE a.question_id = :q AND a.segment_id IN (SELECT value FROM json_each(:ids))
+      AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
+                  AND b.question_id = a.question_id AND b.labeller = a.labeller)
+) l ON l.segment_id = w.value
+GROUP BY w.value
+ON CONFLICT (segment_id) DO UPDATE SET n_labellers = excluded.n_labellers,
+    banger_votes = excluded.banger_votes, not_votes = excluded.not_votes,
+    verdict = excluded.verdict, updated_at = excluded.updated_at
+"""
+
+
+def refresh_verdicts(db: sqlite_utils.Database, segment_ids: list[int]) -> None:
+    """Recompute the consensus verdict of ``segment_ids`` from the latest verdict answers."""
+    q = verdict_question_id(db)
+    for start in range(0, len(segment_ids), 5000):
+        ids = json.dumps(segment_ids[start:start + 5000])
+        db.execute(_REFRESH_SQL, {"ids": ids, "q": q, "stamp": now()})
+
+
+def current_answers(db: sqlite_utils.Database, segment_id: int, *, labeller: str | None = None) -> list[dict]:
+    """The latest answer of each labeller to each question for a segment (with the question key)."""
+    sql = """SELECT a.*, q.key FROM answers a JOIN questions q ON q.id = a.question_id
+             WHERE a.segment_id = :s AND (:l IS NULL OR a.labeller = :l)
+               AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
+                           AND b.question_id = a.question_id AND b.labeller = a.labeller)
+             ORDER BY a.labeller, q.position"""
+    return list(db.query(sql, {"s": segment_id, "l": labeller}))
+
+
+def history(db: sqlite_utils.Database, segment_id: int) -> list[dict]:
+    """Every answer ever given for a segment, oldest first."""
+    sql = """SELECT a.*, q.key FROM answers a JOIN questions q ON q.id = a.question_id
+             WHERE a.segment_id = ? ORDER BY a.id"""
+    return list(db.query(sql, [segment_id]))
+
+
+def labellers(db: sqlite_utils.Database) -> list[str]:
+    """Everyone who has answered anything, sorted."""
+    return [r[0] for r in db.execute("SELECT DISTINCT labeller FROM answers ORDER BY labeller")]
+
+
+def export_rows(db: sqlite_utils.Database) -> Iterable[dict]:
+    """One row per answer ever given, with track, segment, question and whether it is current."""
+    sql = """SELECT a.id AS answer_id, t.id AS track_id, t.title, t.path, t.content_hash,
+                    s.id AS segment_id, s.idx AS segment_index, s.start_s, s.end_s,
+                    q.key AS question, q.text AS question_text, a.labeller, a.value, a.note,
+                    a.created_at,
+                    a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
+                            AND b.question_id = a.question_id AND b.labeller = a.labeller) AS current,
+                    v.verdict AS consensus_verdict
+             FROM answers a JOIN segments s ON s.id = a.segment_id JOIN tracks t ON t.id = s.track_id
+             JOIN questions q ON q.id = a.question_id
+             LEFT JOIN segment_verdicts v ON v.segment_id = a.segment_id
+             ORDER BY a.id"""
+    return db.query(sql)

@@ -1,0 +1,80 @@
+"""Opening SQLite the one right way: WAL, a busy timeout, foreign keys, short write transactions."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sqlite3
+import time
+from datetime import datetime, timezone
+from typing import Iterator
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 30_000
+WRITE_RETRIES = 50
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or is from a newer Haverford."""
+
+
+def now() -> str:
+    """The current UTC time as an ISO-8601 string with milliseconds (sorts as text)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def connect(path: str | os.PathLike, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (and by default create or migrate) the database at ``path``.
+
+    The connection is in autocommit mode; multi-statement writes go through ``write(db)``.
+    ``path`` may be ``":memory:"`` for tests.
+    """
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if str(path) != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    db = sqlite_utils.Database(conn)
+    if migrate:
+        from db.migrations import migrate as run_migrations
+
+        run_migrations(db)
+    return db
+
+
+@contextlib.contextmanager
+def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One short write transaction, taken with ``BEGIN IMMEDIATE`` and retried while busy.
+
+    IMMEDIATE takes the write lock up front, so a transaction never fails half way when it
+    upgrades from reading to writing; the retry covers the rare busy timeouts under load.
+    Nested use joins the outer transaction.
+    """
+    if db.conn.in_transaction:
+        yield db
+        return
+    _begin_immediate(db.conn)
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    for attempt in range(WRITE_RETRIES):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            time.sleep(min(0.5, 0.01 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.5))
+    conn.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,202 @@
+"""The schema as an ordered list of migrations; ``PRAGMA user_version`` records how far a file got.
+
+Each migration runs in one transaction together with the version bump, so a database is
+always at exactly one version. Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+import sqlite_utils
+
+from db.connection import DatabaseError, now, write
+
+SCHEMA_1 = """
+CREATE TABLE tracks (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    content_hash TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    duration_s REAL NOT NULL,
+    orig_sr INTEGER NOT NULL,
+    orig_channels INTEGER NOT NULL,
+    n_segments INTEGER NOT NULL,
+    size_bytes INTEGER,
+    source TEXT NOT NULL DEFAULT 'import',
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE segments (
+    id INTEGER PRIMARY KEY,
+    track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    start_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    UNIQUE (track_id, idx)
+);
+CREATE TABLE features (
+    track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+    feature TEXT NOT NULL,
+    path TEXT NOT NULL,
+    n_segments INTEGER NOT NULL,
+    n_bins INTEGER NOT NULL,
+    n_frames INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (track_id, feature)
+);
+CREATE TABLE questions (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('yes_no', 'number', 'count', 'rating', 'choice', 'text')),
+    options TEXT NOT NULL DEFAULT '{}',
+    position INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    role TEXT,
+    ask_when TEXT,
+    rule TEXT,
+    help TEXT,
+    created_at TEXT NOT NULL,
+    changed_at TEXT NOT NULL
+);
+CREATE TABLE question_revisions (
+    id INTEGER PRIMARY KEY,
+    question_id INTEGER NOT NULL REFERENCES questions(id),
+    text TEXT NOT NULL,
+    options TEXT NOT NULL,
+    rule TEXT,
+    ask_when TEXT,
+    active INTEGER NOT NULL,
+    changed_at TEXT NOT NULL
+);
+CREATE TABLE answers (
+    id INTEGER PRIMARY KEY,
+    segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+    question_id INTEGER NOT NULL REFERENCES questions(id),
+    labeller TEXT NOT NULL,
+    value,  -- no type: keeps ints, floats and text as given
+    note TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX answers_current ON answers (segment_id, question_id, labeller, id);
+CREATE INDEX answers_by_labeller ON answers (labeller, question_id, segment_id);
+CREATE TABLE segment_verdicts (
+    segment_id INTEGER PRIMARY KEY REFERENCES segments(id) ON DELETE CASCADE,
+    n_labellers INTEGER NOT NULL,
+    banger_votes INTEGER NOT NULL,
+    not_votes INTEGER NOT NULL,
+    verdict TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX segment_verdicts_verdict ON segment_verdicts (verdict);
+CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    name TEXT,
+    preset TEXT NOT NULL,
+    feature TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',
+    labels_hash TEXT,
+    path TEXT,
+    curves TEXT,
+    metrics TEXT,
+    run_id INTEGER,
+    created_by TEXT,
+    created_at TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX models_one_active ON models (active) WHERE active = 1;
+CREATE TABLE training_runs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'train',
+    status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    config TEXT NOT NULL DEFAULT '{}',
+    pid INTEGER,
+    epoch INTEGER,
+    progress TEXT,
+    error TEXT,
+    model_id INTEGER REFERENCES models(id),
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    created_by TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    heartbeat_at TEXT
+);
+CREATE TABLE run_metrics (
+    run_id INTEGER NOT NULL REFERENCES training_runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE splits (
+    track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+    side TEXT NOT NULL CHECK (side IN ('train', 'validation', 'test')),
+    assigned_at TEXT NOT NULL
+);
+CREATE TABLE predictions (
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+    p_banger REAL NOT NULL,
+    PRIMARY KEY (model_id, segment_id)
+) WITHOUT ROWID;
+"""
+
+# Haverford's test (DESIGN.md). ``rule`` drives Haverford's algorithm: ``veto_when`` gives
+# "not a banger" outright; ``banger_min``/``banger_max`` are thresholds a banger must meet.
+DEFAULT_QUESTIONS = [
+    dict(key="bpm", text="How many beats per minute?", kind="number",
+         options={"min": 40, "max": 220, "step": 1, "suggest": "tempo"},
+         rule={"banger_min": 100, "banger_max": 180}),
+    dict(key="drops", text="How many drops?", kind="count", options={"min": 0, "max": 20},
+         rule={"banger_min": 0}),
+    dict(key="drop_dopeness", text="How dope are the drops?", kind="rating",
+         options={"min": 1, "max": 10}, ask_when={"key": "drops", "op": ">", "value": 0},
+         rule={"banger_min": 5}),
+    dict(key="acoustic", text="Were any acoustic instruments used?", kind="yes_no",
+         rule={"veto_when": True}, help="If so, it is not a banger."),
+    dict(key="verdict", text="Is it a banger?", kind="choice", role="verdict",
+         options={"choices": ["banger", "not_a_banger"]}),
+]
+
+
+def _dump(value):
+    return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    for statement in SCHEMA_1.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    stamp = now()
+    db["questions"].insert_all(
+        {"key": q["key"], "text": q["text"], "kind": q["kind"], "options": _dump(q.get("options", {})),
+         "position": i, "active": 1, "role": q.get("role"), "ask_when": _dump(q.get("ask_when")),
+         "rule": _dump(q.get("rule")), "help": q.get("help"), "created_at": stamp, "changed_at": stamp}
+        for i, q in enumerate(DEFAULT_QUESTIONS)
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def version(db: sqlite_utils.Database) -> int:
+    """The schema version the file is at (0 for a new file)."""
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Bring ``db`` up to ``SCHEMA_VERSION``; return how many migrations ran."""
+    current = version(db)
+    if current > SCHEMA_VERSION:
+        raise DatabaseError(f"database schema version {current} is newer than this Haverford "
+                            f"({SCHEMA_VERSION}); upgrade Haverford")
+    for number in range(current + 1, SCHEMA_VERSION + 1):
+        with write(db):
+            if version(db) >= number:  # another process migrated meanwhile
+                continue
+            MIGRATIONS[number - 1](db)
+            db.execute(f"PRAGMA user_version = {int(number)}")
+    return SCHEMA_VERSION - current
