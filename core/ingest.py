@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -120,6 +121,11 @@ def analyse_file(path: Path, *, store_root: str, feature_names: tuple[str, ...],
     return {"track": track, "features": rows}
 
 
+def warm_up() -> None:
+    """Run librosa's lazy imports once (about a second the first time, nothing after)."""
+    features.compute_many([DEFAULT_FEATURE], np.zeros((1, 4096), dtype=np.float32))
+
+
 def _worker_init() -> None:
     # One BLAS thread per worker: the workers already use every core.
     from threadpoolctl import threadpool_limits
@@ -128,8 +134,14 @@ def _worker_init() -> None:
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["core.ingest"])
+    """Worker processes: forked when this process has no other threads (CLI, tests), else
+    started from a fork server, since forking a threaded server such as Streamlit can deadlock."""
+    if threading.active_count() == 1:
+        ctx = multiprocessing.get_context("fork")
+        warm_up()  # children inherit librosa's lazily imported modules instead of importing each
+    else:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["core.ingest"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
 
 

@@ -1,0 +1,59 @@
+"""Shared fixtures: audio built on the spot (tones, clicks, noise), temporary homes, in-memory DBs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import db as dbm
+from core.home import Home
+
+
+def tone(freq: float = 440.0, *, seconds: float = 12.0, sr: int = 22050, channels: int = 1,
+         amplitude: float = 0.3) -> np.ndarray:
+    """A sine tone [shape=(n,) or (n, channels)], float32."""
+    t = np.arange(int(round(seconds * sr))) / sr
+    y = (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return y if channels == 1 else np.stack([y] * channels, axis=1)
+
+
+def clicks(bpm: float = 128.0, *, seconds: float = 12.0, sr: int = 22050) -> np.ndarray:
+    """A click track: a short decaying 60 Hz thump on every beat, float32 mono."""
+    y = np.zeros(int(seconds * sr), dtype=np.float32)
+    thump = (np.sin(2 * np.pi * 60 * np.arange(2000) / sr) * np.exp(-np.arange(2000) / 300)).astype(np.float32)
+    for start in np.arange(0, seconds, 60.0 / bpm):
+        i = int(start * sr)
+        y[i:i + len(thump)] += thump[: len(y) - i]
+    return 0.8 * y
+
+
+def write_audio(path: Path, y: np.ndarray, sr: int = 22050, **kwargs) -> Path:
+    """Write ``y`` to ``path`` (format from the extension) and return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, y, sr, **kwargs)
+    return path
+
+
+@pytest.fixture
+def memdb():
+    """A fresh, migrated in-memory database."""
+    return dbm.connect(":memory:")
+
+
+@pytest.fixture
+def home(tmp_path) -> Home:
+    """An empty data home in a temporary folder."""
+    return Home(tmp_path / "home")
+
+
+@pytest.fixture
+def library_dir(tmp_path) -> Path:
+    """A small seed-style library: banger/ (click tracks) and not_a_banger/ (tones)."""
+    root = tmp_path / "music"
+    write_audio(root / "banger" / "kick 128.wav", clicks(128, seconds=12.0))
+    write_audio(root / "banger" / "kick 140.flac", clicks(140, seconds=16.0))
+    write_audio(root / "not_a_banger" / "tone.ogg", tone(330, seconds=11.0, sr=44100), sr=44100)
+    return root

@@ -1,0 +1,47 @@
+"""The dependency direction dashboard → core → db, and cheap imports, hold."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TF_ALLOWED = {"core/model.py", "core/train.py"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def sources(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", sources("db"), ids=lambda p: p.name)
+def test_db_imports_neither_core_tensorflow_nor_streamlit(path):
+    assert not imported_modules(path) & {"core", "dashboard", "tensorflow", "keras", "streamlit"}
+
+
+@pytest.mark.parametrize("path", sources("core"), ids=lambda p: p.name)
+def test_core_never_imports_streamlit_and_only_model_code_imports_tensorflow(path):
+    names = imported_modules(path)
+    assert "streamlit" not in names and "dashboard" not in names
+    if str(path.relative_to(ROOT)) not in TF_ALLOWED:
+        assert not names & {"tensorflow", "keras"}, f"{path} imports TensorFlow"
+
+
+@pytest.mark.parametrize("module", ["core", "core.audio", "core.features", "core.ingest", "core.cli", "db"])
+def test_importing_core_modules_does_not_load_tensorflow_or_streamlit(module):
+    code = (f"import sys, {module}; heavy = [m for m in ('tensorflow', 'keras', 'streamlit') "
+            f"if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,71 @@
+"""The seed's features, computed exactly as the 2018 notebook did."""
+
+import librosa
+import numpy as np
+import pytest
+
+from core import features
+from core.config import SEGMENT_SAMPLES
+from core.errors import HaverfordError
+from tests.conftest import clicks, tone
+
+
+@pytest.fixture(scope="module")
+def segments():
+    rng = np.random.default_rng(0)
+    noise = 0.05 * rng.standard_normal(SEGMENT_SAMPLES).astype(np.float32)
+    return np.stack([tone(440, seconds=5.0), clicks(128, seconds=5.0), noise])
+
+
+def seed_log_stft(y):
+    """The notebook's computation, written out with librosa directly."""
+    S = np.abs(librosa.stft(y, n_fft=2048, hop_length=512, window="hann", center=True)) ** 2
+    return librosa.power_to_db(S, ref=np.max, top_db=80)
+
+
+def test_log_stft_matches_seed_exactly(segments):
+    out = features.log_stft(segments)
+    assert out.shape == (3, 1025, 216)
+    for clip, y in zip(out, segments):
+        np.testing.assert_allclose(clip, seed_log_stft(y), atol=1e-4)
+
+
+def test_log_stft_is_scaled_per_clip_to_its_own_max(segments):
+    out = features.log_stft(segments * np.array([[1.0], [0.01], [3.0]], dtype=np.float32))
+    assert np.allclose(out.max(axis=(1, 2)), 0.0)
+    assert out.min() >= -80.0
+
+
+def test_log_stft_of_a_tone_peaks_at_its_frequency(segments):
+    out = features.log_stft(segments[:1])[0]
+    peak_bin = out[:, 100].argmax()
+    assert abs(librosa.fft_frequencies(sr=22050, n_fft=2048)[peak_bin] - 440) < 11
+
+
+def test_log_mel_matches_librosa_melspectrogram(segments):
+    out = features.log_mel(segments)
+    assert out.shape == (3, 128, 216)
+    ref = librosa.power_to_db(librosa.feature.melspectrogram(y=segments[1], sr=22050, n_fft=2048,
+                                                             hop_length=512, n_mels=128),
+                              ref=np.max, top_db=80)
+    np.testing.assert_allclose(out[1], ref, atol=1e-3)
+
+
+def test_percussive_mel_keeps_clicks_and_drops_a_steady_tone(segments):
+    out = features.percussive_mel(segments[:2])
+    assert out.shape == (2, 128, 216)
+    assert out.min() >= -80.0 and np.isclose(out.max(), 0.0)
+    full = features.log_mel(segments[:2])
+    # a steady tone is harmonic: little of it survives in the percussive part
+    assert (out[0] > -40).mean() < (full[0] > -40).mean()
+
+
+def test_compute_many_shares_the_stft_and_agrees(segments):
+    many = features.compute_many(["log_stft", "log_mel"], segments)
+    np.testing.assert_array_equal(many["log_mel"], features.log_mel(segments))
+    np.testing.assert_array_equal(many["log_stft"], features.log_stft(segments))
+
+
+def test_unknown_feature_names_the_known_ones():
+    with pytest.raises(HaverfordError, match="unknown feature 'mfcc'.*log_mel"):
+        features.compute("mfcc", np.zeros((1, SEGMENT_SAMPLES), dtype=np.float32))
