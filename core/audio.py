@@ -63,6 +63,20 @@ def _check_block(block: np.ndarray) -> None:
         raise AudioError("audio contains NaN or infinite samples")
 
 
+def to_mono(block: np.ndarray) -> np.ndarray:
+    """Average the channels of ``block`` [shape=(n, channels)] → (n,), as ``librosa.to_mono``.
+
+    Summing columns is several times faster than ``block.mean(axis=1)``, whose reduction
+    over a short strided axis dominated ingest time.
+    """
+    y = block[:, 0].copy()
+    for channel in range(1, block.shape[1]):
+        y += block[:, channel]
+    if block.shape[1] > 1:
+        y *= np.float32(1.0 / block.shape[1])
+    return y
+
+
 def _mono_blocks(info: AudioInfo, *, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
     """Decoded blocks of the original file, downmixed to mono float32 like ``librosa.to_mono``."""
     blocksize = max(1, int(BLOCK_SECONDS * info.sr))
@@ -76,7 +90,7 @@ def _mono_blocks(info: AudioInfo, *, start: int = 0, stop: int | None = None) ->
                     break
                 remaining -= len(block)
                 _check_block(block)
-                yield block.mean(axis=1, dtype=np.float32)
+                yield to_mono(block)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"corrupt or truncated audio ({_reason(exc)})") from None
 

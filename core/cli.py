@@ -8,6 +8,7 @@ stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from core import cli_models
 from core.config import DEFAULT_FEATURE, HOME_ENV, LABELS
 from core.errors import HaverfordError
 
@@ -143,9 +145,8 @@ def cmd_serve(args) -> None:
 
 def serve(home: Path, *, port: int, host: str = "localhost") -> None:
     """Run the Streamlit dashboard on ``home`` in the foreground until interrupted."""
-    import dashboard
-
-    app = Path(dashboard.__file__).with_name("app.py")
+    # find the app without importing the dashboard package (core never imports the UI)
+    app = Path(importlib.util.find_spec("dashboard").origin).with_name("app.py")
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -220,7 +221,9 @@ class _progress:
             self.bar.close()
 
 
-TEXT_FORMATS: dict[str, Callable[[dict], str]] = {"ingest": _ingest_text, "demo": _demo_text}
+TEXT_FORMATS: dict[str, Callable[[dict], str]] = {"ingest": _ingest_text, "demo": _demo_text,
+                                                   "train": cli_models.train_text,
+                                                   "predict": cli_models.predict_text}
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "demo": ("build the demo library (generated offline) and open the dashboard on it", _configure_demo),
@@ -228,6 +231,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "ingest": ("import audio files or folders", _configure_ingest),
     "features": ("compute a feature for every track that lacks it", _configure_features),
     "export": ("write every answer, one row per answer, as CSV or JSON", _configure_export),
+    "train": ("train the ConvNet on the labels (the Retrain job, in the foreground)", cli_models.configure_train),
+    "predict": ("classify audio files with a trained model, without importing them", cli_models.configure_predict),
 }
 
 
