@@ -98,7 +98,7 @@ def test_some_not_bangers_have_free_tempo():
 
 
 def test_a_beat_tracker_hears_the_banger_tempo_in_a_drop(bangers):
-    librosa = pytest.importorskip("librosa")
+    import librosa
     for track in bangers:
         start = track.drop_times_s[0]
         drop = track.y[int(start * SR):int((start + 4 * 240.0 / track.bpm) * SR)]
@@ -163,6 +163,6 @@ def test_a_minute_of_music_takes_well_under_half_a_second():
 
 
 def _seconds(make, seed: int) -> float:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other processes on the machine do not count
     make(seed, duration_s=60.0)
-    return time.perf_counter() - start
+    return time.process_time() - start
