@@ -8,6 +8,15 @@ st.set_page_config(page_title="Haverford: is it a banger?", page_icon="🎧", la
 
 VIEWS = Path(__file__).parent / "views"
 pages = [
-    st.Page(VIEWS / "library.py", title="Library", icon="📚", default=True, url_path="library"),
+    st.Page(VIEWS / "library.py", title="Library", icon=":material/library_music:", default=True, url_path="library"),
+    st.Page(VIEWS / "label.py", title="Label", icon=":material/label:", url_path="label"),
+    st.Page(VIEWS / "questions.py", title="Questions", icon=":material/quiz:", url_path="questions"),
+    st.Page(VIEWS / "agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
+    st.Page(VIEWS / "train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
+# The labeller's name: asked once, kept for the browser session, stored with every answer.
+st.sidebar.text_input("Your name (stored with your answers)", key="app_labeller", max_chars=40,
+                      placeholder="e.g. tom")
+if not st.session_state.get("app_labeller", "").strip():
+    st.sidebar.caption("Enter your name to label segments.")
 st.navigation(pages).run()

@@ -14,6 +14,8 @@ import sqlite_utils
 
 BUSY_TIMEOUT_MS = 30_000
 WRITE_RETRIES = 50
+# Busy retries this process has needed (beyond SQLite's own busy timeout): for stress reports.
+retry_count = 0
 
 
 class DatabaseError(Exception):
@@ -69,6 +71,7 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:
+    global retry_count
     for attempt in range(WRITE_RETRIES):
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -76,5 +79,6 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
+            retry_count += 1
             time.sleep(min(0.5, 0.01 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.5))
     conn.execute("BEGIN IMMEDIATE")

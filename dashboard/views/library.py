@@ -1,55 +1,185 @@
-"""Library page: what is in the library, tracks and segments, with their labels."""
+"""Library page: import music, the tracks with their labels and agreement, the segments table."""
 
 import pandas as pd
 import streamlit as st
 
+from core import labelling
+from core.config import LABELS
+from core.errors import HaverfordError
+from core.ingest import AUDIO_EXTENSIONS, ingest
+from dashboard import clip
 from dashboard.context import connect, home
+from db import labelling as labelling_db
 from db import library as library_db
+from db import questions as questions_db
 from db import tracks as tracks_db
 
 PAGE_SIZE = 50
+SORT_NAMES = {"track": "track and time", "most_labellers": "most labellers first",
+              "model_score_high": "model score, high first", "model_score_low": "model score, low first"}
 
-st.title("Library")
-db = connect()
-counts = tracks_db.counts(db)
-if counts["tracks"] == 0:
-    st.info(f"The library at `{home().path}` is empty. Import music with "
-            "`haverford ingest PATH...` (folders named `banger` / `not_a_banger` label what is "
-            "under them), or build the demo library with `haverford demo`.")
-    st.stop()
 
-cols = st.columns(4)
-cols[0].metric("Tracks", counts["tracks"])
-cols[1].metric("Segments (5 s)", counts["segments"])
-cols[2].metric("Hours of audio", f"{counts['hours']:.2f}")
-cols[3].metric("Labelled segments", counts["labelled_segments"])
+def run_ingest(paths: list[str], label: str | None) -> None:
+    """Ingest ``paths`` with a progress bar; show what was added and every per-file error."""
+    bar = st.progress(0.0, text="Starting…")
 
-st.subheader("Tracks")
-tracks = pd.DataFrame(library_db.tracks_overview(db))
-tracks["labelled_share"] = tracks["labelled"] / tracks["n_segments"].clip(lower=1)
-st.dataframe(
-    tracks[["title", "duration_s", "n_segments", "labelled_share", "banger", "not_a_banger", "tied", "source"]],
-    hide_index=True, use_container_width=True,
-    column_config={
-        "title": "Track", "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.1f"),
-        "n_segments": "Segments",
-        "labelled_share": st.column_config.ProgressColumn("Labelled", min_value=0.0, max_value=1.0, format="percent"),
-        "banger": "Banger", "not_a_banger": "Not a banger", "tied": "Tied", "source": "Source"},
-)
+    def progress(done: int, total: int, path: str) -> None:
+        bar.progress(done / max(total, 1), text=f"{done} of {total} files")
 
-st.subheader("Segments")
-left, right = st.columns([2, 1])
-status = left.segmented_control("Show", list(library_db.SEGMENT_FILTERS), default="all", key="library_status")
-rows, total = library_db.segments_page(db, status=status or "all", limit=1)
-pages = max(1, -(-total // PAGE_SIZE))
-page = right.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="library_page")
-rows, total = library_db.segments_page(db, status=status or "all", limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-if not rows:
-    st.info("No segments match this filter.")
-else:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True,
-                 column_config={"id": "Segment", "title": "Track", "idx": "#",
-                                "start_s": st.column_config.NumberColumn("Start (s)", format="%.0f"),
-                                "end_s": st.column_config.NumberColumn("End (s)", format="%.0f"),
-                                "track_id": None})
-    st.caption(f"{total} segments match.")
+    who = st.session_state.get("app_labeller", "").strip() or "import"
+    try:
+        report = ingest(home(), paths, label=label, labeller=who, progress=progress)
+    except HaverfordError as exc:
+        st.error(str(exc))
+        return
+    st.session_state["library_report"] = report.to_json()
+
+
+def show_report() -> None:
+    report = st.session_state.get("library_report")
+    if not report:
+        return
+    st.success(f"Imported {report['tracks_added']} tracks ({report['segments_added']} segments) in "
+               f"{report['seconds']:.1f} s; {len(report['skipped'])} already there.")
+    if report["errors"]:
+        st.error(f"{len(report['errors'])} file(s) could not be imported:")
+        st.dataframe(pd.DataFrame(report["errors"]), hide_index=True, width="stretch")
+
+
+def import_section(empty: bool) -> None:
+    with st.expander("Import music", expanded=empty):
+        label = st.selectbox("Label everything imported as", [None, *LABELS], key="library_label",
+                             format_func=lambda v: "no label (label it later)" if v is None else v)
+        upload, folder = st.tabs(["Upload files", "Folder on the server"])
+        with upload:
+            files = st.file_uploader("Audio files", accept_multiple_files=True, key="library_upload",
+                                     type=sorted(e.lstrip(".") for e in AUDIO_EXTENSIONS))
+            if st.button("Import uploaded files", key="library_import_upload", disabled=not files):
+                saved = [str(labelling.save_upload(home().uploads_dir, f.name, f.getvalue())) for f in files]
+                run_ingest(saved, label)
+        with folder:
+            path = st.text_input("Folder or file path on the server", key="library_path",
+                                 help="Folders are read recursively; folders named banger / not_a_banger "
+                                      "label what is under them.")
+            if st.button("Import from path", key="library_import_path", disabled=not path.strip()):
+                run_ingest([path.strip()], label)
+        show_report()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def tracks_overview(db_path: str, stamp: tuple) -> tuple[list[dict], dict]:
+    """Tracks with their label mix and agreement; ``stamp`` (latest ids) keys the cache."""
+    db = connect()
+    return library_db.tracks_overview(db), labelling_db.tracks_agreement(db)
+
+
+def tracks_section(db) -> None:
+    st.subheader("Tracks")
+    rows, agree = tracks_overview(str(home().db_path), labelling_db.change_stamp(db))
+    tracks = pd.DataFrame(rows)
+    tracks["labelled_share"] = tracks["labelled"] / tracks["n_segments"].clip(lower=1)
+    tracks["agreement"] = [(agree[t]["agreed"] / agree[t]["multi"]) if t in agree else None for t in tracks["id"]]
+    st.dataframe(
+        tracks[["title", "duration_s", "n_segments", "labelled_share", "banger", "not_a_banger", "tied",
+                "agreement", "source"]],
+        hide_index=True, width="stretch",
+        column_config={
+            "title": "Track", "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.1f"),
+            "n_segments": "Segments",
+            "labelled_share": st.column_config.ProgressColumn("Labelled", min_value=0.0, max_value=1.0,
+                                                              format="percent"),
+            "banger": "Banger", "not_a_banger": "Not a banger", "tied": "Tied",
+            "agreement": st.column_config.NumberColumn(
+                "Agreement", format="percent",
+                help="Share of segments with two or more labellers whose verdicts agree"),
+            "source": "Source"})
+
+
+def segment_filters(db) -> dict:
+    a, b, c, d = st.columns([3, 2, 2, 1])
+    status = a.segmented_control("Show", list(labelling_db.SEGMENT_FILTERS), default="all", required=True,
+                                 key="library_status")
+    titles = labelling_db.track_titles(db)
+    track = b.selectbox("Track", [None, *titles], key="library_track",
+                        format_func=lambda t: "all tracks" if t is None else titles[t])
+    sort = c.selectbox("Sort by", list(SORT_NAMES), format_func=SORT_NAMES.get, key="library_sort")
+    me = st.session_state.get("app_labeller", "").strip()
+    mine = d.toggle("Labelled by me", key="library_mine", disabled=not me)
+    return {"status": status or "all", "track_id": track, "sort": sort, "labeller": me if mine and me else None}
+
+
+def segments_section(db) -> None:
+    st.subheader("Segments")
+    filters = segment_filters(db)
+    verdict_q = questions_db.verdict_question_id(db)
+    model_id = labelling_db.active_model_id(db)
+    page = st.session_state.get("library_page", 1)
+    rows, total = labelling_db.segments_table(db, verdict_question=verdict_q, model_id=model_id,
+                                              limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:
+        st.session_state["library_page"] = 1
+        st.rerun()
+    if not rows:
+        st.info("No segments match these filters.")
+        return
+    table = segments_frame(db, rows, model_id)
+    event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
+                         selection_mode="single-row", key=f"library_table_{page}",
+                         column_config=SEGMENT_COLUMNS | {"p_banger": None if model_id is None else
+                                                          st.column_config.NumberColumn("Model P(banger)",
+                                                                                        format="%.2f")})
+    st.number_input(f"Page (of {pages}, {total} segments match)", min_value=1, max_value=pages,
+                    key="library_page")
+    if event and event.selection.rows:
+        st.session_state["library_segment"] = int(table.iloc[event.selection.rows[0]]["id"])
+    open_segment(db)
+
+
+SEGMENT_COLUMNS = {
+    "id": "Segment", "title": "Track", "idx": None, "track_id": None, "end_s": None,
+    "start_s": st.column_config.NumberColumn("Start (s)", format="%.0f"),
+    "labellers": "Labellers", "labelled_by": "Labelled by", "verdict": "Verdict",
+    "banger_votes": None, "not_votes": None, "algorithm": "Haverford's algorithm",
+}
+
+
+def segments_frame(db, rows: list[dict], model_id: int | None) -> pd.DataFrame:
+    """The page's rows with Haverford's algorithm's verdict computed from their answers."""
+    questions = questions_db.list_questions(db)
+    verdicts = labelling.algorithm_verdicts(labelling_db.latest_answers(db, [r["id"] for r in rows]), questions)
+    table = pd.DataFrame(rows)
+    table["algorithm"] = [verdicts.get(i) for i in table["id"]]
+    return table
+
+
+def open_segment(db) -> None:
+    if st.session_state.get("library_segment") is None:
+        st.caption("Select a row to see and hear its segment.")
+        return
+    clip.render(db, "library_segment")
+    if st.button("Label this segment", key="library_label_it"):
+        st.session_state["label_segment"] = st.session_state["library_segment"]
+        st.switch_page("views/label.py")
+
+
+def main() -> None:
+    st.title("Library")
+    db = connect()
+    counts = tracks_db.counts(db)
+    import_section(counts["tracks"] == 0)
+    if counts["tracks"] == 0:
+        st.info(f"The library at `{home().path}` is empty. Import music above, or from a terminal with "
+                "`haverford ingest PATH...` (folders named `banger` / `not_a_banger` label what is under "
+                "them); `haverford demo` builds a demo library.")
+        return
+    cols = st.columns(4)
+    cols[0].metric("Tracks", counts["tracks"])
+    cols[1].metric("Segments (5 s)", counts["segments"])
+    cols[2].metric("Hours of audio", f"{counts['hours']:.2f}")
+    cols[3].metric("Labelled segments", counts["labelled_segments"])
+    tracks_section(db)
+    segments_section(db)
+
+
+main()

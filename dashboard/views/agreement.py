@@ -1,0 +1,98 @@
+"""Agreement page: how far labellers agree, per question and on the verdict; the disagreements."""
+
+import pandas as pd
+import streamlit as st
+
+from core import agreement
+from dashboard import charts, clip
+from dashboard.context import connect, home
+from db import labelling as labelling_db
+from db import questions as questions_db
+
+
+@st.cache_data(max_entries=16, show_spinner=False, ttl=30)
+def summary_rows(db_path: str, stamp: str) -> list[dict]:
+    """One row per question: level, segments with ≥2 labellers, Krippendorff's alpha, mean kappa.
+
+    ``stamp`` (the latest answer's id) keys the cache, so a new answer recomputes it.
+    """
+    db = connect()
+    rows = []
+    for q in questions_db.list_questions(db, include_retired=True):
+        result = agreement.agreement(labelling_db.question_answers(db, q["id"]), kind=q["kind"])
+        kappas = [p.kappa for p in result.pairs if p.kappa is not None]
+        rows.append({"key": q["key"], "question": q["text"], "level": result.level,
+                     "segments (≥2 labellers)": result.n_segments, "labellers": result.n_labellers,
+                     "Krippendorff's alpha": result.alpha,
+                     "mean Cohen's kappa": sum(kappas) / len(kappas) if kappas else None})
+    return rows
+
+
+def question_detail(db, questions: list[dict]) -> None:
+    keys = [q["key"] for q in questions]
+    verdict = next((q["key"] for q in questions if q.get("role") == "verdict"), keys[0])
+    picked = st.selectbox("Question", keys, index=keys.index(verdict), key="agreement_question")
+    q = next(q for q in questions if q["key"] == picked)
+    result = agreement.agreement(labelling_db.question_answers(db, q["id"]), kind=q["kind"])
+    a, b, c = st.columns(3)
+    a.metric("Segments with ≥ 2 labellers", result.n_segments)
+    b.metric(f"Krippendorff's alpha ({result.level})", "n/a" if result.alpha is None else f"{result.alpha:.3f}")
+    c.metric("Labellers", result.n_labellers)
+    pairs = [{"a": p.a, "b": p.b, "n": p.n, "kappa": p.kappa} for p in result.pairs]
+    if pairs:
+        st.dataframe(pd.DataFrame(pairs), hide_index=True, width="stretch",
+                     column_config={"a": "Labeller", "b": "Labeller", "n": "Shared segments",
+                                    "kappa": st.column_config.NumberColumn("Cohen's kappa", format="%.3f")})
+        shown = [p for p in pairs if p["kappa"] is not None]
+        if shown:
+            st.plotly_chart(charts.kappa_figure(shown), config={"displaylogo": False})
+    weighting = "linear weights" if result.level != "nominal" else "unweighted"
+    st.caption(f"Cohen's kappa ({weighting}) on the segments both labellers answered; "
+               "n/a when a pair never varies.")
+
+
+def disagreement_list(db) -> None:
+    st.subheader("Disagreements on the verdict")
+    rows = labelling_db.disagreements(db)
+    if not rows:
+        st.info("No segment has conflicting verdicts.")
+        return
+    table = pd.DataFrame(rows)
+    event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
+                         selection_mode="single-row", key="agreement_table",
+                         column_config={"id": "Segment", "title": "Track", "idx": None,
+                                        "start_s": st.column_config.NumberColumn("Start (s)", format="%.0f"),
+                                        "banger_votes": "Banger votes", "not_votes": "Not-a-banger votes",
+                                        "n_labellers": "Labellers"})
+    selected = event.selection.rows if event else []
+    if selected:
+        st.session_state["agreement_segment"] = int(table.iloc[selected[0]]["id"])
+    if st.session_state.get("agreement_segment") is None:
+        st.caption("Select a row to open its clip.")
+        return
+    clip.render(db, "agreement_segment")
+    if st.button("Label this segment", key="agreement_label"):
+        st.session_state["label_segment"] = st.session_state["agreement_segment"]
+        st.switch_page("views/label.py")
+
+
+def main() -> None:
+    st.title("Agreement")
+    db = connect()
+    questions = questions_db.list_questions(db, include_retired=True)
+    labellers = labelling_db.labellers_count(db)
+    if labellers < 2:
+        st.info("Agreement needs answers from two or more labellers. Label segments on the Label page "
+                "(each person enters their name in the sidebar), or build the demo with `haverford demo`.")
+        return
+    stamp = str(db.execute("SELECT MAX(id) FROM answers").fetchone()[0])
+    st.dataframe(pd.DataFrame(summary_rows(str(home().db_path), stamp)), hide_index=True, width="stretch",
+                 column_config={"Krippendorff's alpha": st.column_config.NumberColumn(format="%.3f"),
+                                "mean Cohen's kappa": st.column_config.NumberColumn(format="%.3f")})
+    st.caption("Krippendorff's alpha: nominal for yes/no, choices and the verdict; ordinal for counts and "
+               "ratings; interval for numbers. 1 is perfect agreement, 0 is chance.")
+    question_detail(db, questions)
+    disagreement_list(db)
+
+
+main()

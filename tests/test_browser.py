@@ -1,0 +1,138 @@
+"""End to end in a real headless Chromium: `haverford serve` on a demo home, label with the keyboard.
+
+Needs Debian's chromium at /usr/bin/chromium and Playwright's Python package (`.ci/run` installs
+both); screenshots of every page go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from core.home import Home
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, *, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"dashboard did not answer at {url}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A demo home served by `haverford serve` on a free port; yields (base url, home)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    from core.demo import build_demo
+
+    home = Home(tmp_path_factory.mktemp("browser") / "home")
+    build_demo(home, n_tracks=4, seed=0)
+    port = free_port()
+    script = Path(sys.executable).with_name("haverford")
+    cli = [str(script)] if script.exists() else \
+        [sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main())"]
+    proc = subprocess.Popen([*cli, "serve", "--port", str(port), "--home", str(home.path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(f"http://localhost:{port}/_stcore/health")
+        yield f"http://localhost:{port}", home
+    finally:  # `haverford serve` runs streamlit as a child: end the whole session we started
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def page(served):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        yield context.new_page()
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def idle(page) -> None:
+    """Wait until the app has finished its rerun (Streamlit's running indicator is gone)."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=30_000)
+
+
+def verdicts_of(home: Home, labeller: str) -> list[tuple[int, str]]:
+    sql = """SELECT a.segment_id, a.value FROM answers a JOIN questions q ON q.id = a.question_id
+             WHERE q.role = 'verdict' AND a.labeller = ? ORDER BY a.id"""
+    return [tuple(r) for r in home.connect().execute(sql, [labeller])]
+
+
+def test_label_one_segment_with_the_keyboard_only(served, page):
+    base, home = served
+    page.goto(f"{base}/label")
+    name = page.get_by_label("Your name (stored with your answers)")
+    name.wait_for(timeout=30_000)
+    name.fill("kbd")
+    name.press("Enter")
+    page.get_by_text("Haverford's algorithm needs").wait_for(timeout=30_000)
+    idle(page)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    shot(page, "label")
+    page.keyboard.press("b")
+    deadline = time.monotonic() + 20
+    while not verdicts_of(home, "kbd") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert verdicts_of(home, "kbd") == [(1, "banger")]
+    page.get_by_text("Saved 1 answers").wait_for(timeout=20_000)
+    page.get_by_text("segment 2 of").first.wait_for(timeout=20_000)
+    idle(page)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("n")
+    deadline = time.monotonic() + 20
+    while len(verdicts_of(home, "kbd")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert verdicts_of(home, "kbd") == [(1, "banger"), (2, "not_a_banger")]
+
+
+@pytest.mark.parametrize("path,marker", [("library", "Segments"), ("questions", "Add a question"),
+                                         ("agreement", "Disagreements on the verdict")])
+def test_every_page_renders_in_chromium(served, page, path, marker):
+    base, _ = served
+    page.goto(f"{base}/" if path == "library" else f"{base}/{path}")
+    page.get_by_text(marker).first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)  # let the charts draw before the screenshot
+    assert page.locator("[data-testid='stException']").count() == 0
+    shot(page, path)

@@ -1,0 +1,304 @@
+"""The dashboard in Streamlit's AppTest: every page, empty and on the demo; the labelling flow."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import labelling
+from core.config import HOME_ENV
+from core.home import Home
+from db import answers as answers_db
+from db import questions as questions_db
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+PAGES = ["views/library.py", "views/label.py", "views/questions.py", "views/agreement.py"]
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> Home:
+    """The demo library (4 generated tracks, simulated labellers), built once per session."""
+    from core.demo import build_demo
+
+    home = Home(tmp_path_factory.mktemp("demo") / "home")
+    build_demo(home, n_tracks=4, seed=0)
+    return home
+
+
+@pytest.fixture
+def demo_copy(demo_home, tmp_path, monkeypatch) -> Home:
+    """A private copy of the demo home that a test may write to, served by the dashboard."""
+    target = tmp_path / "home"
+    shutil.copytree(demo_home.path, target)
+    monkeypatch.setenv(HOME_ENV, str(target))
+    return Home(target)
+
+
+def app(page: str, *, labeller: str | None = "carol", **state) -> AppTest:
+    """The app, run once on the Library page and switched to ``page``."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    if labeller is not None:
+        at.session_state["app_labeller"] = labeller
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    if page != "views/library.py":
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in (at.info, at.warning, at.success, at.error, at.caption, at.markdown) for e in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_on_an_empty_home_says_what_to_do(page, tmp_path, monkeypatch):
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "empty"))
+    at = app(page)
+    assert not at.exception
+    assert any(word in texts(at) for word in ("Import", "import", "Label", "Haverford's test", "labellers"))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_on_the_demo_home(page, demo_home, monkeypatch):
+    monkeypatch.setenv(HOME_ENV, str(demo_home.path))
+    at = app(page)
+    assert not at.exception
+    assert not at.error
+
+
+def test_label_page_asks_for_a_name_first(demo_copy):
+    at = app("views/label.py", labeller=None)
+    assert "Enter your name" in texts(at)
+
+
+def _latest(home: Home, segment_id: int, labeller: str) -> dict:
+    return labelling.my_answers(home.connect(), segment_id, labeller)
+
+
+def test_answering_writes_exactly_those_answers_for_that_labeller(demo_copy):
+    at = app("views/label.py")
+    seg = at.session_state["label_segment"]
+    at.number_input(key=f"label_{seg}_bpm").set_value(128).run()
+    at.number_input(key=f"label_{seg}_drops").set_value(2).run()
+    at.segmented_control(key=f"label_{seg}_drop_dopeness").set_value(7).run()
+    at.segmented_control(key=f"label_{seg}_acoustic").set_value(0).run()
+    assert "Haverford's algorithm says: Banger" in texts(at)
+    at.button(key="label_banger").click().run()
+    assert not at.exception
+    assert _latest(demo_copy, seg, "carol") == {"bpm": 128, "drops": 2, "drop_dopeness": 7, "acoustic": 0,
+                                                "verdict": "banger"}
+    assert at.session_state["label_segment"] != seg  # moved on
+    history = [r for r in answers_db.history(demo_copy.connect(), seg) if r["labeller"] == "carol"]
+    assert len(history) == 5
+
+
+def test_dopeness_is_not_asked_or_saved_without_drops(demo_copy):
+    at = app("views/label.py")
+    seg = at.session_state["label_segment"]
+    at.number_input(key=f"label_{seg}_drops").set_value(0).run()
+    assert not [w for w in at.segmented_control if w.key == f"label_{seg}_drop_dopeness"]
+    at.button(key="label_not").click().run()
+    assert _latest(demo_copy, seg, "carol") == {"drops": 0, "verdict": "not_a_banger"}
+
+
+def test_acoustic_makes_haverfords_algorithm_say_not_a_banger(demo_copy):
+    at = app("views/label.py")
+    seg = at.session_state["label_segment"]
+    for key, value in (("bpm", 128), ("drops", 2)):
+        at.number_input(key=f"label_{seg}_{key}").set_value(value).run()
+    at.segmented_control(key=f"label_{seg}_drop_dopeness").set_value(9).run()
+    at.segmented_control(key=f"label_{seg}_acoustic").set_value(1).run()
+    assert "Haverford's algorithm says: Not a banger" in texts(at)
+
+
+def test_reanswering_keeps_the_history(demo_copy):
+    at = app("views/label.py")
+    seg = at.session_state["label_segment"]
+    at.button(key="label_banger").click().run()
+    at.session_state["label_segment"] = seg
+    at.run()
+    assert "Your verdict so far: Banger" in texts(at)
+    at.button(key="label_not").click().run()
+    db = demo_copy.connect()
+    verdicts = [r["value"] for r in answers_db.history(db, seg) if r["labeller"] == "carol"]
+    assert verdicts == ["banger", "not_a_banger"]
+    assert _latest(demo_copy, seg, "carol")["verdict"] == "not_a_banger"
+
+
+def test_whole_track_labelling_labels_every_segment(demo_copy):
+    at = app("views/label.py", label_mode="track_order")
+    seg = at.session_state["label_segment"]
+    at.button(key="label_track_banger").click().run()
+    db = demo_copy.connect()
+    track = db.execute("SELECT track_id FROM segments WHERE id = ?", [seg]).fetchone()[0]
+    ids = [r[0] for r in db.execute("SELECT id FROM segments WHERE track_id = ?", [track])]
+    assert all(_latest(demo_copy, s, "carol") == {"verdict": "banger"} for s in ids)
+
+
+def add_model(home: Home) -> None:
+    """An active model with a score for every segment: segment 5 is the most uncertain."""
+    db = home.connect()
+    model = db["models"].insert({"preset": "seed", "feature": "log_mel", "created_at": "now", "active": 1}).last_pk
+    ids = [r[0] for r in db.execute("SELECT id FROM segments")]
+    db["predictions"].insert_all({"model_id": model, "segment_id": s, "p_banger": 0.52 if s == 5 else 0.9}
+                                 for s in ids)
+
+
+def test_queue_modes_pick_a_segment(demo_copy):
+    add_model(demo_copy)
+    for mode in labelling.QUEUE_MODES:
+        at = app("views/label.py", label_mode=mode)
+        assert at.session_state["label_segment"] is not None, mode
+    assert app("views/label.py", label_mode="most_uncertain").session_state["label_segment"] == 5
+
+
+def test_pages_show_model_scores_once_a_model_is_active(demo_copy):
+    add_model(demo_copy)
+    at = app("views/library.py", library_segment=5, library_sort="model_score_low")
+    assert not at.exception
+    assert "p_banger" in at.dataframe[-1].value.columns
+
+
+def test_editing_and_retiring_a_question_keeps_its_answers(demo_copy):
+    db = demo_copy.connect()
+    acoustic = questions_db.get_question(db, "acoustic")
+    before = db.execute("SELECT COUNT(*) FROM answers WHERE question_id = ?", [acoustic["id"]]).fetchone()[0]
+    at = app("views/questions.py")
+    at.selectbox(key="questions_pick").set_value("acoustic").run()
+    prefix = f"questions_{acoustic['id']}"
+    at.text_input(key=f"{prefix}_text").set_value("Any acoustic instruments at all?")
+    at.checkbox(key=f"{prefix}_active").uncheck()
+    at.button[[b.label for b in at.button].index("Save changes")].click().run()
+    assert not at.exception
+    after = questions_db.get_question(db, "acoustic")
+    assert after["text"] == "Any acoustic instruments at all?" and not after["active"]
+    assert db.execute("SELECT COUNT(*) FROM answers WHERE question_id = ?", [acoustic["id"]]).fetchone()[0] == before
+    assert questions_db.revisions(db, acoustic["id"])[-1]["text"] == acoustic["text"]
+
+
+def test_edited_rule_changes_haverfords_verdict(demo_copy):
+    db = demo_copy.connect()
+    bpm = questions_db.get_question(db, "bpm")
+    questions_db.update_question(db, bpm["id"], rule={"banger_min": 130, "banger_max": 180})
+    at = app("views/label.py")
+    seg = at.session_state["label_segment"]
+    for key, value in (("bpm", 128), ("drops", 2)):
+        at.number_input(key=f"label_{seg}_{key}").set_value(value).run()
+    at.segmented_control(key=f"label_{seg}_drop_dopeness").set_value(9).run()
+    at.segmented_control(key=f"label_{seg}_acoustic").set_value(0).run()
+    assert "Haverford's algorithm says: Not a banger (bpm 128 < 130)" in texts(at)
+
+
+def test_adding_a_question_shows_it_when_labelling(demo_copy):
+    at = app("views/questions.py")
+    at.text_input(key="questions_add_key").set_value("vocals")
+    at.text_input(key="questions_add_text").set_value("Any vocals?")
+    at.selectbox(key="questions_add_kind").set_value("yes_no")
+    at.button[[b.label for b in at.button].index("Add question")].click().run()
+    assert not at.exception
+    assert questions_db.get_question(demo_copy.connect(), "vocals")["kind"] == "yes_no"
+    at = app("views/label.py")
+    seg = at.session_state["label_segment"]
+    assert [w for w in at.segmented_control if w.key == f"label_{seg}_vocals"]
+
+
+def test_bad_question_key_is_one_line_error(demo_copy):
+    at = app("views/questions.py")
+    at.text_input(key="questions_add_key").set_value("Bad Key")
+    at.text_input(key="questions_add_text").set_value("?")
+    at.button[[b.label for b in at.button].index("Add question")].click().run()
+    assert not at.exception
+    assert "must be lower-case" in at.error[0].value
+
+
+def test_library_segments_filter_and_sort(demo_copy):
+    at = app("views/library.py")
+    at.segmented_control(key="library_status").set_value("disagreement").run()
+    assert not at.exception
+    at.selectbox(key="library_sort").set_value("most_labellers").run()
+    at.toggle(key="library_mine").set_value(True).run()
+    assert not at.exception
+
+
+def test_library_imports_a_server_folder_and_lists_errors(demo_copy, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    folder = tmp_path / "incoming" / "banger"
+    folder.mkdir(parents=True)
+    sf.write(folder / "tone.wav", 0.3 * np.sin(np.arange(22050 * 11) * 0.05).astype("float32"), 22050)
+    (folder / "broken.wav").write_bytes(b"not audio")
+    at = app("views/library.py")
+    at.text_input(key="library_path").set_value(str(tmp_path / "incoming")).run()
+    at.button(key="library_import_path").click().run()
+    assert not at.exception
+    assert "Imported 1 tracks (2 segments)" in texts(at)
+    assert "1 file(s) could not be imported" in texts(at)
+
+
+def test_save_upload_sanitises_names(tmp_path):
+    path = labelling.save_upload(tmp_path, "../../etc/pa<ss>wd.wav", b"abc")
+    assert path.parent == tmp_path and path.name == "pa_ss_wd.wav"
+    again = labelling.save_upload(tmp_path, "../../etc/pa<ss>wd.wav", b"other")
+    assert again.name == "pa_ss_wd-1.wav"
+    assert labelling.save_upload(tmp_path, "pa<ss>wd.wav", b"abc") == path
+
+
+def test_clip_figures_are_small_with_hz_on_a_log_axis(demo_home):
+    import plotly.io as pio
+
+    from dashboard import clip
+    from db import tracks as tracks_db
+
+    seg = tracks_db.get_segment(demo_home.connect(), 1)
+    wave, spec = clip.clip_figures(seg["path"], seg["start_s"], 5.0)
+    assert spec["layout"]["yaxis"]["type"] == "log"
+    assert spec["data"][0]["colorbar"]["title"]["text"] == "dB"
+    assert len(pio.to_json(spec, validate=False)) < 400_000
+    assert len(pio.to_json(wave, validate=False)) < 100_000
+
+
+def test_tempo_suggestion_finds_a_click_track():
+    import numpy as np
+
+    sr, bpm = 22050, 120
+    y = np.zeros(5 * sr, dtype=np.float32)
+    for t in np.arange(0, 5, 60 / bpm):
+        y[int(t * sr):int(t * sr) + 300] = np.hanning(300)
+    assert labelling.suggest_tempo(y) == pytest.approx(bpm, rel=0.05)
+    assert labelling.suggest_tempo(np.zeros(5 * sr, dtype=np.float32)) is None
+
+
+def test_library_imports_uploaded_files_under_the_home(demo_copy, tmp_path):
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    good = io.BytesIO()
+    sf.write(good, 0.3 * np.sin(np.arange(22050 * 6) * 0.07).astype("float32"), 22050, format="WAV")
+    at = app("views/library.py")
+    at.file_uploader(key="library_upload").set_value([("../my song.wav", good.getvalue(), "audio/wav"),
+                                                       ("bad.wav", b"not audio", "audio/wav")]).run()
+    at.button(key="library_import_upload").click().run()
+    assert not at.exception
+    assert "Imported 1 tracks (1 segments)" in texts(at)
+    assert "1 file(s) could not be imported" in texts(at)
+    assert sorted(p.name for p in demo_copy.uploads_dir.iterdir()) == ["bad.wav", "my song.wav"]
+
+
+def test_a_disagreement_opens_its_clip_and_goes_to_labelling(demo_copy):
+    db = demo_copy.connect()
+    seg = db.execute("SELECT segment_id FROM segment_verdicts WHERE banger_votes > 0 AND not_votes > 0").fetchone()[0]
+    at = app("views/agreement.py", agreement_segment=seg)
+    assert "segment 1 of" in texts(at) or " of " in texts(at)
+    at.button(key="agreement_label").click().run()
+    assert not at.exception
+    assert at.session_state["label_segment"] == seg
+    assert at.title[0].value == "Label"
