@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from core import cli_models
+from core import cli_eval, cli_models
 from core.config import DEFAULT_FEATURE, HOME_ENV, LABELS
 from core.errors import HaverfordError
 
@@ -223,7 +223,9 @@ class _progress:
 
 TEXT_FORMATS: dict[str, Callable[[dict], str]] = {"ingest": _ingest_text, "demo": _demo_text,
                                                    "train": cli_models.train_text,
-                                                   "predict": cli_models.predict_text}
+                                                   "predict": cli_models.predict_text,
+                                                   "evaluate": cli_eval.evaluate_text,
+                                                   "misclassified": cli_eval.misclassified_text}
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "demo": ("build the demo library (generated offline) and open the dashboard on it", _configure_demo),
@@ -233,6 +235,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "export": ("write every answer, one row per answer, as CSV or JSON", _configure_export),
     "train": ("train the ConvNet on the labels (the Retrain job, in the foreground)", cli_models.configure_train),
     "predict": ("classify audio files with a trained model, without importing them", cli_models.configure_predict),
+    "evaluate": ("metrics and baselines on the track-held-out test split", cli_eval.configure_evaluate),
+    "misclassified": ("labelled segments the model gets wrong, most confidently wrong first",
+                      cli_eval.configure_misclassified),
 }
 
 

@@ -13,6 +13,8 @@ pages = [
     st.Page(VIEWS / "questions.py", title="Questions", icon=":material/quiz:", url_path="questions"),
     st.Page(VIEWS / "agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
     st.Page(VIEWS / "train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page(VIEWS / "evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
+    st.Page(VIEWS / "misclassified.py", title="Misclassified", icon=":material/report:", url_path="misclassified"),
 ]
 # The labeller's name: asked once, kept for the browser session, stored with every answer.
 st.sidebar.text_input("Your name (stored with your answers)", key="app_labeller", max_chars=40,

@@ -178,7 +178,51 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+# Evaluation and review (issue 5): the misclassified list ordered by score within a model, review
+# state per (segment, model or cross-check run), and cross-check out-of-fold scores with the
+# tracks each fold's model was trained on, so "no segment scored by a model that saw its track"
+# can be checked from the database alone.
+SCHEMA_2 = """
+CREATE INDEX predictions_by_score ON predictions (model_id, p_banger);
+CREATE TABLE reviews (
+    segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+    model_id INTEGER NOT NULL DEFAULT 0,   -- the model whose mistake was reviewed (0: none)
+    run_id INTEGER NOT NULL DEFAULT 0,     -- the cross-check run whose ranking was reviewed (0: none)
+    status TEXT NOT NULL CHECK (status IN ('reviewed')),
+    action TEXT,
+    reviewer TEXT NOT NULL,
+    reviewed_at TEXT NOT NULL,
+    PRIMARY KEY (segment_id, model_id, run_id)
+);
+CREATE INDEX reviews_by_subject ON reviews (model_id, run_id);
+CREATE TABLE crosscheck_folds (
+    run_id INTEGER NOT NULL REFERENCES training_runs(id) ON DELETE CASCADE,
+    fold INTEGER NOT NULL,
+    track_id INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('train', 'held_out')),
+    PRIMARY KEY (run_id, fold, track_id)
+) WITHOUT ROWID;
+CREATE TABLE crosscheck_scores (
+    run_id INTEGER NOT NULL REFERENCES training_runs(id) ON DELETE CASCADE,
+    segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+    fold INTEGER NOT NULL,
+    label INTEGER NOT NULL,            -- the consensus label when the run started, 1 = banger
+    p_banger REAL NOT NULL,            -- out of fold: from the model that held the track out
+    self_confidence REAL NOT NULL,     -- p(label), low = likely label error
+    is_issue INTEGER NOT NULL,
+    PRIMARY KEY (run_id, segment_id)
+) WITHOUT ROWID;
+CREATE INDEX crosscheck_rank ON crosscheck_scores (run_id, self_confidence);
+"""
+
+
+def _migration_2(db: sqlite_utils.Database) -> None:
+    for statement in SCHEMA_2.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

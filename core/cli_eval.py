@@ -1,0 +1,90 @@
+"""``haverford evaluate`` and ``haverford misclassified``: the Evaluate and Misclassified pages'
+numbers on the command line (same functions, same defaults). Registered in ``core.cli.COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+SPLIT_CHOICES = ("all", "test", "train", "validation")
+
+
+def _threshold(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"threshold must be between 0 and 1, got {text}")
+    return value
+
+
+def _limit(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def configure_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=int, metavar="ID", help="model id (default: the active model)")
+    p.add_argument("--threshold", type=_threshold, default=0.5,
+                   help="predict banger when p(banger) >= this (default 0.5)")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args) -> dict:
+    from core.evaluate import evaluate_model
+    from core.home import Home
+
+    return evaluate_model(Home(args.home, create=False), args.model, threshold=args.threshold).to_json()
+
+
+def evaluate_text(out: dict) -> str:
+    m, t = out["metrics"], out["track_metrics"]
+    lines = [f"model {out['model_id']}, {out['split']['text']}; threshold {out['threshold']:g}",
+             f"segments: accuracy {_f(m['accuracy'])}  balanced {_f(m['balanced_accuracy'])}  "
+             f"precision {_f(m['precision'])}  recall {_f(m['recall'])}  F1 {_f(m['f1'])}  "
+             f"ROC AUC {_f(m['roc_auc'])}  (n={m['n']}; confusion [[TN FP] [FN TP]] = {m['confusion']})",
+             f"tracks (mean segment score): accuracy {_f(t['accuracy'])} on {t['n']} tracks",
+             "baselines on the same test tracks:"]
+    lines += [f"  {b['name']:<26} accuracy {_f(b['accuracy'])}  balanced {_f(b['balanced_accuracy'])}  "
+              f"n={b['segments']:<6} {b['note']}" for b in out["baselines"]]
+    return "\n".join(lines)
+
+
+def configure_misclassified(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit", type=_limit, default=50, help="how many segments (default 50)")
+    p.add_argument("--model", type=int, metavar="ID", help="model id (default: the active model)")
+    p.add_argument("--split", choices=SPLIT_CHOICES, default="all",
+                   help="tracks of which side of the split (default all)")
+    p.add_argument("--threshold", type=_threshold, default=0.5, help="decision threshold (default 0.5)")
+    p.set_defaults(func=cmd_misclassified)
+
+
+def cmd_misclassified(args) -> dict:
+    from core.evaluate import model_row
+    from core.home import Home
+    from db import evaluation as eval_db
+
+    db = Home(args.home, create=False).connect()
+    model = model_row(db, args.model)
+    side = None if args.split == "all" else args.split
+    rows, totals = eval_db.misclassified(db, model["id"], threshold=args.threshold, side=side, limit=args.limit)
+    return {"model_id": model["id"], "split": args.split, "threshold": args.threshold, **totals,
+            "segments": [_segment_json(r) for r in rows]}
+
+
+def _segment_json(r: dict) -> dict:
+    return {"segment_id": r["segment_id"], "track_id": r["track_id"], "title": r["title"], "index": r["idx"],
+            "start_s": r["start_s"], "verdict": r["verdict"], "p_banger": r["p_banger"],
+            "confidence": r["confidence"], "side": r["side"], "reviewed": r["reviewed"]}
+
+
+def misclassified_text(out: dict) -> str:
+    lines = [f"model {out['model_id']}: {out['total']} labelled segments misclassified ({out['split']} tracks, "
+             f"threshold {out['threshold']:g}; {out['reviewed']} reviewed), most confidently wrong first"]
+    lines += [f"{s['segment_id']:>8}  {s['verdict']:<13} p(banger)={s['p_banger']:.3f}  {s['side'] or '-':<10} "
+              f"{s['title']} @ {s['start_s']:.0f} s" for s in out["segments"]]
+    return "\n".join(lines)
+
+
+def _f(value) -> str:
+    return "  —  " if value is None else f"{value:.3f}"

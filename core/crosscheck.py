@@ -1,0 +1,309 @@
+"""The cross-check: out-of-fold scores for every labelled segment, and likely label errors.
+
+k models are trained on track-grouped, verdict-stratified folds (``StratifiedGroupKFold``):
+each labelled segment is scored only by the model whose training set left out its whole track.
+Label issues are ranked by self-confidence, the out-of-fold probability of the given label
+(cleanlab's ``get_self_confidence_for_each_label``), and flagged with cleanlab's
+``find_label_issues``; without cleanlab the flag is "the out-of-fold verdict disagrees".
+
+It runs like Retrain: a ``training_runs`` row (``kind='crosscheck'``, one run at a time across
+both kinds) executed by ``python -m core.crosscheck_worker`` in its own process, with progress,
+heartbeat and cancel through ``core.jobs.DbReporter``. TensorFlow is used only through
+``core.train``, imported when the job runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core import jobs
+from core.errors import HaverfordError
+from core.haverford import BANGER
+from core.home import Home
+from db import evaluation as eval_db
+from db import models as models_db
+from db import runs as runs_db
+from db import write
+
+KIND = "crosscheck"
+
+
+@dataclass(frozen=True)
+class CrossCheckConfig:
+    """How many folds, and the (small) network and epochs each fold's model trains with."""
+
+    folds: int = 3
+    preset: str = "fast"
+    epochs: int | None = 6
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "CrossCheckConfig":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+# --- folds and ranking (pure) -------------------------------------------------------------------
+
+def plan_folds(labels: np.ndarray, track_ids: np.ndarray, *, k: int, seed: int = 0) -> np.ndarray:
+    """The fold of each segment: whole tracks per fold, folds stratified by verdict.
+
+    Parameters
+    ----------
+    labels : np.ndarray [shape=(n,)], 1 = banger
+    track_ids : np.ndarray [shape=(n,)]
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=int64], fold number in ``range(k)``
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    check_foldable(labels, track_ids, k=k)
+    folds = np.full(len(labels), -1, dtype=np.int64)
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    for fold, (_, held) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups=track_ids)):
+        folds[held] = fold
+    check_training_sides(labels, folds, k=k)
+    return folds
+
+
+def check_foldable(labels: np.ndarray, track_ids: np.ndarray, *, k: int) -> None:
+    """Refuse fewer than 2 folds, fewer tracks than folds, or a missing class."""
+    n_tracks = len(np.unique(track_ids))
+    if k < 2:
+        raise HaverfordError(f"a cross-check needs at least 2 folds, got {k}")
+    if n_tracks < k or len(np.unique(labels)) < 2:
+        raise HaverfordError(f"cannot cross-check {k} folds on {n_tracks} labelled tracks with "
+                             f"{len(np.unique(labels))} verdict(s); label at least {k} tracks with both "
+                             f"verdicts present, or use fewer folds")
+
+
+def check_training_sides(labels: np.ndarray, folds: np.ndarray, *, k: int) -> None:
+    """Every fold's model must train on both verdicts."""
+    for fold in range(k):
+        if len(np.unique(labels[folds != fold])) < 2:
+            raise HaverfordError(f"fold {fold + 1} of {k} would train on one verdict only; label more "
+                                 f"tracks of each verdict or use fewer folds")
+
+
+def fold_tracks(track_ids: np.ndarray, folds: np.ndarray, *, k: int) -> dict[int, dict[str, list[int]]]:
+    """Fold → ``{"train": track ids, "held_out": track ids}`` (stored, so leaks can be checked)."""
+    out = {}
+    for fold in range(k):
+        held = np.unique(track_ids[folds == fold])
+        out[fold] = {"held_out": held.tolist(), "train": np.setdiff1d(np.unique(track_ids), held).tolist()}
+    return out
+
+
+def self_confidence(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """The out-of-fold probability of each segment's given label (low = likely label error).
+
+    Parameters
+    ----------
+    labels : np.ndarray [shape=(n,)]
+    pred_probs : np.ndarray [shape=(n, 2)]
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+    """
+    try:
+        from cleanlab.rank import get_self_confidence_for_each_label
+    except ImportError:
+        return pred_probs[np.arange(len(labels)), labels]
+    return np.asarray(get_self_confidence_for_each_label(labels, pred_probs))
+
+
+def find_issues(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, str]:
+    """A boolean mask of likely label errors and the method used.
+
+    cleanlab's ``find_label_issues`` (confident learning) when installed; otherwise, and when it
+    cannot estimate its thresholds on tiny data, segments whose out-of-fold verdict disagrees.
+    """
+    fallback = pred_probs[np.arange(len(labels)), labels] < 0.5
+    try:
+        from cleanlab.filter import find_label_issues
+    except ImportError:
+        return fallback, "out-of-fold verdict disagrees (cleanlab not installed)"
+    try:
+        return np.asarray(find_label_issues(labels, pred_probs)), "cleanlab.filter.find_label_issues"
+    except ValueError as exc:  # e.g. a class with too few examples to estimate a threshold
+        return fallback, f"out-of-fold verdict disagrees (cleanlab: {exc})"
+
+
+# --- training the folds ------------------------------------------------------------------------
+
+class FoldReporter:
+    """Prefixes stages with the fold and numbers epochs across folds (one curve per run)."""
+
+    def __init__(self, inner, *, fold: int, k: int, epochs: int):
+        self.inner, self.fold, self.k, self.epochs = inner, fold, k, epochs
+
+    def stage(self, name: str, done: int, total: int) -> None:
+        self.inner.stage(f"fold {self.fold + 1}/{self.k}: {name}", done, total)
+
+    def epoch(self, epoch: int, metrics: dict) -> None:
+        self.inner.epoch(self.fold * self.epochs + epoch, {**metrics, "fold": self.fold + 1})
+
+
+def labelled_arrays(db) -> dict[str, np.ndarray]:
+    """Every labelled segment: ``segment_ids``, ``labels`` (1 = banger), ``track_ids``."""
+    rows = models_db.labelled_segments(db)
+    return {"segment_ids": np.array([r["segment_id"] for r in rows], dtype=np.int64),
+            "labels": np.array([r["verdict"] == BANGER for r in rows], dtype=np.int64),
+            "track_ids": np.array([r["track_id"] for r in rows], dtype=np.int64)}
+
+
+def out_of_fold(home: Home, data: dict[str, np.ndarray], folds: np.ndarray, config: CrossCheckConfig, *,
+                reporter) -> np.ndarray:
+    """p_banger of each segment from the fold model that never saw its track.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+    """
+    from core import train as train_mod
+
+    preset = train_mod.TrainConfig(preset=config.preset, epochs=config.epochs, seed=config.seed).resolved()
+    train_mod.prepare_features(home, preset.feature, reporter=reporter)
+    p = np.full(len(folds), np.nan)
+    for fold in range(config.folds):
+        held = folds == fold
+        subsets = {"train": _subset(train_mod, data, ~held), "validation": _subset(train_mod, data, np.zeros_like(held))}
+        train_mod.keras.utils.set_random_seed(config.seed + fold)  # seeds like train.train does
+        fold_reporter = FoldReporter(reporter, fold=fold, k=config.folds, epochs=preset.epochs)
+        model, _, _ = train_mod._fit_model(home, subsets, preset=preset, seed=config.seed + fold,
+                                           reporter=fold_reporter)
+        p[held] = _predict(train_mod, home, model, _subset(train_mod, data, held), feature=preset.feature,
+                           reporter=fold_reporter)
+    return p
+
+
+def _subset(train_mod, data: dict[str, np.ndarray], mask: np.ndarray):
+    return train_mod.Subset(data["segment_ids"][mask], data["labels"][mask], data["track_ids"][mask])
+
+
+def _predict(train_mod, home: Home, model, subset, *, feature: str, reporter) -> np.ndarray:
+    batches = train_mod.SegmentBatches(home, subset, feature=feature, batch_size=train_mod.PREDICT_BATCH,
+                                       seed=0, shuffle=False)
+    parts = []
+    for i in range(len(batches)):
+        parts.append(train_mod.predict_p_banger(model, [batches[i][0]]))
+        reporter.stage("scoring held-out tracks", i + 1, len(batches))
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def score_rows(data: dict[str, np.ndarray], folds: np.ndarray, p_banger: np.ndarray) -> tuple[list[dict], str]:
+    """The rows stored in ``crosscheck_scores`` and the issue-finding method."""
+    from core.evaluate import as_pred_probs
+
+    pred_probs = as_pred_probs(p_banger)
+    confidence = self_confidence(data["labels"], pred_probs)
+    issues, method = find_issues(data["labels"], pred_probs)
+    rows = [{"segment_id": int(s), "fold": int(f), "label": int(y), "p_banger": float(p),
+             "self_confidence": float(c), "is_issue": int(i)}
+            for s, f, y, p, c, i in zip(data["segment_ids"], folds, data["labels"], p_banger, confidence, issues)]
+    return rows, method
+
+
+def run_crosscheck(home: Home, config: CrossCheckConfig, *, reporter) -> dict:
+    """Plan folds, train k models and score their held-out tracks; returns what to store."""
+    data = labelled_arrays(home.connect())
+    folds = plan_folds(data["labels"], data["track_ids"], k=config.folds, seed=config.seed)
+    p_banger = out_of_fold(home, data, folds, config, reporter=reporter)
+    rows, method = score_rows(data, folds, p_banger)
+    return {"rows": rows, "folds": fold_tracks(data["track_ids"], folds, k=config.folds), "method": method}
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+def create_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str | None) -> int:
+    """Record a queued cross-check run, refusing while any run (Retrain or cross-check) is going."""
+    db = home.connect()
+    jobs.refresh_runs(db)
+    run_id, going = runs_db.create_run(db, config.to_json(), created_by=created_by, kind=KIND)
+    if going is not None:
+        raise jobs.RunGoingError(f"a run is already going (run {going}); wait for it to finish or "
+                                 f"cancel it on the Train page")
+    return run_id
+
+
+def start_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str | None) -> int:
+    """Queue a cross-check and launch its worker process; returns the run id."""
+    run_id = create_crosscheck(home, config, created_by=created_by)
+    proc = launch_worker(home, run_id)
+    runs_db.set_pid(home.connect(), run_id, proc.pid)
+    return run_id
+
+
+def launch_worker(home: Home, run_id: int) -> subprocess.Popen:
+    """Start ``python -m core.crosscheck_worker`` in a new session, output to ``logs/run-N.log``."""
+    logs = home.path / "logs"
+    logs.mkdir(exist_ok=True)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    with open(logs / f"run-{run_id}.log", "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "core.crosscheck_worker", "--home", str(home.path),
+                                 "--run", str(run_id)], stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=root)
+
+
+def execute_crosscheck(home: Home, run_id: int, *, reporter=None) -> dict:
+    """Run a queued cross-check, store its folds and scores and mark it succeeded (one transaction)."""
+    db = home.connect()
+    run = runs_db.get_run(db, run_id)
+    if run is None or run["kind"] != KIND or not runs_db.mark_running(db, run_id, pid=os.getpid()):
+        raise HaverfordError(f"run {run_id} is not a queued cross-check (status: {run and run['status']})")
+    started = time.perf_counter()
+    db_reporter = jobs.DbReporter(db, run_id, also=reporter)
+    try:
+        out = run_crosscheck(home, CrossCheckConfig.from_json(run["config"]), reporter=db_reporter)
+        _store(db, run_id, out)
+    except jobs.RunCancelled:
+        runs_db.finish_run(db, run_id, "cancelled", error="cancelled by a user")
+        raise
+    except BaseException as exc:
+        runs_db.finish_run(db, run_id, "failed", error=_error_text(exc))
+        raise
+    issues = sum(r["is_issue"] for r in out["rows"])
+    return {"run_id": run_id, "scored_segments": len(out["rows"]), "issues": issues, "method": out["method"],
+            "folds": len(out["folds"]), "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _store(db, run_id: int, out: dict) -> None:
+    with write(db):
+        eval_db.save_folds(db, run_id, out["folds"])
+        eval_db.save_crosscheck_scores(db, run_id, out["rows"])
+        runs_db.heartbeat(db, run_id, progress={"stage": "done", "done": 1, "total": 1,
+                                                "method": out["method"]})
+        if not runs_db.finish_run(db, run_id, "succeeded"):
+            raise HaverfordError(f"run {run_id} was marked finished by someone else (presumed dead?)")
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, HaverfordError):
+        return str(exc)
+    return "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+
+
+def worker_main(home: Home, run_id: int) -> int:
+    """Body of ``python -m core.crosscheck_worker``: the exit status says how the run ended."""
+    try:
+        execute_crosscheck(home, run_id)
+    except jobs.RunCancelled:
+        return 0
+    except BaseException:  # noqa: BLE001 - recorded on the run already; full traceback to the log
+        traceback.print_exc()
+        return 1
+    return 0

@@ -1,0 +1,341 @@
+"""Evaluation of a model on its held-out test tracks, and the baselines on the same tracks.
+
+Numbers come from scikit-learn. Every result carries its split (``Split``): the test tracks are
+the ones the model held out when it was trained (``models.params["split"]["test"]``), so segments
+of one track are never on both sides. Labels are the current consensus verdicts (1 = banger);
+``pred_probs`` columns follow ``core.model.CLASSES``: ``[:, 0]`` not a banger, ``[:, 1]`` banger.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix,
+                             precision_recall_curve, precision_recall_fscore_support, roc_auc_score,
+                             roc_curve)
+
+from core.errors import HaverfordError
+from core.haverford import BANGER, NOT_A_BANGER
+from core.home import Home
+from core.labelling import algorithm_verdicts
+from db import evaluation as eval_db
+from db import labelling as labelling_db
+from db import questions as questions_db
+
+CLASSES = (NOT_A_BANGER, BANGER)  # core.model.CLASSES, without importing TensorFlow
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Classification metrics at one decision threshold (None where undefined, e.g. AUC on one class).
+
+    ``confusion`` is ``[[TN, FP], [FN, TP]]`` with banger as the positive class.
+    """
+
+    n: int
+    threshold: float
+    accuracy: float | None
+    balanced_accuracy: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    roc_auc: float | None
+    confusion: list[list[int]]
+
+
+@dataclass(frozen=True)
+class Split:
+    """How the test set was held out, in words every page and command prints."""
+
+    method: str
+    test_tracks: int
+    test_segments: int
+    unscored_segments: int = 0
+
+    @property
+    def text(self) -> str:
+        return f"split by track: {self.test_tracks} test tracks held out ({self.test_segments} segments)"
+
+
+@dataclass(frozen=True)
+class Rivals:
+    """What the baselines need besides the ConvNet, loaded once per evaluation.
+
+    ``algorithm`` is Haverford's algorithm per test segment (1 banger, 0 not, NaN where the
+    answers are incomplete); ``labellers`` maps a name to (positions into the test arrays, that
+    person's verdicts); ``train_counts`` are the training labels per verdict.
+    """
+
+    train_counts: dict[str, int]
+    algorithm: np.ndarray
+    labellers: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model on its test tracks: data, metrics at ``threshold``, per-track results, baselines."""
+
+    model_id: int
+    split: Split
+    threshold: float
+    labels: np.ndarray       # [shape=(n,)], 1 = banger
+    pred_probs: np.ndarray   # [shape=(n, 2)]
+    track_ids: np.ndarray    # [shape=(n,)]
+    segment_ids: np.ndarray  # [shape=(n,)]
+    rivals: Rivals
+    metrics: Metrics
+    track_metrics: Metrics
+    tracks: list[dict] = field(default_factory=list)
+    baselines: list[dict] = field(default_factory=list)
+
+    def at(self, threshold: float) -> "Evaluation":
+        """The same evaluation at another decision threshold (pure numpy, no database)."""
+        return score(self.model_id, self.split, self.labels, self.pred_probs, self.track_ids,
+                     self.segment_ids, self.rivals, threshold=threshold)
+
+    def to_json(self) -> dict:
+        """The ``haverford evaluate --json`` document."""
+        return {"model_id": self.model_id, "split": {**asdict(self.split), "text": self.split.text},
+                "threshold": self.threshold, "metrics": asdict(self.metrics),
+                "track_metrics": asdict(self.track_metrics), "baselines": self.baselines, "tracks": self.tracks}
+
+
+# --- metrics and curves ------------------------------------------------------------------------
+
+def check_inputs(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``labels`` (N,) in {0, 1} and ``pred_probs`` (N, 2); return them as arrays."""
+    labels, pred_probs = np.asarray(labels), np.asarray(pred_probs, dtype=np.float64)
+    if labels.ndim != 1 or pred_probs.shape != (len(labels), 2):
+        raise HaverfordError(f"labels must be (N,) and pred_probs (N, 2); got {labels.shape} and "
+                             f"{pred_probs.shape}")
+    if len(labels) and not np.isin(labels, (0, 1)).all():
+        raise HaverfordError(f"labels must be 0 (not a banger) or 1 (banger); got {np.unique(labels)}")
+    return labels.astype(np.int64), pred_probs
+
+
+def as_pred_probs(p_banger: np.ndarray) -> np.ndarray:
+    """Two-column probabilities from p(banger).
+
+    Parameters
+    ----------
+    p_banger : np.ndarray [shape=(n,)]
+
+    Returns
+    -------
+    np.ndarray [shape=(n, 2)], columns (not a banger, banger)
+    """
+    p = np.asarray(p_banger, dtype=np.float64).reshape(-1)
+    return np.column_stack([1.0 - p, p])
+
+
+def _check_threshold(threshold: float) -> float:
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise HaverfordError(f"threshold must be between 0 and 1, got {threshold}")
+    return float(threshold)
+
+
+def metrics(labels: np.ndarray, pred_probs: np.ndarray, *, threshold: float = 0.5) -> Metrics:
+    """Accuracy, balanced accuracy, precision, recall, F1 (banger positive), ROC AUC, confusion.
+
+    Parameters
+    ----------
+    labels : np.ndarray [shape=(n,)], 1 = banger
+    pred_probs : np.ndarray [shape=(n, 2)]
+    threshold : predict banger when ``pred_probs[:, 1] >= threshold``
+    """
+    labels, pred_probs = check_inputs(labels, pred_probs)
+    threshold = _check_threshold(threshold)
+    if not len(labels):
+        return Metrics(0, threshold, None, None, None, None, None, None, [[0, 0], [0, 0]])
+    pred = (pred_probs[:, 1] >= threshold).astype(np.int64)
+    confusion = confusion_matrix(labels, pred, labels=[0, 1]).tolist()
+    precision, recall, f1, _ = precision_recall_fscore_support(labels, pred, average="binary", pos_label=1,
+                                                               zero_division=0)
+    with warnings.catch_warnings():  # one class only: balanced accuracy warns, still defined
+        warnings.simplefilter("ignore")
+        balanced = float(balanced_accuracy_score(labels, pred))
+    auc = float(roc_auc_score(labels, pred_probs[:, 1])) if len(np.unique(labels)) == 2 else None
+    return Metrics(len(labels), threshold, float(accuracy_score(labels, pred)), balanced, float(precision),
+                   float(recall), float(f1), auc, confusion)
+
+
+def curves(labels: np.ndarray, pred_probs: np.ndarray, *, n_bins: int = 10) -> dict:
+    """ROC and precision-recall curves, the reliability diagram and score histograms.
+
+    Returns
+    -------
+    dict with ``roc`` {fpr, tpr, thresholds}, ``pr`` {precision, recall, thresholds},
+    ``calibration`` {prob_pred, prob_true, counts} (uniform bins), ``histogram`` {edges,
+    banger, not_a_banger} (counts of p_banger per true verdict); curves are empty lists when the
+    test set lacks a class.
+    """
+    labels, pred_probs = check_inputs(labels, pred_probs)
+    p = pred_probs[:, 1]
+    out = {"roc": {"fpr": [], "tpr": [], "thresholds": []},
+           "pr": {"precision": [], "recall": [], "thresholds": []},
+           "calibration": {"prob_pred": [], "prob_true": [], "counts": []}, "histogram": histogram(labels, p)}
+    if len(np.unique(labels)) < 2:
+        return out
+    fpr, tpr, roc_t = roc_curve(labels, p)
+    precision, recall, pr_t = precision_recall_curve(labels, p)
+    prob_true, prob_pred = calibration_curve(labels, p, n_bins=n_bins, strategy="uniform")
+    out["roc"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "thresholds": np.clip(roc_t, 0, 1).tolist()}
+    out["pr"] = {"precision": precision.tolist(), "recall": recall.tolist(), "thresholds": pr_t.tolist()}
+    counts = np.histogram(p, bins=np.linspace(0, 1, n_bins + 1))[0]
+    out["calibration"] = {"prob_pred": prob_pred.tolist(), "prob_true": prob_true.tolist(),
+                          "counts": counts[counts > 0].tolist()}
+    return out
+
+
+def histogram(labels: np.ndarray, p_banger: np.ndarray, *, n_bins: int = 20) -> dict:
+    """Counts of p_banger in ``n_bins`` equal bins, separately for each true verdict."""
+    edges = np.linspace(0, 1, n_bins + 1)
+    return {"edges": edges.tolist(),
+            "banger": np.histogram(p_banger[labels == 1], bins=edges)[0].tolist(),
+            "not_a_banger": np.histogram(p_banger[labels == 0], bins=edges)[0].tolist()}
+
+
+def track_results(labels: np.ndarray, pred_probs: np.ndarray, track_ids: np.ndarray, *,
+                  threshold: float = 0.5) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """Track verdicts from the mean segment score against each track's majority label.
+
+    Returns
+    -------
+    rows : ``{track_id, segments, banger_share, mean_p_banger, label, predicted, correct}``
+    track_labels : np.ndarray [shape=(n_tracks,)]
+    track_probs : np.ndarray [shape=(n_tracks, 2)]
+    """
+    labels, pred_probs = check_inputs(labels, pred_probs)
+    tracks, inverse, sizes = np.unique(track_ids, return_inverse=True, return_counts=True)
+    share = np.bincount(inverse, weights=labels, minlength=len(tracks)) / np.maximum(sizes, 1)
+    mean_p = np.bincount(inverse, weights=pred_probs[:, 1], minlength=len(tracks)) / np.maximum(sizes, 1)
+    track_labels = (share >= 0.5).astype(np.int64)
+    predicted = mean_p >= threshold
+    rows = [{"track_id": int(t), "segments": int(n), "banger_share": float(s), "mean_p_banger": float(m),
+             "label": CLASSES[y], "predicted": CLASSES[int(g)], "correct": bool(y == g)}
+            for t, n, s, m, y, g in zip(tracks, sizes, share, mean_p, track_labels, predicted)]
+    return rows, track_labels, as_pred_probs(mean_p)
+
+
+# --- baselines ---------------------------------------------------------------------------------
+
+def baseline_row(name: str, labels: np.ndarray, guesses: np.ndarray, *, note: str = "",
+                 tracks: int | None = None) -> dict:
+    """Accuracy and balanced accuracy of hard guesses (1 = banger) against ``labels``."""
+    m = metrics(labels, as_pred_probs(guesses), threshold=0.5)
+    return {"name": name, "segments": m.n, "tracks": tracks, "accuracy": m.accuracy,
+            "balanced_accuracy": m.balanced_accuracy, "f1": m.f1 if m.n else None, "note": note}
+
+
+def majority_baseline(labels: np.ndarray, train_counts: dict[str, int], *, tracks: int) -> dict:
+    """Always answer the majority class of the training labels."""
+    majority = max(CLASSES, key=lambda c: (train_counts.get(c, 0), c == BANGER))
+    guesses = np.full(len(labels), float(majority == BANGER))
+    return baseline_row("majority class", labels, guesses, tracks=tracks,
+                        note=f"always '{majority}' (majority of {sum(train_counts.values())} training labels)")
+
+
+def algorithm_baseline(labels: np.ndarray, algorithm: np.ndarray, convnet_p: np.ndarray, *,
+                       threshold: float) -> list[dict]:
+    """Haverford's algorithm on the segments whose answers are complete, and the ConvNet on exactly those.
+
+    Parameters
+    ----------
+    labels : np.ndarray [shape=(n,)]
+    algorithm : np.ndarray [shape=(n,)], 1 / 0, NaN where the answers are incomplete
+    convnet_p : np.ndarray [shape=(n,)], p_banger
+    """
+    keep = ~np.isnan(algorithm)
+    note = f"on the {int(keep.sum())} of {len(labels)} test segments whose answers are complete"
+    return [baseline_row("Haverford's algorithm", labels[keep], algorithm[keep], note=note),
+            baseline_row("ConvNet, same segments", labels[keep], (convnet_p[keep] >= threshold).astype(float),
+                         note=note)]
+
+
+def labeller_baselines(labels: np.ndarray, labellers: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[dict]:
+    """Each labeller's latest verdicts against the consensus (which includes their own vote)."""
+    return [baseline_row(f"labeller {name}", labels[idx], guesses,
+                         note=f"vs the consensus (which includes {name}) on {len(idx)} test segments")
+            for name, (idx, guesses) in sorted(labellers.items())]
+
+
+def baselines(labels: np.ndarray, p_banger: np.ndarray, rivals: Rivals, *, threshold: float,
+              tracks: int, model_id: int) -> list[dict]:
+    """The table the seed wished for: every rival on the same test tracks, the ConvNet last."""
+    rows = [majority_baseline(labels, rivals.train_counts, tracks=tracks)]
+    rows += algorithm_baseline(labels, rivals.algorithm, p_banger, threshold=threshold)
+    rows += labeller_baselines(labels, rivals.labellers)
+    rows.append(baseline_row("ConvNet", labels, (p_banger >= threshold).astype(float), tracks=tracks,
+                             note=f"model {model_id} at threshold {threshold:g}"))
+    return rows
+
+
+# --- a model's evaluation ----------------------------------------------------------------------
+
+def model_row(db, model_id: int | None) -> dict:
+    """The model asked for, else the active one; the error says how to get one."""
+    from core.predict import model_row as find  # no TensorFlow: predict imports it lazily
+
+    return find(db, model_id)
+
+
+def test_data(db, model: dict) -> tuple[Split, dict[str, np.ndarray]]:
+    """The model's held-out test tracks' labelled, scored segments as aligned arrays."""
+    test_tracks = [int(t) for t in (model["params"].get("split") or {}).get("test", [])]
+    rows = eval_db.scored_labels(db, model["id"], test_tracks)
+    scored = [r for r in rows if r["p_banger"] is not None]
+    data = {"segment_ids": np.array([r["segment_id"] for r in scored], dtype=np.int64),
+            "track_ids": np.array([r["track_id"] for r in scored], dtype=np.int64),
+            "labels": np.array([r["verdict"] == BANGER for r in scored], dtype=np.int64),
+            "p_banger": np.array([r["p_banger"] for r in scored], dtype=np.float64)}
+    n_tracks = len(set(data["track_ids"].tolist()))
+    return Split("by track", n_tracks, len(scored), len(rows) - len(scored)), data
+
+
+def load_rivals(db, model: dict, segment_ids: np.ndarray) -> Rivals:
+    """Training label counts, Haverford's algorithm and each labeller's verdicts on the test segments."""
+    decided = algorithm_verdicts(labelling_db.latest_answers(db, segment_ids.tolist()),
+                                 questions_db.list_questions(db))
+    algorithm = np.array([np.nan if decided.get(int(s)) is None else float(decided[int(s)] == BANGER)
+                          for s in segment_ids], dtype=np.float64)
+    position = {int(s): i for i, s in enumerate(segment_ids)}
+    people: dict[str, list[tuple[int, float]]] = {}
+    for r in eval_db.labeller_verdicts(db, segment_ids.tolist()):
+        if r["value"] in CLASSES:
+            people.setdefault(r["labeller"], []).append((position[r["segment_id"]], float(r["value"] == BANGER)))
+    labellers = {name: (np.array([i for i, _ in pairs], dtype=np.int64), np.array([g for _, g in pairs]))
+                 for name, pairs in people.items()}
+    train_tracks = (model["params"].get("split") or {}).get("train", [])
+    return Rivals(eval_db.verdict_counts(db, train_tracks), algorithm, labellers)
+
+
+def score(model_id: int, split: Split, labels: np.ndarray, pred_probs: np.ndarray, track_ids: np.ndarray,
+          segment_ids: np.ndarray, rivals: Rivals, *, threshold: float) -> Evaluation:
+    """Metrics, per-track results and baselines at ``threshold`` (pure numpy)."""
+    threshold = _check_threshold(threshold)
+    tracks, track_labels, track_probs = track_results(labels, pred_probs, track_ids, threshold=threshold)
+    return Evaluation(model_id, split, threshold, labels, pred_probs, track_ids, segment_ids, rivals,
+                      metrics=metrics(labels, pred_probs, threshold=threshold),
+                      track_metrics=metrics(track_labels, track_probs, threshold=threshold), tracks=tracks,
+                      baselines=baselines(labels, pred_probs[:, 1], rivals, threshold=threshold,
+                                          tracks=split.test_tracks, model_id=model_id))
+
+
+def evaluate_model(home: Home, model_id: int | None = None, *, threshold: float = 0.5) -> Evaluation:
+    """Evaluate a model (default: the active one) on the test tracks it held out when trained.
+
+    Raises ``HaverfordError`` when there is no model or it has no scored, labelled test segments.
+    """
+    threshold = _check_threshold(threshold)
+    db = home.connect()
+    model = model_row(db, model_id)
+    split, data = test_data(db, model)
+    if not split.test_segments:
+        raise HaverfordError(f"model {model['id']} has no scored, labelled segments on its test tracks; "
+                             f"retrain with 'haverford train' (it scores the library when it finishes)")
+    rivals = load_rivals(db, model, data["segment_ids"])
+    return score(model["id"], split, data["labels"], as_pred_probs(data["p_banger"]), data["track_ids"],
+                 data["segment_ids"], rivals, threshold=threshold)

@@ -1,0 +1,236 @@
+"""Training runs in the background: start, execute (in the worker), cancel, detect dead workers.
+
+The Retrain button calls ``start_run``, which records a queued run and launches
+``python -m core.worker`` as a separate OS process in its own session, so Streamlit's script
+thread never trains and closing the browser does not stop the run. The worker writes status,
+epochs, curves and a heartbeat to SQLite; any page reads them. ``haverford train`` runs the same
+``execute_run`` in the foreground. The new model becomes active only once it has scored the
+library, in the same transaction that marks the run succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.errors import HaverfordError
+from core.home import Home
+from db import models as models_db
+from db import runs as runs_db
+from db import write
+
+STALE_AFTER_S = 180.0  # the longest a healthy worker goes without a heartbeat (TF start, a seed step)
+QUEUED_GRACE_S = 60.0
+HEARTBEAT_EVERY_S = 0.5
+
+
+class RunGoingError(HaverfordError):
+    """A second run was asked for while one is queued or running."""
+
+
+class RunCancelled(HaverfordError):
+    """Raised inside a run when a user asked to cancel it."""
+
+
+def start_run(home: Home, config, *, created_by: str | None) -> int:
+    """Queue a training run and launch its worker process; returns the run id.
+
+    ``config`` is a ``core.train.TrainConfig`` (or its JSON dict).
+    """
+    run_id = create_run(home, config, created_by=created_by)
+    proc = launch_worker(home, run_id)
+    runs_db.set_pid(home.connect(), run_id, proc.pid)
+    return run_id
+
+
+def create_run(home: Home, config, *, created_by: str | None) -> int:
+    """Record a queued run, refusing when one is going (after clearing dead ones)."""
+    db = home.connect()
+    refresh_runs(db)
+    data = config if isinstance(config, dict) else config.to_json()
+    run_id, going = runs_db.create_run(db, data, created_by=created_by)
+    if going is not None:
+        raise RunGoingError(f"a training run is already going (run {going}); wait for it to finish "
+                            f"or cancel it on the Train page")
+    return run_id
+
+
+def launch_worker(home: Home, run_id: int) -> subprocess.Popen:
+    """Start ``python -m core.worker`` for ``run_id`` in a new session, output to the home's logs."""
+    logs = home.path / "logs"
+    logs.mkdir(exist_ok=True)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    with open(logs / f"run-{run_id}.log", "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "core.worker", "--home", str(home.path),
+                                 "--run", str(run_id)], stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=root)
+
+
+def cancel_run(db, run_id: int) -> bool:
+    """Ask a run to stop at its next batch; False when it had already finished."""
+    return runs_db.request_cancel(db, run_id)
+
+
+# --- dead workers ------------------------------------------------------------------------------
+
+def refresh_runs(db, *, stale_after_s: float = STALE_AFTER_S) -> list[int]:
+    """Mark failed the active runs whose worker is gone or silent; returns their ids."""
+    failed = []
+    for run in _active_runs(db):
+        reason = _death_reason(run, stale_after_s=stale_after_s)
+        if reason and runs_db.finish_run(db, run["id"], "failed", error=reason):
+            failed.append(run["id"])
+    return failed
+
+
+def _active_runs(db) -> list[dict]:
+    return [r for r in runs_db.list_runs(db, limit=50) if r["status"] in runs_db.ACTIVE]
+
+
+def _death_reason(run: dict, *, stale_after_s: float) -> str | None:
+    silent = _age_s(run["heartbeat_at"] or run["created_at"])
+    if run["pid"] and not pid_alive(run["pid"]):
+        return f"the worker process (pid {run['pid']}) died without finishing; see logs/run-{run['id']}.log"
+    if silent > stale_after_s:
+        return f"no heartbeat from the worker for {silent:.0f} s; it is presumed dead"
+    if run["pid"] is None and run["status"] == "queued" and silent > QUEUED_GRACE_S:
+        return "the worker never started"
+    return None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (reaping it if it is our child)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def _age_s(stamp: str) -> float:
+    return (datetime.now(timezone.utc) - datetime.fromisoformat(stamp)).total_seconds()
+
+
+# --- executing a run ---------------------------------------------------------------------------
+
+class DbReporter:
+    """Writes a run's progress, epochs and heartbeat to SQLite; raises RunCancelled when asked."""
+
+    def __init__(self, db, run_id: int, *, also=None):
+        self.db, self.run_id, self.also, self.last = db, run_id, also, 0.0
+
+    def stage(self, name: str, done: int, total: int) -> None:
+        if self.also:
+            self.also.stage(name, done, total)
+        if time.monotonic() - self.last < HEARTBEAT_EVERY_S and done < total:
+            return
+        self.last = time.monotonic()
+        if runs_db.heartbeat(self.db, self.run_id, progress={"stage": name, "done": done, "total": total}):
+            raise RunCancelled(f"run {self.run_id} was cancelled")
+
+    def epoch(self, epoch: int, metrics: dict) -> None:
+        if self.also:
+            self.also.epoch(epoch, metrics)
+        runs_db.record_epoch(self.db, self.run_id, epoch, metrics)
+
+
+def execute_run(home: Home, run_id: int, *, reporter=None) -> dict:
+    """Train, score the library and activate the model, recording everything on run ``run_id``.
+
+    Returns the run's summary (the CLI's JSON); raises what failed after recording it.
+    """
+    db = home.connect()
+    run = runs_db.get_run(db, run_id)
+    if run is None or not runs_db.mark_running(db, run_id, pid=os.getpid()):
+        raise HaverfordError(f"run {run_id} is not queued (status: {run and run['status']})")
+    reporter = DbReporter(db, run_id, also=reporter)
+    model_id = None
+    try:
+        reporter.stage("starting", 0, 1)
+        summary, model_id = _train_and_score(home, run, reporter=reporter)
+        _succeed(db, run_id, model_id)
+        return {"run_id": run_id, "model_id": model_id, **summary}
+    except RunCancelled:
+        _discard(home, db, model_id)
+        runs_db.finish_run(db, run_id, "cancelled", error="cancelled by a user")
+        raise
+    except BaseException as exc:
+        _discard(home, db, model_id)
+        runs_db.finish_run(db, run_id, "failed", error=_error_text(exc))
+        raise
+
+
+def _train_and_score(home: Home, run: dict, *, reporter) -> tuple[dict, int]:
+    from core.predict import score_library
+    from core.train import TrainConfig, train
+
+    config = TrainConfig.from_json(run["config"])
+    result = train(home, config, reporter=reporter, created_by=run["created_by"])
+    model_id = models_db.insert_model(home.connect(), {**result.row, "run_id": run["id"]})
+    scored = score_library(home, model_id, progress=lambda d, t, _: reporter.stage("scoring", d, t))
+    return {**result.summary, "scored_segments": scored["segments"],
+            "scoring_segments_per_s": scored["segments_per_s"]}, model_id
+
+
+def _succeed(db, run_id: int, model_id: int) -> None:
+    """Switch the active model and mark the run succeeded in one transaction."""
+    with write(db):
+        if not runs_db.finish_run(db, run_id, "succeeded", model_id=model_id):
+            raise HaverfordError(f"run {run_id} was marked finished by someone else (presumed dead?)")
+        models_db.activate(db, model_id)
+
+
+def _discard(home: Home, db, model_id: int | None) -> None:
+    if model_id is None:
+        return
+    row = models_db.get_model(db, model_id)
+    models_db.delete_model(db, model_id)
+    if row and row["path"]:
+        (home.path / row["path"]).unlink(missing_ok=True)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, HaverfordError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_in_foreground(home: Home, config, *, created_by: str | None, reporter=None) -> dict:
+    """``haverford train``: the same run as the Retrain button, in this process."""
+    run_id = create_run(home, config, created_by=created_by)
+    return execute_run(home, run_id, reporter=reporter)
+
+
+def worker_main(home: Home, run_id: int) -> int:
+    """Body of ``python -m core.worker``: execute the run; the exit status says how it ended."""
+    try:
+        execute_run(home, run_id)
+    except RunCancelled:
+        return 0
+    except BaseException:  # noqa: BLE001 - recorded on the run already; full traceback to the log
+        traceback.print_exc()
+        return 1
+    return 0

@@ -1,0 +1,131 @@
+"""Evaluate page: a model on the test tracks it held out, its curves, and the baselines beside it."""
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import HaverfordError
+from core.evaluate import Evaluation, curves, evaluate_model
+from dashboard import eval_charts
+from dashboard.context import connect, home
+from db import labelling as labelling_db
+from db import models as models_db
+
+PLOTLY = {"displaylogo": False}
+
+
+@st.cache_data(max_entries=8, show_spinner="Evaluating on the held-out test tracks…")
+def load(model_id: int, stamp: tuple) -> Evaluation:
+    """The evaluation at 0.5 (``stamp`` changes when labels or the model's scores change)."""
+    return evaluate_model(home(), model_id)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def load_curves(model_id: int, stamp: tuple) -> dict:
+    """ROC, PR, calibration and histograms: threshold-free, computed once per evaluation."""
+    ev = load(model_id, stamp)
+    return curves(ev.labels, ev.pred_probs)
+
+
+def pick_model(models: list[dict]) -> int:
+    """The model selector, the active model first."""
+    ids = [m["id"] for m in models]
+    active = next((m["id"] for m in models if m["active"]), ids[0])
+    labels = {m["id"]: f"model {m['id']} · {m['preset']} on {m['feature']} · {m['created_at'][:16]}"
+              + (" (active)" if m["active"] else "") for m in models}
+    return st.selectbox("Model", ids, index=ids.index(active), format_func=labels.get, key="eval_model")
+
+
+def headline(ev: Evaluation) -> None:
+    """The six metrics, with the split beside them."""
+    m = ev.metrics
+    cols = st.columns(6)
+    for col, (name, value) in zip(cols, [("Accuracy", m.accuracy), ("Balanced accuracy", m.balanced_accuracy),
+                                         ("Precision", m.precision), ("Recall", m.recall), ("F1", m.f1),
+                                         ("ROC AUC", m.roc_auc)]):
+        col.metric(name, "—" if value is None else f"{value:.3f}")
+    st.caption(f"Segment-level, banger = positive class, threshold {ev.threshold:.2f} · {ev.split.text}"
+               + (f" · {ev.split.unscored_segments} unscored test segments left out" if ev.split.unscored_segments else ""))
+
+
+def operating_point(confusion: list[list[int]]) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+    """(fpr, tpr) for the ROC plot and (recall, precision) for the PR plot at the current threshold."""
+    (tn, fp), (fn, tp) = confusion
+    roc = (fp / (fp + tn), tp / (tp + fn)) if (fp + tn) and (tp + fn) else None
+    pr = (tp / (tp + fn), tp / (tp + fp)) if (tp + fn) and (tp + fp) else None
+    return roc, pr
+
+
+def figures(ev: Evaluation, c: dict) -> None:
+    """Confusion matrix, ROC, PR, reliability diagram and score histograms."""
+    split = ev.split.text
+    roc_point, pr_point = operating_point(ev.metrics.confusion)
+    top = st.columns(3)
+    top[0].plotly_chart(eval_charts.confusion_figure(ev.metrics.confusion, split=split), config=PLOTLY)
+    top[1].plotly_chart(eval_charts.roc_figure(c["roc"], point=roc_point, auc=ev.metrics.roc_auc, split=split),
+                        config=PLOTLY)
+    top[2].plotly_chart(eval_charts.pr_figure(c["pr"], point=pr_point, base_rate=float(ev.labels.mean()),
+                                              split=split), config=PLOTLY)
+    bottom = st.columns(2)
+    bottom[0].plotly_chart(eval_charts.reliability_figure(c["calibration"], split=split), config=PLOTLY)
+    h = c["histogram"]
+    bottom[1].plotly_chart(eval_charts.histogram_figure(h["edges"], h, threshold=ev.threshold, split=split),
+                           config=PLOTLY)
+    if not c["roc"]["fpr"]:
+        st.caption("ROC, precision-recall and calibration need both verdicts among the test segments.")
+
+
+def tracks_table(ev: Evaluation, titles: dict[int, str]) -> None:
+    """Per-track verdicts from the mean segment score."""
+    t = ev.track_metrics
+    st.subheader("Per track")
+    st.caption(f"A track's verdict is banger when its segments' mean P(banger) ≥ {ev.threshold:.2f}; its label is "
+               f"the majority of its segments' labels · {ev.split.text} · track accuracy "
+               f"{'—' if t.accuracy is None else f'{t.accuracy:.3f}'} on {t.n} tracks")
+    frame = pd.DataFrame([{**r, "title": titles.get(r["track_id"], "?")} for r in ev.tracks])
+    st.dataframe(frame[["title", "segments", "label", "predicted", "correct", "mean_p_banger", "banger_share",
+                        "track_id"]], hide_index=True, width="stretch")
+
+
+def baselines_table(ev: Evaluation) -> None:
+    """Majority class, Haverford's algorithm, each labeller and the ConvNet on the same tracks."""
+    st.subheader("Baselines on the same test tracks")
+    st.caption(f"{ev.split.text}. Haverford's algorithm runs each labeller's answers through the rules on the "
+               "Questions page and takes the majority; it only counts segments whose answers are complete.")
+    st.dataframe(pd.DataFrame(ev.baselines), hide_index=True, width="stretch",
+                 column_config={"accuracy": st.column_config.NumberColumn(format="%.3f"),
+                                "balanced_accuracy": st.column_config.NumberColumn(format="%.3f"),
+                                "f1": st.column_config.NumberColumn(format="%.3f")})
+
+
+def stamp(db, model_id: int) -> tuple:
+    """Changes whenever labels, questions or this model's scores change."""
+    return (*labelling_db.change_stamp(db), models_db.prediction_count(db, model_id))
+
+
+def main() -> None:
+    st.title("Evaluate")
+    db = connect()
+    models = models_db.list_models(db)
+    if not models:
+        st.info(f"No model yet in `{home().path}`. Label some music (or run `haverford demo`), then train one "
+                "on the Train page or with `haverford train`; its evaluation on held-out test tracks shows here.")
+        return
+    model_id = pick_model(models)
+    try:
+        key = stamp(db, model_id)
+        base = load(model_id, key)
+    except HaverfordError as exc:
+        st.warning(str(exc))
+        return
+    threshold = st.slider("Decision threshold: banger when P(banger) ≥", 0.0, 1.0, 0.5, 0.01, key="eval_threshold")
+    ev = base if threshold == base.threshold else base.at(threshold)
+    headline(ev)
+    figures(ev, load_curves(model_id, key))
+    baselines_table(ev)
+    tracks_table(ev, labelling_db.track_titles(db))
+
+
+# Streamlit runs a page as __main__; the guard keeps a bare re-import (a forkserver child
+# preparing its __main__) from running the page.
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Misclassified page: the clips the model gets wrong, most confidently wrong first; the cross-check's
+likely label errors; and prediction flips between two model versions."""
+
+import pandas as pd
+import streamlit as st
+
+from core import jobs
+from core.crosscheck import CrossCheckConfig, start_crosscheck
+from core.errors import HaverfordError
+from core.cli_models import PRESET_NAMES
+from dashboard import eval_charts, review
+from dashboard.context import connect, home
+from db import answers as answers_db
+from db import evaluation as eval_db
+from db import labelling as labelling_db
+from db import models as models_db
+from db import runs as runs_db
+
+MODES = {"mistakes": "Model mistakes", "crosscheck": "Cross-check: likely label errors",
+         "flips": "Prediction flips between models"}
+SPLITS = {"all": "all tracks", "test": "test tracks (held out)", "train": "training tracks",
+          "validation": "validation tracks"}
+PAGE_SIZE = 200
+STATE = "mis_segment"
+
+
+def filters(db) -> dict:
+    """Split, track, labeller and confidence filters (shared by the model and cross-check lists)."""
+    cols = st.columns(4)
+    side = cols[0].selectbox("Split", list(SPLITS), format_func=SPLITS.get, key="mis_split")
+    titles = labelling_db.track_titles(db)
+    track = cols[1].selectbox("Track", [None, *titles], format_func=lambda t: "all tracks" if t is None else titles[t],
+                              key="mis_track")
+    people = answers_db.labellers(db)
+    labeller = cols[2].selectbox("Labelled by", [None, *people], format_func=lambda p: p or "anyone",
+                                 key="mis_labeller")
+    conf = cols[3].slider("Min. model confidence", 0.5, 1.0, 0.5, 0.01, key="mis_conf",
+                          help="max(P, 1 − P) of the model's (wrong) prediction")
+    return {"side": None if side == "all" else side, "track_id": track, "labeller": labeller, "min_confidence": conf}
+
+
+def pick(models: list[dict], label: str, key: str, *, index: int = 0) -> int:
+    ids = [m["id"] for m in models]
+    names = {m["id"]: f"model {m['id']} · {m['preset']} · {m['created_at'][:16]}" + (" (active)" if m["active"] else "")
+             for m in models}
+    return st.selectbox(label, ids, index=min(index, len(ids) - 1), format_func=names.get, key=key)
+
+
+def split_note(model: dict) -> str:
+    split = model["params"].get("split") or {}
+    return f"split by track: {len(split.get('test', []))} test tracks held out"
+
+
+def ranked_table(rows: list[dict], *, score_col: str, key: str) -> None:
+    """The ranked rows; selecting one opens it in the review panel below."""
+    frame = pd.DataFrame(rows)
+    cols = ["title", "start_s", "verdict", "p_banger", score_col, "side", "reviewed", "segment_id"]
+    event = st.dataframe(frame[[c for c in cols if c in frame]], hide_index=True, width="stretch",
+                         on_select="rerun", selection_mode="single-row", key=key,
+                         column_config={"p_banger": st.column_config.ProgressColumn("P(banger)", min_value=0,
+                                                                                    max_value=1, format="%.3f")})
+    picked = (event or {}).get("selection", {}).get("rows", []) if event else []
+    if picked and rows[picked[0]]["segment_id"] != st.session_state.get(STATE):
+        st.session_state[STATE] = rows[picked[0]]["segment_id"]
+    if STATE not in st.session_state:  # first visit: open the top unreviewed row
+        unreviewed = [r for r in rows if not r["reviewed"]]
+        st.session_state[STATE] = (unreviewed or rows)[0]["segment_id"]
+
+
+def progress(totals: dict, what: str) -> None:
+    done, total = totals["reviewed"], totals["total"]
+    st.progress(done / total if total else 1.0, text=f"Reviewed {done} of {total} {what}")
+
+
+def mistakes(db, models: list[dict]) -> None:
+    """The active (or chosen) model's mistakes, histogram on top, then the review panel."""
+    left, right = st.columns([3, 1])
+    with left:
+        model_id = pick(models, "Model", "mis_model",
+                        index=next((i for i, m in enumerate(models) if m["active"]), 0))
+    threshold = right.number_input("Threshold", 0.0, 1.0, 0.5, 0.05, key="mis_threshold")
+    model = next(m for m in models if m["id"] == model_id)
+    f = filters(db)
+    hist_rows = eval_db.score_histogram(db, model_id, side=f["side"], track_id=f["track_id"], labeller=f["labeller"])
+    st.plotly_chart(eval_charts.histogram_figure(*histogram_counts(hist_rows), threshold=threshold,
+                                                 split=split_note(model) + f" · showing {SPLITS[f['side'] or 'all']}",
+                                                 name="Scores of the filtered labelled segments"),
+                    config={"displaylogo": False})
+    rows, totals = eval_db.misclassified(db, model_id, threshold=threshold, limit=PAGE_SIZE, **f)
+    progress(totals, "misclassified segments")
+    if not rows:
+        st.info("No labelled segment under these filters is misclassified.")
+        return
+    st.caption(f"Most confidently wrong first (lowest P of the label) · first {len(rows)} of {totals['total']}")
+    ranked_table(rows, score_col="confidence", key="mis_table")
+    review.panel(db, STATE, model_id=model_id)
+
+
+def histogram_counts(rows: list[dict], *, bins: int = 20) -> tuple[list[float], dict[str, list[int]]]:
+    """Bin edges and per-verdict counts from ``db.evaluation.score_histogram`` rows."""
+    counts = {"banger": [0] * bins, "not_a_banger": [0] * bins}
+    for r in rows:
+        counts[r["verdict"]][r["bin"]] = r["n"]
+    return [i / bins for i in range(bins + 1)], counts
+
+
+def crosscheck_form() -> None:
+    """Start a cross-check run in the background (same machinery as Retrain)."""
+    with st.form("mis_crosscheck"):
+        cols = st.columns(3)
+        folds = cols[0].number_input("Folds (k)", 2, 10, 3, key="mis_cc_folds")
+        preset = cols[1].selectbox("Preset", PRESET_NAMES, index=PRESET_NAMES.index("fast"), key="mis_cc_preset")
+        epochs = cols[2].number_input("Epochs per fold", 1, 50, 6, key="mis_cc_epochs")
+        if st.form_submit_button("Run cross-check"):
+            config = CrossCheckConfig(folds=int(folds), preset=preset, epochs=int(epochs))
+            try:
+                run_id = start_crosscheck(home(), config, created_by=review_name())
+                st.success(f"Cross-check run {run_id} started in the background.")
+            except HaverfordError as exc:
+                st.warning(str(exc))
+
+
+@st.fragment(run_every=2)
+def crosscheck_status() -> None:
+    """The newest cross-check run's state, re-read from SQLite every 2 s."""
+    db = connect()
+    jobs.refresh_runs(db)
+    run = next((r for r in runs_db.list_runs(db, limit=20) if r["kind"] == "crosscheck"), None)
+    if run is None or run["status"] not in runs_db.ACTIVE:
+        if run and run["status"] == "failed":
+            st.error(f"Cross-check run {run['id']} failed: {run['error']}")
+        return
+    p = run["progress"] or {}
+    done, total = p.get("done", 0), max(1, p.get("total", 1))
+    st.progress(min(1.0, done / total), text=f"Cross-check run {run['id']}: {p.get('stage', 'queued')} {done}/{total}")
+    if st.button("Cancel cross-check", key=f"mis_cc_cancel_{run['id']}"):
+        jobs.cancel_run(db, run["id"])
+
+
+def crosscheck(db) -> None:
+    """The latest cross-check's ranking of likely label errors."""
+    st.caption("k models trained on folds of whole tracks; each labelled segment is scored only by the model "
+               "that never saw its track, and segments whose label gets a low out-of-fold probability "
+               "(self-confidence) come first.")
+    crosscheck_form()
+    crosscheck_status()
+    latest = eval_db.latest_crosscheck(db)
+    if latest is None:
+        st.info("No cross-check yet: press **Run cross-check** (it trains k small models in the background).")
+        return
+    only = st.toggle("Only segments flagged as label issues", value=True, key="mis_cc_only")
+    f = filters(db)
+    f.pop("min_confidence")
+    rows, totals = eval_db.label_issues(db, latest["id"], issues_only=only, limit=PAGE_SIZE, **f)
+    st.caption(f"Cross-check run {latest['id']} ({latest['finished_at'][:16]}): {latest['scored']} segments scored "
+               f"out of fold, {latest['issues']} flagged · split by track into folds")
+    progress(totals, "ranked segments")
+    if not rows:
+        st.info("Nothing to show under these filters.")
+        return
+    for r in rows:
+        r["label_then"] = "banger" if r["label"] else "not_a_banger"
+    ranked_table(rows, score_col="self_confidence", key="mis_cc_table")
+    review.panel(db, STATE, run_id=latest["id"])
+
+
+def flips(db, models: list[dict]) -> None:
+    """Segments whose verdict changed between two models, and the label edits made in between."""
+    if len(models) < 2:
+        st.info("Prediction flips need two model versions: retrain once more on the Train page.")
+        return
+    left, right = st.columns(2)
+    with left:
+        a = pick(models, "Older model", "mis_flip_a", index=1)
+    with right:
+        b = pick(models, "Newer model", "mis_flip_b", index=0)
+    ma, mb = sorted((next(m for m in models if m["id"] == i) for i in (a, b)), key=lambda m: m["created_at"])
+    window = {"since": ma["created_at"], "until": mb["created_at"]}
+    rows = eval_db.flips(db, ma["id"], mb["id"], **window)
+    edits = eval_db.label_edit_count(db, **window)
+    st.caption(f"{len(rows)} segments change verdict from model {ma['id']} to model {mb['id']}; "
+               f"{edits} verdict answers were given in between (segments with label edits listed first).")
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    with st.expander(f"Label edits between the two models ({edits})"):
+        st.dataframe(pd.DataFrame(eval_db.label_edits(db, **window)), hide_index=True, width="stretch")
+
+
+def review_name() -> str:
+    return (st.session_state.get("app_labeller") or "").strip() or "dashboard"
+
+
+def main() -> None:
+    st.title("Misclassified")
+    db = connect()
+    models = models_db.list_models(db)
+    if not models:
+        st.info(f"No model yet in `{home().path}`: train one on the Train page (or `haverford train`); "
+                "the labelled segments it gets wrong are listed here for review.")
+        return
+    mode = st.segmented_control("Show", list(MODES), format_func=MODES.get, default="mistakes",
+                                key="mis_mode") or "mistakes"
+    if mode == "mistakes":
+        mistakes(db, models)
+    elif mode == "crosscheck":
+        crosscheck(db)
+    else:
+        flips(db, models)
+
+
+# Streamlit runs a page as __main__; the guard keeps a bare re-import (a forkserver child
+# preparing its __main__) from running the page.
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Train page: Retrain in the background, watch it live, compare model versions, pick the active one."""
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import jobs
+from core.cli_models import PRESET_NAMES
+from core.errors import HaverfordError
+from core.features import FEATURES
+from dashboard.context import connect, home
+from db import models as models_db
+from db import runs as runs_db
+from db import tracks as tracks_db
+
+PRESET_HELP = {"fast": "fast (default): small ConvNet on log_mel, about a minute on 2 cores",
+               "seed": "seed: the 2018 notebook's 57 M-weight ConvNet on log_stft (slow: ~45 min)",
+               "tiny": "tiny: a toy network for trying the pipeline"}
+
+
+def curves_figure(rows: list[dict], metric: str) -> go.Figure:
+    """Training and validation ``metric`` per epoch as a Plotly line chart."""
+    fig = go.Figure()
+    epochs = [r.get("epoch", i + 1) for i, r in enumerate(rows)]
+    for key, name in ((metric, "training"), (f"val_{metric}", "validation")):
+        if rows and key in rows[0]:
+            fig.add_trace(go.Scatter(x=epochs, y=[r.get(key) for r in rows], mode="lines+markers", name=name))
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title=metric, xaxis_title="epoch")
+    return fig
+
+
+def curve_rows(curves: dict) -> list[dict]:
+    """A model's stored curves (metric → list) as one dict per epoch."""
+    n = len(curves.get("loss", []))
+    return [{"epoch": i + 1, **{k: v[i] for k, v in curves.items() if i < len(v)}} for i in range(n)]
+
+
+def retrain_form(db) -> None:
+    """Preset and feature choice and the Retrain button (starts a worker process)."""
+    with st.form("train_retrain"):
+        left, right = st.columns(2)
+        preset = left.selectbox("Preset", PRESET_NAMES, index=PRESET_NAMES.index("fast"),
+                                format_func=PRESET_HELP.get, key="train_preset")
+        feature = right.selectbox("Feature", ["(preset's own)", *FEATURES], key="train_feature")
+        if st.form_submit_button("Retrain", type="primary"):
+            config = {"preset": preset, "feature": None if feature.startswith("(") else feature, "seed": 0}
+            try:
+                run_id = jobs.start_run(home(), config, created_by=_who())
+                st.success(f"Run {run_id} started in the background; progress below.")
+            except HaverfordError as exc:
+                st.warning(str(exc))
+
+
+@st.fragment(run_every=2)
+def live_run() -> None:
+    """The latest run, re-read from SQLite every 2 s (works across reloads and browsers)."""
+    db = connect()
+    jobs.refresh_runs(db)
+    runs = runs_db.list_runs(db, limit=1)
+    if not runs:
+        st.caption("No training run yet.")
+        return
+    run = runs[0]
+    show_run(db, run)
+
+
+def show_run(db, run: dict) -> None:
+    """Status, progress, curves and the cancel button of one run."""
+    status = run["status"]
+    st.markdown(f"**Run {run['id']}**: {status} · preset `{run['config'].get('preset')}` · "
+                f"started by {run['created_by'] or '?'} at {run['created_at'][:19]}")
+    progress = run["progress"] or {}
+    if status in runs_db.ACTIVE:
+        done, total = progress.get("done", 0), max(1, progress.get("total", 1))
+        st.progress(min(1.0, done / total), text=f"{progress.get('stage', 'queued')}: {done}/{total} · epoch {run['epoch'] or 0}")
+        if st.button("Cancel run", key=f"train_cancel_{run['id']}"):
+            jobs.cancel_run(db, run["id"])
+            st.info("Cancel requested; the run stops at its next batch.")
+    elif status == "failed":
+        st.error(f"Run failed: {run['error']}")
+    elif status == "succeeded":
+        st.success(f"Run succeeded: model {run['model_id']} is active and has scored the library.")
+    rows = runs_db.run_metrics(db, run["id"])
+    if rows:
+        left, right = st.columns(2)
+        left.plotly_chart(curves_figure(rows, "loss"), key=f"train_live_loss_{run['id']}_{len(rows)}")
+        right.plotly_chart(curves_figure(rows, "accuracy"), key=f"train_live_acc_{run['id']}_{len(rows)}")
+
+
+def models_table(models: list[dict]) -> pd.DataFrame:
+    """One row per model version with its headline metrics."""
+    return pd.DataFrame([{
+        "id": m["id"], "active": bool(m["active"]), "created": m["created_at"][:19], "by": m["created_by"],
+        "preset": m["preset"], "feature": m["feature"],
+        "test accuracy": m["metrics"].get("accuracy"), "majority baseline": m["metrics"].get("majority_baseline"),
+        "track accuracy": m["metrics"].get("track_accuracy"),
+        "train segments": m["params"].get("segments", {}).get("train"),
+        "test segments": m["params"].get("segments", {}).get("test"), "scored": m["n_predictions"],
+        "labels": (m["labels_hash"] or "")[:10]} for m in models])
+
+
+def model_card(m: dict) -> None:
+    """One model's facts and curves, for the side-by-side comparison."""
+    metrics, params = m["metrics"], m["params"]
+    st.markdown(f"**Model {m['id']}** · `{m['preset']}` on `{m['feature']}` · {m['created_at'][:19]}")
+    cols = st.columns(3)
+    cols[0].metric("Test accuracy", _pct(metrics.get("accuracy")))
+    cols[1].metric("Majority baseline", _pct(metrics.get("majority_baseline")))
+    cols[2].metric("Track accuracy", _pct(metrics.get("track_accuracy")))
+    st.caption(f"Split by track: {metrics.get('test_tracks')} test tracks, {metrics.get('test_segments')} "
+               f"segments · ROC AUC {metrics.get('roc_auc') or float('nan'):.3f} · labels {m['labels_hash'][:10]}")
+    rows = curve_rows(m["curves"])
+    st.plotly_chart(curves_figure(rows, "loss"), key=f"train_cmp_loss_{m['id']}")
+    with st.expander("Hyperparameters"):
+        st.json(params.get("preset", {}), expanded=False)
+
+
+def _who() -> str:
+    """The name entered in the sidebar, else 'dashboard'."""
+    return (st.session_state.get("app_labeller") or "").strip() or "dashboard"
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def versions(db) -> None:
+    """Model versions: the table, a side-by-side comparison and 'make active'."""
+    models = models_db.list_models(db)
+    if not models:
+        st.info("No model yet: press **Retrain** (or run `haverford train`).")
+        return
+    st.dataframe(models_table(models), hide_index=True, use_container_width=True)
+    st.caption("Accuracies are on held-out test tracks: the split is by track, never by segment.")
+    ids = [m["id"] for m in models]
+    by_id = {m["id"]: m for m in models}
+    left, right = st.columns(2)
+    a = left.selectbox("Compare model", ids, index=0, key="train_cmp_a")
+    b = right.selectbox("with model", ids, index=min(1, len(ids) - 1), key="train_cmp_b")
+    with left:
+        model_card(by_id[a])
+    with right:
+        model_card(by_id[b])
+    choice = st.selectbox("Make active", ids, key="train_activate_choice")
+    if st.button("Make active", key="train_activate"):
+        models_db.activate(db, choice)
+        st.success(f"Model {choice} is now active.")
+
+
+st.title("Train")
+db = connect()
+counts = tracks_db.counts(db)
+if counts["labelled_segments"] == 0:
+    st.info(f"The library at `{home().path}` has no labelled segments yet. Import labelled music with "
+            "`haverford ingest PATH...` (folders named `banger` / `not_a_banger`), label segments on "
+            "the Label page, or build the demo library with `haverford demo`; then come back to Retrain.")
+    st.stop()
+st.caption(f"{counts['labelled_segments']} labelled segments in {counts['tracks']} tracks. "
+           "Retrain splits by track (70% train, 10% validation, 20% test; a track keeps its side).")
+retrain_form(db)
+live_run()
+st.subheader("Model versions")
+versions(db)

@@ -1,0 +1,274 @@
+"""Queries behind evaluation and review: test data, baselines, the misclassified list, reviews,
+prediction flips and the cross-check's out-of-fold scores.
+
+The misclassified list walks one model's predictions (``predictions`` primary key) with each
+segment's consensus found by key, and counts matches in the same pass (a window function), so
+one filtered page costs one scan of the model's scores: tens of milliseconds at 100,000 segments.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+import sqlite_utils
+
+from db.connection import now, write
+from db.questions import verdict_question_id
+
+SIDES = ("train", "validation", "test")
+LABELLED = "v.verdict IN ('banger', 'not_a_banger')"
+# p(the label), the model's probability for the class people gave: low = confidently wrong
+P_LABEL = "CASE v.verdict WHEN 'banger' THEN p.p_banger ELSE 1 - p.p_banger END"
+_LATEST = """a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
+                     AND b.question_id = a.question_id AND b.labeller = a.labeller)"""
+
+
+def _ids(values: Iterable[int]) -> str:
+    return json.dumps([int(v) for v in values])
+
+
+# --- test data and baselines -------------------------------------------------------------------
+
+def scored_labels(db: sqlite_utils.Database, model_id: int, track_ids: Iterable[int]) -> list[dict]:
+    """Labelled segments of ``track_ids`` with the model's score (None if unscored).
+
+    Rows ``{segment_id, track_id, verdict, p_banger}`` in track then segment order.
+    """
+    sql = f"""SELECT s.id AS segment_id, s.track_id, v.verdict, p.p_banger
+              FROM json_each(:tracks) w JOIN segments s ON s.track_id = w.value
+              JOIN segment_verdicts v ON v.segment_id = s.id
+              LEFT JOIN predictions p ON p.model_id = :m AND p.segment_id = s.id
+              WHERE {LABELLED} ORDER BY s.track_id, s.idx"""
+    return list(db.query(sql, {"tracks": _ids(track_ids), "m": int(model_id)}))
+
+
+def verdict_counts(db: sqlite_utils.Database, track_ids: Iterable[int]) -> dict[str, int]:
+    """Labelled segments per consensus verdict among ``track_ids`` (the majority baseline's data)."""
+    sql = f"""SELECT v.verdict, COUNT(*) FROM json_each(:tracks) w JOIN segments s ON s.track_id = w.value
+              JOIN segment_verdicts v ON v.segment_id = s.id WHERE {LABELLED} GROUP BY v.verdict"""
+    return dict(db.execute(sql, {"tracks": _ids(track_ids)}).fetchall())
+
+
+def labeller_verdicts(db: sqlite_utils.Database, segment_ids: Iterable[int]) -> list[dict]:
+    """Each labeller's latest verdict answer for the segments: ``{segment_id, labeller, value}``."""
+    sql = f"""SELECT a.segment_id, a.labeller, a.value FROM answers a
+              WHERE a.question_id = :q AND a.segment_id IN (SELECT value FROM json_each(:ids))
+                AND {_LATEST} ORDER BY a.segment_id, a.labeller"""
+    return list(db.query(sql, {"q": verdict_question_id(db), "ids": _ids(segment_ids)}))
+
+
+# --- the misclassified list --------------------------------------------------------------------
+
+def _filters(*, side: str | None, track_id: int | None, labeller: str | None) -> str:
+    """WHERE conditions shared by the list and the histogram (values always bound as parameters)."""
+    if side is not None and side not in SIDES:
+        raise ValueError(f"unknown split side {side!r}; use one of {SIDES} or None for all")
+    where = [LABELLED]
+    if side is not None:
+        where.append("s.track_id IN (SELECT track_id FROM splits WHERE side = :side)")
+    if track_id is not None:
+        where.append("s.track_id = :track")
+    if labeller is not None:
+        where.append("EXISTS (SELECT 1 FROM answers a WHERE a.labeller = :who AND a.question_id = :q "
+                     "AND a.segment_id = s.id)")
+    return " AND ".join(where)
+
+
+def misclassified(db: sqlite_utils.Database, model_id: int, *, threshold: float = 0.5,
+                  side: str | None = None, track_id: int | None = None, labeller: str | None = None,
+                  min_confidence: float = 0.5, limit: int = 50, offset: int = 0) -> tuple[list[dict], dict]:
+    """One page of labelled segments the model gets wrong, most confidently wrong first.
+
+    A segment is wrong when ``p_banger >= threshold`` disagrees with its consensus verdict;
+    ``confidence`` is ``max(p, 1 - p)``. Returns ``(rows, {"total", "reviewed"})`` where rows are
+    ``{segment_id, track_id, title, idx, start_s, verdict, banger_votes, not_votes, p_banger,
+    p_label, confidence, side, reviewed}``.
+    """
+    sql = f"""WITH wrong AS (
+                SELECT p.segment_id, s.track_id, s.idx, s.start_s, v.verdict, v.banger_votes, v.not_votes,
+                       p.p_banger, {P_LABEL} AS p_label, MAX(p.p_banger, 1 - p.p_banger) AS confidence,
+                       r.segment_id IS NOT NULL AS reviewed,
+                       COUNT(*) OVER () AS total, SUM(r.segment_id IS NOT NULL) OVER () AS n_reviewed
+                FROM predictions p JOIN segment_verdicts v ON v.segment_id = p.segment_id
+                JOIN segments s ON s.id = p.segment_id
+                LEFT JOIN reviews r ON r.segment_id = p.segment_id AND r.model_id = :m AND r.run_id = 0
+                WHERE p.model_id = :m AND {_filters(side=side, track_id=track_id, labeller=labeller)}
+                  AND (v.verdict = 'banger') != (p.p_banger >= :thr)
+                  AND MAX(p.p_banger, 1 - p.p_banger) >= :conf
+                ORDER BY p_label, p.segment_id LIMIT :limit OFFSET :offset)
+              SELECT w.*, t.title, sp.side FROM wrong w JOIN tracks t ON t.id = w.track_id
+              LEFT JOIN splits sp ON sp.track_id = w.track_id ORDER BY w.p_label, w.segment_id"""
+    params = {"m": int(model_id), "thr": float(threshold), "side": side, "track": track_id, "who": labeller,
+              "q": verdict_question_id(db), "conf": float(min_confidence), "limit": int(limit),
+              "offset": int(offset)}
+    rows = list(db.query(sql, params))
+    totals = {"total": rows[0]["total"] if rows else 0, "reviewed": rows[0]["n_reviewed"] if rows else 0}
+    if not rows and offset:
+        totals = misclassified(db, model_id, threshold=threshold, side=side, track_id=track_id,
+                               labeller=labeller, min_confidence=min_confidence, limit=1)[1]
+    for r in rows:
+        r.pop("total"), r.pop("n_reviewed")
+        r["reviewed"] = bool(r["reviewed"])
+    return rows, totals
+
+
+def score_histogram(db: sqlite_utils.Database, model_id: int, *, bins: int = 20, side: str | None = None,
+                    track_id: int | None = None, labeller: str | None = None) -> list[dict]:
+    """Counts of labelled segments per score bin and consensus verdict, under the list's filters.
+
+    Rows ``{bin, verdict, n}``; bin ``k`` holds ``k / bins <= p_banger < (k + 1) / bins``
+    (1.0 goes in the last bin).
+    """
+    sql = f"""SELECT MIN(CAST(p.p_banger * :bins AS INTEGER), :bins - 1) AS bin, v.verdict, COUNT(*) AS n
+              FROM predictions p JOIN segment_verdicts v ON v.segment_id = p.segment_id
+              JOIN segments s ON s.id = p.segment_id
+              WHERE p.model_id = :m AND {_filters(side=side, track_id=track_id, labeller=labeller)}
+              GROUP BY bin, v.verdict ORDER BY bin, v.verdict"""
+    params = {"m": int(model_id), "bins": int(bins), "side": side, "track": track_id, "who": labeller,
+              "q": verdict_question_id(db)}
+    return list(db.query(sql, params))
+
+
+# --- reviews -----------------------------------------------------------------------------------
+
+def mark_reviewed(db: sqlite_utils.Database, segment_id: int, *, reviewer: str, model_id: int | None = None,
+                  run_id: int | None = None, action: str | None = None) -> None:
+    """Record that ``reviewer`` looked at a segment in a model's (or a cross-check run's) list."""
+    row = {"segment_id": int(segment_id), "model_id": int(model_id or 0), "run_id": int(run_id or 0),
+           "status": "reviewed", "action": action, "reviewer": reviewer, "reviewed_at": now()}
+    with write(db):
+        db["reviews"].upsert(row, pk=("segment_id", "model_id", "run_id"))
+
+
+def unmark_reviewed(db: sqlite_utils.Database, segment_id: int, *, model_id: int | None = None,
+                    run_id: int | None = None) -> None:
+    """Forget a review (the segment shows as to do again)."""
+    db.execute("DELETE FROM reviews WHERE segment_id = ? AND model_id = ? AND run_id = ?",
+               [int(segment_id), int(model_id or 0), int(run_id or 0)])
+
+
+def get_review(db: sqlite_utils.Database, segment_id: int, *, model_id: int | None = None,
+               run_id: int | None = None) -> dict | None:
+    """The review of a segment in a model's (or run's) list, or None."""
+    rows = list(db.query("SELECT * FROM reviews WHERE segment_id = ? AND model_id = ? AND run_id = ?",
+                         [int(segment_id), int(model_id or 0), int(run_id or 0)]))
+    return rows[0] if rows else None
+
+
+# --- prediction flips --------------------------------------------------------------------------
+
+def flips(db: sqlite_utils.Database, model_a: int, model_b: int, *, threshold: float = 0.5,
+          since: str, until: str, limit: int = 200) -> list[dict]:
+    """Segments whose verdict differs between two models, with the label edits made in between.
+
+    ``since``/``until`` bound the label edits counted (the two models' creation times). Rows
+    ``{segment_id, track_id, title, idx, start_s, p_a, p_b, verdict, label_edits}``, segments
+    with label edits first, then the biggest change of score.
+    """
+    sql = """SELECT a.segment_id, s.track_id, t.title, s.idx, s.start_s, a.p_banger AS p_a, b.p_banger AS p_b,
+                    v.verdict,
+                    (SELECT COUNT(*) FROM answers x WHERE x.segment_id = a.segment_id AND x.question_id = :q
+                       AND x.created_at > :since AND x.created_at <= :until) AS label_edits
+             FROM predictions a JOIN predictions b ON b.model_id = :b AND b.segment_id = a.segment_id
+             JOIN segments s ON s.id = a.segment_id JOIN tracks t ON t.id = s.track_id
+             LEFT JOIN segment_verdicts v ON v.segment_id = a.segment_id
+             WHERE a.model_id = :a AND (a.p_banger >= :thr) != (b.p_banger >= :thr)
+             ORDER BY label_edits > 0 DESC, ABS(a.p_banger - b.p_banger) DESC, a.segment_id LIMIT :limit"""
+    params = {"a": int(model_a), "b": int(model_b), "thr": float(threshold), "q": verdict_question_id(db),
+              "since": since, "until": until, "limit": int(limit)}
+    return list(db.query(sql, params))
+
+
+def label_edits(db: sqlite_utils.Database, *, since: str, until: str, limit: int = 500) -> list[dict]:
+    """Verdict answers given in ``(since, until]``: who changed which segment's label, and why."""
+    sql = """SELECT a.id, a.segment_id, s.track_id, t.title, s.idx, a.labeller, a.value, a.note, a.created_at
+             FROM answers a JOIN segments s ON s.id = a.segment_id JOIN tracks t ON t.id = s.track_id
+             WHERE a.question_id = :q AND a.created_at > :since AND a.created_at <= :until
+             ORDER BY a.id DESC LIMIT :limit"""
+    return list(db.query(sql, {"q": verdict_question_id(db), "since": since, "until": until,
+                               "limit": int(limit)}))
+
+
+def label_edit_count(db: sqlite_utils.Database, *, since: str, until: str) -> int:
+    """How many verdict answers were given in ``(since, until]``."""
+    sql = "SELECT COUNT(*) FROM answers WHERE question_id = ? AND created_at > ? AND created_at <= ?"
+    return db.execute(sql, [verdict_question_id(db), since, until]).fetchone()[0]
+
+
+# --- cross-check -------------------------------------------------------------------------------
+
+def save_folds(db: sqlite_utils.Database, run_id: int, folds: dict[int, dict[str, list[int]]]) -> None:
+    """Store which tracks each fold's model trained on and held out: fold → role → track ids."""
+    rows = [{"run_id": run_id, "fold": fold, "track_id": int(t), "role": role}
+            for fold, roles in folds.items() for role, tracks in roles.items() for t in tracks]
+    with write(db):
+        db["crosscheck_folds"].insert_all(rows, batch_size=1000)
+
+
+def save_crosscheck_scores(db: sqlite_utils.Database, run_id: int, rows: list[dict]) -> None:
+    """Store out-of-fold scores: ``{segment_id, fold, label, p_banger, self_confidence, is_issue}``."""
+    with write(db):
+        db["crosscheck_scores"].insert_all(({**r, "run_id": run_id} for r in rows), batch_size=1000)
+
+
+def delete_crosscheck(db: sqlite_utils.Database, run_id: int) -> None:
+    """Remove a run's folds and scores (a cancelled or failed cross-check)."""
+    with write(db):
+        db.execute("DELETE FROM crosscheck_scores WHERE run_id = ?", [run_id])
+        db.execute("DELETE FROM crosscheck_folds WHERE run_id = ?", [run_id])
+
+
+def latest_crosscheck(db: sqlite_utils.Database) -> dict | None:
+    """The newest succeeded cross-check run with its number of scored segments and issues, or None."""
+    sql = """SELECT r.id, r.config, r.finished_at, r.created_by,
+                    (SELECT COUNT(*) FROM crosscheck_scores c WHERE c.run_id = r.id) AS scored,
+                    (SELECT COUNT(*) FROM crosscheck_scores c WHERE c.run_id = r.id AND c.is_issue) AS issues
+             FROM training_runs r WHERE r.kind = 'crosscheck' AND r.status = 'succeeded'
+             ORDER BY r.id DESC LIMIT 1"""
+    rows = list(db.query(sql))
+    return rows[0] if rows else None
+
+
+def crosscheck_scores(db: sqlite_utils.Database, run_id: int) -> list[dict]:
+    """Every out-of-fold score of a run with the segment's track, in segment order."""
+    sql = """SELECT c.*, s.track_id FROM crosscheck_scores c JOIN segments s ON s.id = c.segment_id
+             WHERE c.run_id = ? ORDER BY c.segment_id"""
+    return list(db.query(sql, [run_id]))
+
+
+def crosscheck_folds(db: sqlite_utils.Database, run_id: int) -> list[dict]:
+    """Rows ``{fold, track_id, role}`` of a run."""
+    return list(db.query("SELECT fold, track_id, role FROM crosscheck_folds WHERE run_id = ? "
+                         "ORDER BY fold, role, track_id", [run_id]))
+
+
+def label_issues(db: sqlite_utils.Database, run_id: int, *, side: str | None = None,
+                 track_id: int | None = None, labeller: str | None = None, issues_only: bool = True,
+                 limit: int = 50, offset: int = 0) -> tuple[list[dict], dict]:
+    """One page of a cross-check's ranking, lowest self-confidence (likeliest label error) first.
+
+    Rows carry the label at cross-check time (``label``, 1 = banger) and the consensus now
+    (``verdict``), so a label fixed since shows as such. Returns ``(rows, {"total", "reviewed"})``.
+    """
+    where = _filters(side=side, track_id=track_id, labeller=labeller).replace(LABELLED, "1 = 1")
+    sql = f"""WITH ranked AS (
+                SELECT c.segment_id, c.fold, c.label, c.p_banger, c.self_confidence, c.is_issue,
+                       s.track_id, s.idx, s.start_s, v.verdict, v.banger_votes, v.not_votes,
+                       r.segment_id IS NOT NULL AS reviewed,
+                       COUNT(*) OVER () AS total, SUM(r.segment_id IS NOT NULL) OVER () AS n_reviewed
+                FROM crosscheck_scores c JOIN segments s ON s.id = c.segment_id
+                LEFT JOIN segment_verdicts v ON v.segment_id = c.segment_id
+                LEFT JOIN reviews r ON r.segment_id = c.segment_id AND r.model_id = 0 AND r.run_id = :r
+                WHERE c.run_id = :r AND (:all OR c.is_issue) AND {where}
+                ORDER BY c.self_confidence, c.segment_id LIMIT :limit OFFSET :offset)
+              SELECT k.*, t.title, sp.side FROM ranked k JOIN tracks t ON t.id = k.track_id
+              LEFT JOIN splits sp ON sp.track_id = k.track_id ORDER BY k.self_confidence, k.segment_id"""
+    params = {"r": int(run_id), "all": not issues_only, "side": side, "track": track_id, "who": labeller,
+              "q": verdict_question_id(db), "limit": int(limit), "offset": int(offset)}
+    rows = list(db.query(sql, params))
+    totals = {"total": rows[0]["total"] if rows else 0, "reviewed": rows[0]["n_reviewed"] if rows else 0}
+    for r in rows:
+        r.pop("total"), r.pop("n_reviewed")
+        r["reviewed"] = bool(r["reviewed"])
+    return rows, totals

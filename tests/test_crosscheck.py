@@ -1,0 +1,115 @@
+"""The cross-check: track-grouped folds, out-of-fold scores for every labelled segment, no leaks."""
+
+import time
+
+import numpy as np
+import pytest
+
+from _train_home import build_home, copy_home
+from core import crosscheck as cc
+from core.errors import HaverfordError
+from core.jobs import RunGoingError, create_run
+from db import evaluation as eval_db
+from db import models as models_db
+from db import runs as runs_db
+
+TINY = cc.CrossCheckConfig(folds=3, preset="tiny", epochs=2)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return build_home(tmp_path_factory.mktemp("crosscheck-template"), per_class=4)
+
+
+@pytest.fixture(scope="module")
+def checked(template, tmp_path_factory):
+    """A copy of the template with one tiny cross-check run executed in the foreground."""
+    home = copy_home(template, tmp_path_factory.mktemp("checked"))
+    run_id = cc.create_crosscheck(home, TINY, created_by="test")
+    return home, run_id, cc.execute_crosscheck(home, run_id)
+
+
+def test_folds_keep_tracks_whole_and_are_stratified():
+    tracks = np.repeat(np.arange(12), 4)
+    labels = (tracks % 2).astype(int)
+    folds = cc.plan_folds(labels, tracks, k=3, seed=0)
+    for t in range(12):
+        assert len(set(folds[tracks == t])) == 1
+    for f in range(3):
+        assert set(labels[folds == f]) == {0, 1}
+    assert np.array_equal(folds, cc.plan_folds(labels, tracks, k=3, seed=0))
+
+
+def test_too_few_tracks_is_a_clear_error():
+    with pytest.raises(HaverfordError, match="cannot cross-check 5 folds on 4 labelled tracks"):
+        cc.plan_folds(np.array([0, 1, 0, 1]), np.array([1, 2, 3, 4]), k=5)
+    with pytest.raises(HaverfordError, match="at least 2 folds, got 1"):
+        cc.plan_folds(np.array([0, 1]), np.array([1, 2]), k=1)
+
+
+def test_self_confidence_is_the_probability_of_the_given_label():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
+    assert np.allclose(cc.self_confidence(np.array([0, 0, 1]), probs), [0.9, 0.2, 0.3])
+
+
+def test_issues_flag_confidently_contradicted_labels():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 50)
+    p = np.where(labels == 1, rng.uniform(0.7, 1.0, 100), rng.uniform(0.0, 0.3, 100))
+    p[[3, 60]] = [0.97, 0.02]  # two labels the model contradicts with confidence
+    issues, method = cc.find_issues(labels, np.column_stack([1 - p, p]))
+    assert set(np.flatnonzero(issues)) == {3, 60}, method
+
+
+def test_out_of_fold_scores_exist_for_every_labelled_segment(checked):
+    home, run_id, out = checked
+    db = home.connect()
+    labelled = {r["segment_id"] for r in models_db.labelled_segments(db)}
+    scores = eval_db.crosscheck_scores(db, run_id)
+    assert {s["segment_id"] for s in scores} == labelled and out["scored_segments"] == len(labelled) == 24
+    assert all(0.0 <= s["p_banger"] <= 1.0 for s in scores)
+    assert runs_db.get_run(db, run_id)["status"] == "succeeded"
+
+
+def test_no_segment_is_scored_by_a_model_that_saw_its_track(checked):
+    home, run_id, _ = checked
+    db = home.connect()
+    roles = {}
+    for r in eval_db.crosscheck_folds(db, run_id):
+        roles.setdefault(r["fold"], {}).setdefault(r["role"], set()).add(r["track_id"])
+    all_tracks = {r["track_id"] for r in models_db.labelled_tracks(db)}
+    for fold, sides in roles.items():
+        assert sides["train"].isdisjoint(sides["held_out"]) and sides["train"] | sides["held_out"] == all_tracks
+    for s in eval_db.crosscheck_scores(db, run_id):
+        assert s["track_id"] in roles[s["fold"]]["held_out"]
+        assert s["track_id"] not in roles[s["fold"]]["train"]
+
+
+def test_ranking_is_lowest_self_confidence_first(checked):
+    home, run_id, _ = checked
+    rows, totals = eval_db.label_issues(home.connect(), run_id, issues_only=False, limit=100)
+    assert totals["total"] == 24
+    confidence = [r["self_confidence"] for r in rows]
+    assert confidence == sorted(confidence)
+    assert eval_db.latest_crosscheck(home.connect())["id"] == run_id
+
+
+def test_a_cross_check_is_refused_while_a_run_is_going(template, tmp_path):
+    home = copy_home(template, tmp_path)
+    going = create_run(home, {"preset": "tiny"}, created_by="other")
+    with pytest.raises(RunGoingError, match=f"already going \\(run {going}\\)"):
+        cc.create_crosscheck(home, TINY, created_by="me")
+
+
+@pytest.mark.slow
+def test_background_cross_check_runs_in_its_own_process(template, tmp_path):
+    home = copy_home(template, tmp_path)
+    run_id = cc.start_crosscheck(home, TINY, created_by="tester")
+    db = home.connect()
+    deadline = time.monotonic() + 240
+    while runs_db.get_run(db, run_id)["status"] in runs_db.ACTIVE and time.monotonic() < deadline:
+        time.sleep(0.3)
+    run = runs_db.get_run(db, run_id)
+    assert run["status"] == "succeeded", run["error"]
+    assert run["kind"] == "crosscheck" and run["pid"] and runs_db.run_metrics(db, run_id)
+    assert len(eval_db.crosscheck_scores(db, run_id)) == 24

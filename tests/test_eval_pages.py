@@ -1,0 +1,120 @@
+"""The Evaluate and Misclassified pages under AppTest: empty home, and a demo home with a trained tiny model."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from _train_home import copy_home
+from core.config import HOME_ENV
+from core.demo import build_demo
+from core.home import Home
+from core.jobs import run_in_foreground
+from core.train import TrainConfig
+from db import answers as answers_db
+from db import evaluation as eval_db
+from db import models as models_db
+from db import runs as runs_db
+
+ROOT = Path(__file__).resolve().parents[1]
+EVALUATE = str(ROOT / "dashboard" / "views" / "evaluate.py")
+MISCLASSIFIED = str(ROOT / "dashboard" / "views" / "misclassified.py")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small demo library (questionnaire answers from two simulated labellers) with a tiny model."""
+    home = Home(tmp_path_factory.mktemp("eval-pages") / "home")
+    build_demo(home, n_tracks=8, seed=0)
+    run_in_foreground(home, TrainConfig(preset="tiny"), created_by="test")
+    return home
+
+
+@pytest.fixture
+def home(trained, tmp_path, monkeypatch):
+    h = copy_home(trained, tmp_path)
+    monkeypatch.setenv(HOME_ENV, str(h.path))
+    return h
+
+
+def run(page: str, **state) -> AppTest:
+    at = AppTest.from_file(page, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize("page", [EVALUATE, MISCLASSIFIED])
+def test_empty_home_says_what_to_do(page, tmp_path, monkeypatch):
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "empty"))
+    at = run(page)
+    assert "No model yet" in at.info[0].value and "haverford train" in at.info[0].value
+
+
+@pytest.mark.parametrize("page", ["views/evaluate.py", "views/misclassified.py"])
+def test_pages_registered_in_the_app(home, page):
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception and at.title[0].value in ("Evaluate", "Misclassified")
+
+
+def test_evaluate_shows_metrics_figures_and_baselines_with_the_split(home):
+    at = run(EVALUATE)
+    assert len(at.metric) == 6 and len(at.get("plotly_chart")) == 5
+    captions = " ".join(c.value for c in at.caption)
+    assert captions.count("split by track") >= 3
+    baselines = at.dataframe[0].value
+    assert list(baselines["name"])[0] == "majority class" and list(baselines["name"])[-1] == "ConvNet"
+    assert "Haverford's algorithm" in set(baselines["name"]) and {"labeller alice", "labeller bob"} <= set(baselines["name"])
+    assert len(at.dataframe[1].value) >= 2  # per-track table
+
+
+def test_threshold_slider_updates_the_numbers(home):
+    at = run(EVALUATE)
+    before = at.dataframe[0].value.iloc[-1]["note"]
+    at.slider(key="eval_threshold").set_value(0.99).run()
+    assert not at.exception
+    assert before.endswith("threshold 0.5") and at.dataframe[0].value.iloc[-1]["note"].endswith("threshold 0.99")
+    assert "threshold 0.99" in " ".join(c.value for c in at.caption)
+
+
+def test_misclassified_lists_mistakes_and_relabels_with_a_reason(home):
+    db = home.connect()
+    model_id = models_db.active_model(db)["id"]
+    at = run(MISCLASSIFIED, mis_threshold=0.999, app_labeller="tom")  # nearly everything "wrong"
+    rows, totals = eval_db.misclassified(db, model_id, threshold=0.999, limit=200)
+    assert totals["total"] > 0 and len(at.dataframe[0].value) == len(rows)
+    assert at.get("plotly_chart")  # histogram on top (and the clip view's figures)
+    seg = at.session_state["mis_segment"]
+    assert seg == rows[0]["segment_id"]
+    next(b for b in at.button if b.label == "Mark reviewed (no change)").click().run()
+    assert progress_texts(at) == [f"Reviewed 1 of {totals['total']} misclassified segments"]
+    at.selectbox(key=f"mis_segment_{seg}_reason").set_value("ambiguous")
+    at.radio(key=f"mis_segment_{seg}_verdict").set_value("not_a_banger")
+    next(b for b in at.button if b.label == "Save verdict and mark reviewed").click().run()
+    assert not at.exception
+    last = answers_db.history(db, seg)[-1]
+    assert (last["labeller"], last["value"], last["note"]) == ("tom", "not_a_banger", "ambiguous")
+    assert eval_db.get_review(db, seg, model_id=model_id)["action"] == "not_a_banger (ambiguous)"
+
+
+def progress_texts(at: AppTest) -> list[str]:
+    return [p.proto.text for p in at.get("progress")]
+
+
+def test_cross_check_ranking_and_flips(home):
+    db = home.connect()
+    labelled = models_db.labelled_segments(db)
+    run_id, _ = runs_db.create_run(db, {"folds": 2}, created_by="t", kind="crosscheck")
+    eval_db.save_crosscheck_scores(db, run_id, [
+        {"segment_id": r["segment_id"], "fold": i % 2, "label": int(r["verdict"] == "banger"), "p_banger": 0.5,
+         "self_confidence": i / len(labelled), "is_issue": int(i < 3)} for i, r in enumerate(labelled)])
+    runs_db.finish_run(db, run_id, "succeeded")
+    at = run(MISCLASSIFIED, mis_mode="crosscheck")
+    assert len(at.dataframe[0].value) == 3
+    assert at.session_state["mis_segment"] == labelled[0]["segment_id"]
+    at = run(MISCLASSIFIED, mis_mode="flips")
+    assert "two model versions" in at.info[0].value

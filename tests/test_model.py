@@ -1,0 +1,56 @@
+"""The ConvNet presets: shapes, parameter counts, purity of build_model."""
+
+import numpy as np
+import pytest
+
+from core.errors import HaverfordError
+from core.model import CLASSES, PRESETS, build_model, compile_model, get_preset
+
+
+def test_seed_preset_is_the_notebooks_network_with_57m_weights():
+    model = build_model((1025, 216, 1), preset="seed")
+    assert model.output_shape == (None, 2)
+    assert 56_000_000 < model.count_params() < 58_000_000
+    dense = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    assert [d.units for d in dense] == [256, 2]
+    assert dense[0].kernel.shape == (257 * 54 * 16, 256)  # two SAME 2x2 pools of (1025, 216)
+    seed = get_preset("seed")
+    assert (seed.learning_rate, seed.batch_size, seed.steps, seed.feature) == (1e-4, 50, 1000, "log_stft")
+
+
+@pytest.mark.parametrize("name", ["fast", "tiny"])
+def test_small_presets_on_log_mel(name):
+    model = build_model((128, 216), preset=name)
+    assert model.output_shape == (None, 2)
+    assert model.count_params() < 100_000
+    x = np.full((3, 128, 216), -40.0, dtype=np.float32)
+    assert model.predict_on_batch(x).shape == (3, 2)
+
+
+def test_fast_preset_early_stops_with_a_real_patience():
+    fast = get_preset("fast")
+    assert fast.feature == "log_mel"
+    assert fast.patience and fast.patience < fast.epochs
+    assert fast.batch_norm and fast.global_pool
+
+
+def test_build_model_is_pure_and_uncompiled():
+    a = build_model((128, 216), preset="tiny")
+    b = build_model((128, 216), preset="tiny")
+    assert a is not b and a.count_params() == b.count_params()
+    assert not a.compiled
+    compile_model(a, preset=get_preset("tiny"))
+    assert a.compiled and not b.compiled
+
+
+def test_normalisation_is_inside_the_model():
+    model = build_model((128, 216), preset="tiny", norm=(-30.0, 10.0))
+    layer = model.get_layer("normalise")
+    x = np.full((1, 128, 216, 1), -30.0, dtype=np.float32)
+    assert np.allclose(layer(x), 0.0)
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(HaverfordError, match="unknown preset 'huge'.*seed, fast, tiny"):
+        get_preset("huge")
+    assert CLASSES[1] == "banger" and set(PRESETS) == {"seed", "fast", "tiny"}

@@ -1,0 +1,184 @@
+"""The training job: the stored split, labels, streaming, a tiny run, predictions, the CLI."""
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from _train_home import build_home, copy_home, write_library
+from core.cli import main
+from core.home import Home
+from core.jobs import run_in_foreground
+from core.train import (SIDES, SegmentBatches, TrainConfig, assign_split, balanced_weights,
+                        labelled_subsets, plan_sides)
+from db import answers as answers_db
+from db import models as models_db
+from db import questions as questions_db
+from db import tracks as tracks_db
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory):
+    return build_home(tmp_path_factory.mktemp("train-template"))
+
+
+@pytest.fixture
+def home(template, tmp_path):
+    return copy_home(template, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def trained(template, tmp_path_factory):
+    """A copy of the template with one tiny model trained through the CLI."""
+    h = copy_home(template, tmp_path_factory.mktemp("trained"))
+    out = run_in_foreground(h, TrainConfig(preset="tiny"), created_by="test")
+    return h, out
+
+
+def fake_tracks(n_per_class, *, start=0):
+    return [{"track_id": i, "content_hash": f"h{i}", "verdict": v}
+            for v in ("banger", "not_a_banger") for i in range(start + (v == "banger") * 10_000,
+                                                                  start + (v == "banger") * 10_000 + n_per_class)]
+
+
+def test_split_is_stratified_with_70_10_20_shares():
+    sides = plan_sides(fake_tracks(50), {})
+    for verdict in ("banger", "not_a_banger"):
+        counts = Counter(side for t, side in sides.items() if (t >= 10_000) == (verdict == "banger"))
+        assert counts == {"train": 35, "validation": 5, "test": 10}
+
+
+def test_split_is_deterministic_and_depends_on_the_seed():
+    tracks = fake_tracks(20)
+    assert plan_sides(tracks, {}) == plan_sides(list(reversed(tracks)), {})
+    assert plan_sides(tracks, {}, seed=1) != plan_sides(tracks, {})
+
+
+def test_assigned_tracks_never_move_as_tracks_are_added():
+    first = plan_sides(fake_tracks(20), {})
+    more = plan_sides(fake_tracks(40), first)
+    assert set(more).isdisjoint(first)
+    whole = {**first, **more}
+    counts = Counter(whole.values())
+    assert counts["test"] == 16 and counts["validation"] == 8  # shares kept on the grown library
+
+
+def test_small_classes_keep_a_training_track():
+    sides = plan_sides(fake_tracks(1), {})
+    assert set(sides.values()) == {"train"}
+
+
+def test_split_is_by_track_and_stored(home):
+    db = home.connect()
+    sides = assign_split(db)
+    assert sides == models_db.split_sides(db) and len(sides) == 16
+    subsets = labelled_subsets(db, sides)
+    tracks = [set(subsets[s].track_ids.tolist()) for s in SIDES]
+    assert tracks[0].isdisjoint(tracks[1]) and tracks[0].isdisjoint(tracks[2]) and tracks[1].isdisjoint(tracks[2])
+    assert sum(len(subsets[s]) for s in SIDES) == 48
+    assert assign_split(db) == sides
+
+
+def test_ties_are_left_out_and_counted(home):
+    db = home.connect()
+    segment = tracks_db.segment_ids(db, 1)[0]
+    answers_db.save_answers(db, [segment], "alice", {questions_db.verdict_question_id(db): "not_a_banger"})
+    labelled = {r["segment_id"] for r in models_db.labelled_segments(db)}
+    before = models_db.excluded_label_count(db)
+    track_verdict = models_db.labelled_tracks(db)[0]["verdict"]
+    assert track_verdict == "banger" or segment not in labelled
+    if track_verdict == "banger":  # import said banger, alice not: a tie
+        assert segment not in labelled and before == 1
+
+
+def test_batches_stream_from_the_store(home):
+    db = home.connect()
+    subsets = labelled_subsets(db, assign_split(db))
+    train = subsets["train"]
+    batches = SegmentBatches(home, train, feature="log_mel", batch_size=4, seed=0,
+                             weights=balanced_weights(train.labels))
+    x, y, w = batches[0]
+    assert x.shape == (4, 128, 216) and x.dtype == np.float32 and -80.5 <= x.min() and x.max() <= 0.5
+    assert len(batches) == -(-len(train) // 4)
+    seen = np.concatenate([batches.positions(i) for i in range(len(batches))])
+    assert sorted(seen.tolist()) == list(range(len(train)))  # each segment once per epoch
+    batches.on_epoch_end()
+    assert not np.array_equal(batches.positions(0), seen[:4])  # reshuffled, seeded
+
+
+def test_step_based_batches_cycle_through_permutations(home):
+    db = home.connect()
+    train = labelled_subsets(db, assign_split(db))["train"]
+    batches = SegmentBatches(home, train, feature="log_mel", batch_size=50, seed=0, steps_per_epoch=3)
+    assert len(batches) == 3 and len(batches.positions(2)) == 50
+
+
+def test_balanced_weights_equalise_the_classes():
+    w = balanced_weights(np.array([1, 1, 1, 0]))
+    assert np.isclose(w[:3].sum(), w[3:].sum())
+
+
+def test_tiny_run_beats_the_majority_baseline_on_held_out_tracks(trained):
+    home, out = trained
+    assert out["split"] == "by track"
+    assert out["test_accuracy"] > out["majority_baseline"]
+    row = models_db.get_model(home.connect(), out["model_id"])
+    assert row["active"] == 1 and row["preset"] == "tiny" and row["feature"] == "log_mel"
+    assert set(row["params"]["split"]) == set(SIDES) and row["labels_hash"]
+    assert row["metrics"]["split"] == "by track" and "val_loss" in row["curves"]
+    assert (home.path / row["path"]).exists() and row["path"].endswith(".keras")
+
+
+def test_every_segment_is_scored(trained):
+    home, out = trained
+    db = home.connect()
+    scores = models_db.predictions(db, out["model_id"])
+    assert len(scores) == models_db.segment_count(db) == 48
+    assert all(0.0 <= p <= 1.0 for p in scores.values())
+
+
+def test_cli_train_json(home, capsys):
+    assert main(["train", "--home", str(home.path), "--preset", "tiny", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("model_id", "preset", "feature", "train_segments", "test_segments", "test_accuracy",
+                "majority_baseline", "seconds"):
+        assert key in out
+    assert out["preset"] == "tiny" and out["train_segments"] + out["test_segments"] <= 48
+
+
+def test_cli_train_refuses_an_empty_library(tmp_path, capsys):
+    assert main(["train", "--home", str(tmp_path / "empty"), "--json"]) == 1
+    assert "no Haverford library" in capsys.readouterr().err
+    Home(tmp_path / "h").connect()  # an empty library
+    assert main(["train", "--home", str(tmp_path / "h"), "--preset", "tiny"]) == 1
+    assert "not enough labelled music" in capsys.readouterr().err
+
+
+def test_cli_train_rejects_unknown_feature(home, capsys):
+    assert main(["train", "--home", str(home.path), "--feature", "mfcc"]) == 1
+    assert "unknown feature 'mfcc'" in capsys.readouterr().err
+
+
+def test_cli_predict_json(trained, tmp_path, capsys):
+    home, out = trained
+    audio = write_library(tmp_path / "new", per_class=1, seed=99)
+    files = [str(audio / "banger" / "banger-00.wav"), str(audio / "not_a_banger" / "not_a_banger-00.wav")]
+    assert main(["predict", *files, "--home", str(home.path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model_id"] == out["model_id"]
+    assert [t["path"] for t in result["tracks"]] == files
+    first = result["tracks"][0]
+    assert [s["index"] for s in first["segments"]] == [0, 1, 2]
+    assert [s["start_s"] for s in first["segments"]] == [0.0, 5.0, 10.0]
+    assert np.isclose(first["p_banger"], np.mean([s["p_banger"] for s in first["segments"]]))
+    assert [t["verdict"] for t in result["tracks"]] == ["banger", "not_a_banger"]
+
+
+def test_cli_predict_errors(trained, tmp_path, capsys):
+    home, _ = trained
+    assert main(["predict", str(tmp_path / "nope.wav"), "--home", str(home.path)]) == 1
+    assert "no such file" in capsys.readouterr().err
+    wav = write_library(tmp_path / "a", per_class=1) / "banger" / "banger-00.wav"
+    assert main(["predict", str(wav), "--model", "999", "--home", str(home.path)]) == 1
+    assert "no model with id 999" in capsys.readouterr().err
