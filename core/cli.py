@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from core import cli_eval, cli_models
-from core.config import DEFAULT_FEATURE, HOME_ENV, LABELS
+from core.config import DEFAULT_FEATURE, HOME_ENV, LABELS, max_upload_mb
 from core.errors import HaverfordError
 
 
@@ -149,7 +149,8 @@ def serve(home: Path, *, port: int, host: str = "localhost") -> None:
     app = Path(importlib.util.find_spec("dashboard").origin).with_name("app.py")
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+           "--server.maxUploadSize", str(max_upload_mb())]
     print(f"Haverford dashboard on http://{host}:{port} (home: {home}); Ctrl-C stops it", file=sys.stderr)
     code = subprocess.call(cmd, env={**os.environ, HOME_ENV: str(home)})
     if code not in (0, -2, 130):

@@ -18,6 +18,15 @@ LABELS = ("banger", "not_a_banger")
 DEFAULT_FEATURE = "log_mel"
 DEFAULT_HOME = "haverford-data"
 HOME_ENV = "HAVERFORD_HOME"
+UPLOAD_LIMIT_ENV = "HAVERFORD_MAX_UPLOAD_MB"
+
+
+def max_upload_mb() -> int:
+    """The largest file the dashboard accepts for upload, in MB (``$HAVERFORD_MAX_UPLOAD_MB``, 200)."""
+    try:
+        return max(1, int(os.environ.get(UPLOAD_LIMIT_ENV, "200")))
+    except ValueError:
+        return 200
 
 
 def resolve_home(home: str | os.PathLike | None = None) -> Path:

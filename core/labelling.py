@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import sqlite_utils
 
-from core.config import SR
+from core.config import SR, UPLOAD_LIMIT_ENV, max_upload_mb
 from core.errors import HaverfordError
 from core.haverford import Decision, decide, is_asked
 from db import answers as answers_db
@@ -168,6 +168,10 @@ def save_upload(folder: Path, name: str, data: bytes) -> Path:
 
     The same bytes under the same name reuse the file already there.
     """
+    limit = max_upload_mb()
+    if len(data) > limit * 1024 * 1024:
+        raise HaverfordError(f"{safe_filename(name)} is {len(data) / 2**20:.1f} MB, over the {limit} MB "
+                             f"upload limit (set {UPLOAD_LIMIT_ENV} to change it)")
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / safe_filename(name)
     stem, suffix, n = target.stem, target.suffix, 1

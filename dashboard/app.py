@@ -4,6 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.access import labeller_ok, password_ok, settings
+
 st.set_page_config(page_title="Haverford: is it a banger?", page_icon="🎧", layout="wide")
 
 VIEWS = Path(__file__).parent / "views"
@@ -16,9 +18,14 @@ pages = [
     st.Page(VIEWS / "evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
     st.Page(VIEWS / "misclassified.py", title="Misclassified", icon=":material/report:", url_path="misclassified"),
 ]
+access = settings()
+if not password_ok(access):
+    st.stop()
 # The labeller's name: asked once, kept for the browser session, stored with every answer.
 st.sidebar.text_input("Your name (stored with your answers)", key="app_labeller", max_chars=40,
                       placeholder="e.g. tom")
 if not st.session_state.get("app_labeller", "").strip():
     st.sidebar.caption("Enter your name to label segments.")
+if not labeller_ok(access, st.session_state.get("app_labeller", "").strip()):
+    st.stop()
 st.navigation(pages).run()

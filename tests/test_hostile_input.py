@@ -147,3 +147,23 @@ def _tracks(home) -> int:
             return conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
     except sqlite3.OperationalError:
         return 0
+
+
+def test_an_upload_over_the_limit_is_refused_with_the_sizes(tmp_path, monkeypatch):
+    from core.errors import HaverfordError
+    from core.labelling import save_upload
+
+    monkeypatch.setenv("HAVERFORD_MAX_UPLOAD_MB", "1")
+    with pytest.raises(HaverfordError, match=r"big.wav is 1.5 MB, over the 1 MB upload limit"):
+        save_upload(tmp_path / "uploads", "big.wav", b"x" * (3 * 2**19))
+    assert not (tmp_path / "uploads").exists() or not list((tmp_path / "uploads").iterdir())
+
+
+@pytest.mark.parametrize("name, expected", [("../../etc/passwd.wav", "passwd.wav"),
+                                            ("it's \"a\" <b>.wav", "it_s _a_ _b_.wav"),
+                                            ("..", "upload")])
+def test_uploaded_names_are_sanitised_and_stay_under_the_home(tmp_path, name, expected):
+    from core.labelling import save_upload
+
+    path = save_upload(tmp_path / "uploads", name, b"RIFF")
+    assert path.parent == tmp_path / "uploads" and path.name == expected

@@ -19,7 +19,18 @@ SORT_NAMES = {"track": "track and time", "most_labellers": "most labellers first
               "model_score_high": "model score, high first", "model_score_low": "model score, low first"}
 
 
-def run_ingest(paths: list[str], label: str | None) -> None:
+def save_uploads(files) -> tuple[list[str], list[dict]]:
+    """Save each upload under the home; an oversized one is refused without stopping the others."""
+    saved, refused = [], []
+    for f in files:
+        try:
+            saved.append(str(labelling.save_upload(home().uploads_dir, f.name, f.getvalue())))
+        except HaverfordError as exc:
+            refused.append({"path": f.name, "error": str(exc)})
+    return saved, refused
+
+
+def run_ingest(paths: list[str], label: str | None, *, errors: list[dict] = ()) -> None:
     """Ingest ``paths`` with a progress bar; show what was added and every per-file error."""
     bar = st.progress(0.0, text="Starting…")
 
@@ -32,6 +43,7 @@ def run_ingest(paths: list[str], label: str | None) -> None:
     except HaverfordError as exc:
         st.error(str(exc))
         return
+    report.errors[:0] = errors
     st.session_state["library_report"] = report.to_json()
 
 
@@ -55,8 +67,8 @@ def import_section(empty: bool) -> None:
             files = st.file_uploader("Audio files", accept_multiple_files=True, key="library_upload",
                                      type=sorted(e.lstrip(".") for e in AUDIO_EXTENSIONS))
             if st.button("Import uploaded files", key="library_import_upload", disabled=not files):
-                saved = [str(labelling.save_upload(home().uploads_dir, f.name, f.getvalue())) for f in files]
-                run_ingest(saved, label)
+                saved, refused = save_uploads(files)
+                run_ingest(saved, label, errors=refused)
         with folder:
             path = st.text_input("Folder or file path on the server", key="library_path",
                                  help="Folders are read recursively; folders named banger / not_a_banger "
