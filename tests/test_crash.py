@@ -1,0 +1,76 @@
+"""Killing the training worker at random moments never corrupts the library or its models."""
+
+import os
+import random
+import signal
+import time
+
+import pytest
+
+from _train_home import build_home
+from core import jobs
+from core.train import TrainConfig, load_model
+from db import models as models_db
+from db import runs as runs_db
+
+KILLS = 10
+# where to aim the kill: while Python and TensorFlow start, during training, while scoring
+STAGES = ("queued", "starting", "training", "evaluating", "scoring")
+
+
+def _reached(run: dict, stage: str) -> bool:
+    current = "queued" if run["status"] == "queued" else (run["progress"] or {}).get("stage", "starting")
+    order = ("queued", "starting", "features", "training", "evaluating", "scoring")
+    return run["status"] in runs_db.FINISHED or order.index(current) >= order.index(stage)
+
+
+def wait_until(predicate, *, timeout=120.0, every=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.slow
+def test_ten_sigkills_at_random_moments(tmp_path):
+    home = build_home(tmp_path)
+    first = jobs.run_in_foreground(home, TrainConfig(preset="tiny"), created_by="setup")
+    db = home.connect()
+    rng = random.Random(0)
+    moments = []
+    for _ in range(KILLS):
+        before = models_db.active_model(db)["id"]
+        run_id = jobs.start_run(home, TrainConfig(preset="tiny", epochs=4), created_by="victim")
+        stage = STAGES[len(moments) % len(STAGES)]
+        wait_until(lambda: _reached(runs_db.get_run(db, run_id), stage), timeout=300, every=0.01)
+        time.sleep(rng.uniform(0.0, 0.5))
+        run = runs_db.get_run(db, run_id)
+        moments.append((run["status"], (run["progress"] or {}).get("stage"), run["epoch"]))
+        if run["pid"]:
+            _kill_group(run["pid"])
+        wait_until(lambda: not jobs.pid_alive(run["pid"]) if run["pid"] else True)
+        jobs.refresh_runs(db, stale_after_s=0.0 if run["pid"] is None else jobs.STALE_AFTER_S)
+        run = runs_db.get_run(db, run_id)
+        active = models_db.active_model(db)
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        if run["status"] == "succeeded":  # the kill came after the run had finished
+            assert active["id"] == run["model_id"]
+        else:
+            assert run["status"] == "failed", run
+            assert active["id"] == before, "a killed run must not switch the active model"
+        assert load_model(home, active) is not None
+        assert models_db.prediction_count(db, active["id"]) == models_db.segment_count(db)
+    final = jobs.start_run(home, TrainConfig(preset="tiny"), created_by="after")
+    run = wait_until(lambda: (r := runs_db.get_run(db, final))["status"] in runs_db.FINISHED and r, timeout=300)
+    assert run["status"] == "succeeded", run["error"]
+    print(f"\nkill points (status, stage, epoch): {moments}; first model {first['model_id']}")
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)  # the worker leads its own session
+    except ProcessLookupError:
+        pass
