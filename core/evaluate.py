@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from sklearn.calibration import calibration_curve
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix,
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
                              precision_recall_curve, precision_recall_fscore_support, roc_auc_score,
                              roc_curve)
 
@@ -225,9 +225,16 @@ def track_results(labels: np.ndarray, pred_probs: np.ndarray, track_ids: np.ndar
 def baseline_row(name: str, labels: np.ndarray, guesses: np.ndarray, *, note: str = "",
                  tracks: int | None = None) -> dict:
     """Accuracy and balanced accuracy of hard guesses (1 = banger) against ``labels``."""
-    m = metrics(labels, as_pred_probs(guesses), threshold=0.5)
-    return {"name": name, "segments": m.n, "tracks": tracks, "accuracy": m.accuracy,
-            "balanced_accuracy": m.balanced_accuracy, "f1": m.f1 if m.n else None, "note": note}
+    row = {"name": name, "segments": len(labels), "tracks": tracks, "accuracy": None,
+           "balanced_accuracy": None, "f1": None, "note": note}
+    if len(labels):
+        guesses = np.asarray(guesses).astype(np.int64)
+        with warnings.catch_warnings():  # one class only: balanced accuracy warns, still defined
+            warnings.simplefilter("ignore")
+            row.update(accuracy=float(accuracy_score(labels, guesses)),
+                       balanced_accuracy=float(balanced_accuracy_score(labels, guesses)),
+                       f1=float(f1_score(labels, guesses, zero_division=0)))
+    return row
 
 
 def majority_baseline(labels: np.ndarray, train_counts: dict[str, int], *, tracks: int) -> dict:
@@ -286,30 +293,43 @@ def test_data(db, model: dict) -> tuple[Split, dict[str, np.ndarray]]:
     """The model's held-out test tracks' labelled, scored segments as aligned arrays."""
     test_tracks = [int(t) for t in (model["params"].get("split") or {}).get("test", [])]
     rows = eval_db.scored_labels(db, model["id"], test_tracks)
-    scored = [r for r in rows if r["p_banger"] is not None]
-    data = {"segment_ids": np.array([r["segment_id"] for r in scored], dtype=np.int64),
-            "track_ids": np.array([r["track_id"] for r in scored], dtype=np.int64),
-            "labels": np.array([r["verdict"] == BANGER for r in scored], dtype=np.int64),
-            "p_banger": np.array([r["p_banger"] for r in scored], dtype=np.float64)}
+    scored = np.array([r for r in rows if r[3] is not None], dtype=np.float64).reshape(-1, 4)
+    data = {"segment_ids": scored[:, 0].astype(np.int64), "track_ids": scored[:, 1].astype(np.int64),
+            "labels": scored[:, 2].astype(np.int64), "p_banger": scored[:, 3]}
     n_tracks = len(set(data["track_ids"].tolist()))
     return Split("by track", n_tracks, len(scored), len(rows) - len(scored)), data
 
 
+def ruled_answers(rows: list[dict], questions: list[dict]) -> list[dict]:
+    """The answer rows of (segment, labeller) pairs that answered a question with a rule: the others
+    (e.g. a folder label, a bare verdict) can only come out incomplete, so the algorithm skips them."""
+    ruled = {q["key"] for q in questions if q.get("rule")}
+    pairs = {(r["segment_id"], r["labeller"]) for r in rows if r["key"] in ruled}
+    return [r for r in rows if (r["segment_id"], r["labeller"]) in pairs]
+
+
 def load_rivals(db, model: dict, segment_ids: np.ndarray) -> Rivals:
     """Training label counts, Haverford's algorithm and each labeller's verdicts on the test segments."""
-    decided = algorithm_verdicts(labelling_db.latest_answers(db, segment_ids.tolist()),
-                                 questions_db.list_questions(db))
+    questions = questions_db.list_questions(db)
+    rows = labelling_db.latest_answers(db, segment_ids.tolist())
+    decided = algorithm_verdicts(ruled_answers(rows, questions), questions)
     algorithm = np.array([np.nan if decided.get(int(s)) is None else float(decided[int(s)] == BANGER)
                           for s in segment_ids], dtype=np.float64)
+    train_tracks = (model["params"].get("split") or {}).get("train", [])
+    return Rivals(eval_db.verdict_counts(db, train_tracks), algorithm,
+                  labeller_guesses(rows, segment_ids, verdict_question=questions_db.verdict_question_id(db)))
+
+
+def labeller_guesses(rows: list[dict], segment_ids: np.ndarray, *,
+                     verdict_question: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Labeller → (positions into ``segment_ids``, their verdicts as 1/0) from latest-answer rows."""
     position = {int(s): i for i, s in enumerate(segment_ids)}
     people: dict[str, list[tuple[int, float]]] = {}
-    for r in eval_db.labeller_verdicts(db, segment_ids.tolist()):
-        if r["value"] in CLASSES:
+    for r in rows:
+        if r["question_id"] == verdict_question and r["value"] in CLASSES:
             people.setdefault(r["labeller"], []).append((position[r["segment_id"]], float(r["value"] == BANGER)))
-    labellers = {name: (np.array([i for i, _ in pairs], dtype=np.int64), np.array([g for _, g in pairs]))
-                 for name, pairs in people.items()}
-    train_tracks = (model["params"].get("split") or {}).get("train", [])
-    return Rivals(eval_db.verdict_counts(db, train_tracks), algorithm, labellers)
+    return {name: (np.array([i for i, _ in pairs], dtype=np.int64), np.array([g for _, g in pairs]))
+            for name, pairs in people.items()}
 
 
 def score(model_id: int, split: Split, labels: np.ndarray, pred_probs: np.ndarray, track_ids: np.ndarray,

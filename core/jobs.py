@@ -153,6 +153,8 @@ class DbReporter:
         if self.also:
             self.also.epoch(epoch, metrics)
         runs_db.record_epoch(self.db, self.run_id, epoch, metrics)
+        if runs_db.cancel_requested(self.db, self.run_id):
+            raise RunCancelled(f"run {self.run_id} was cancelled")
 
 
 def execute_run(home: Home, run_id: int, *, reporter=None) -> dict:

@@ -30,17 +30,18 @@ def _ids(values: Iterable[int]) -> str:
 
 # --- test data and baselines -------------------------------------------------------------------
 
-def scored_labels(db: sqlite_utils.Database, model_id: int, track_ids: Iterable[int]) -> list[dict]:
-    """Labelled segments of ``track_ids`` with the model's score (None if unscored).
+def scored_labels(db: sqlite_utils.Database, model_id: int, track_ids: Iterable[int]) -> list[tuple]:
+    """Labelled segments of ``track_ids`` with the model's score, in track then segment order.
 
-    Rows ``{segment_id, track_id, verdict, p_banger}`` in track then segment order.
+    Tuples ``(segment_id, track_id, is_banger, p_banger)`` (p_banger None if unscored): plain
+    tuples, since a test side holds tens of thousands of rows.
     """
-    sql = f"""SELECT s.id AS segment_id, s.track_id, v.verdict, p.p_banger
+    sql = f"""SELECT s.id, s.track_id, v.verdict = 'banger', p.p_banger
               FROM json_each(:tracks) w JOIN segments s ON s.track_id = w.value
               JOIN segment_verdicts v ON v.segment_id = s.id
               LEFT JOIN predictions p ON p.model_id = :m AND p.segment_id = s.id
               WHERE {LABELLED} ORDER BY s.track_id, s.idx"""
-    return list(db.query(sql, {"tracks": _ids(track_ids), "m": int(model_id)}))
+    return db.execute(sql, {"tracks": _ids(track_ids), "m": int(model_id)}).fetchall()
 
 
 def verdict_counts(db: sqlite_utils.Database, track_ids: Iterable[int]) -> dict[str, int]:
@@ -70,9 +71,13 @@ def _filters(*, side: str | None, track_id: int | None, labeller: str | None) ->
     if track_id is not None:
         where.append("s.track_id = :track")
     if labeller is not None:
-        where.append("EXISTS (SELECT 1 FROM answers a WHERE a.labeller = :who AND a.question_id = :q "
-                     "AND a.segment_id = s.id)")
+        where.append("s.id IN (SELECT a.segment_id FROM answers a WHERE a.labeller = :who AND a.question_id = :q)")
     return " AND ".join(where)
+
+
+# The wrong side of the threshold for each verdict, and its order: most confidently wrong first.
+_WRONG = {"banger": ("p.p_banger < :thr", "p.p_banger ASC"),
+          "not_a_banger": ("p.p_banger >= :thr", "p.p_banger DESC")}
 
 
 def misclassified(db: sqlite_utils.Database, model_id: int, *, threshold: float = 0.5,
@@ -81,36 +86,51 @@ def misclassified(db: sqlite_utils.Database, model_id: int, *, threshold: float 
     """One page of labelled segments the model gets wrong, most confidently wrong first.
 
     A segment is wrong when ``p_banger >= threshold`` disagrees with its consensus verdict;
+    ``p_label`` is the model's probability of the label (the sort key, lowest first) and
     ``confidence`` is ``max(p, 1 - p)``. Returns ``(rows, {"total", "reviewed"})`` where rows are
     ``{segment_id, track_id, title, idx, start_s, verdict, banger_votes, not_votes, p_banger,
     p_label, confidence, side, reviewed}``.
+
+    Each verdict's mistakes are read in score order from ``predictions_by_score``, which stops
+    after one page, and merged; the counts are separate range scans.
     """
-    sql = f"""WITH wrong AS (
-                SELECT p.segment_id, s.track_id, s.idx, s.start_s, v.verdict, v.banger_votes, v.not_votes,
-                       p.p_banger, {P_LABEL} AS p_label, MAX(p.p_banger, 1 - p.p_banger) AS confidence,
-                       r.segment_id IS NOT NULL AS reviewed,
-                       COUNT(*) OVER () AS total, SUM(r.segment_id IS NOT NULL) OVER () AS n_reviewed
-                FROM predictions p JOIN segment_verdicts v ON v.segment_id = p.segment_id
-                JOIN segments s ON s.id = p.segment_id
-                LEFT JOIN reviews r ON r.segment_id = p.segment_id AND r.model_id = :m AND r.run_id = 0
-                WHERE p.model_id = :m AND {_filters(side=side, track_id=track_id, labeller=labeller)}
-                  AND (v.verdict = 'banger') != (p.p_banger >= :thr)
-                  AND MAX(p.p_banger, 1 - p.p_banger) >= :conf
-                ORDER BY p_label, p.segment_id LIMIT :limit OFFSET :offset)
-              SELECT w.*, t.title, sp.side FROM wrong w JOIN tracks t ON t.id = w.track_id
-              LEFT JOIN splits sp ON sp.track_id = w.track_id ORDER BY w.p_label, w.segment_id"""
     params = {"m": int(model_id), "thr": float(threshold), "side": side, "track": track_id, "who": labeller,
-              "q": verdict_question_id(db), "conf": float(min_confidence), "limit": int(limit),
-              "offset": int(offset)}
-    rows = list(db.query(sql, params))
-    totals = {"total": rows[0]["total"] if rows else 0, "reviewed": rows[0]["n_reviewed"] if rows else 0}
-    if not rows and offset:
-        totals = misclassified(db, model_id, threshold=threshold, side=side, track_id=track_id,
-                               labeller=labeller, min_confidence=min_confidence, limit=1)[1]
+              "q": verdict_question_id(db), "conf": float(min_confidence), "n": int(limit) + int(offset)}
+    where = _filters(side=side, track_id=track_id, labeller=labeller)
+    rows, totals = [], {"total": 0, "reviewed": 0}
+    for verdict, (wrong, order) in _WRONG.items():
+        rows += _wrong_page(db, where, wrong, order, {**params, "verdict": verdict})
+        for key, value in _wrong_count(db, where, wrong, {**params, "verdict": verdict}).items():
+            totals[key] += value or 0
+    rows.sort(key=lambda r: (r["p_label"], r["segment_id"]))
+    rows = rows[int(offset):int(offset) + int(limit)]
     for r in rows:
-        r.pop("total"), r.pop("n_reviewed")
         r["reviewed"] = bool(r["reviewed"])
     return rows, totals
+
+
+_REVIEWED = "EXISTS (SELECT 1 FROM reviews r WHERE r.segment_id = p.segment_id AND r.model_id = :m AND r.run_id = 0)"
+_WRONG_FROM = """FROM predictions p JOIN segment_verdicts v ON v.segment_id = p.segment_id
+                 JOIN segments s ON s.id = p.segment_id
+                 WHERE p.model_id = :m AND v.verdict = :verdict AND {wrong} AND {where}
+                   AND MAX(p.p_banger, 1 - p.p_banger) >= :conf"""
+
+
+def _wrong_page(db, where: str, wrong: str, order: str, params: dict) -> list[dict]:
+    sql = f"""SELECT p.segment_id, s.track_id, t.title, s.idx, s.start_s, v.verdict, v.banger_votes, v.not_votes,
+                     p.p_banger, {P_LABEL} AS p_label, MAX(p.p_banger, 1 - p.p_banger) AS confidence,
+                     sp.side, {_REVIEWED} AS reviewed
+              {_WRONG_FROM.format(wrong=wrong, where=where)}
+              ORDER BY {order}, p.segment_id LIMIT :n"""
+    sql = sql.replace("JOIN segments s ON s.id = p.segment_id",
+                      "JOIN segments s ON s.id = p.segment_id JOIN tracks t ON t.id = s.track_id "
+                      "LEFT JOIN splits sp ON sp.track_id = s.track_id", 1)
+    return list(db.query(sql, params))
+
+
+def _wrong_count(db, where: str, wrong: str, params: dict) -> dict:
+    sql = f"SELECT COUNT(*) AS total, SUM({_REVIEWED}) AS reviewed {_WRONG_FROM.format(wrong=wrong, where=where)}"
+    return next(db.query(sql, params))
 
 
 def score_histogram(db: sqlite_utils.Database, model_id: int, *, bins: int = 20, side: str | None = None,

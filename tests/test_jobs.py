@@ -95,7 +95,7 @@ def test_cancel_between_epochs(home, monkeypatch):
     with pytest.raises(RunCancelled):
         execute_run(home, run_id)
     run = runs_db.get_run(db, run_id)
-    assert run["status"] == "cancelled" and run["epoch"] == 1
+    assert run["status"] == "cancelled" and run["epoch"] in (1, 2)  # next batch heartbeat or epoch end
     assert models_db.list_models(db) == [] and not list(home.models_dir.glob("*.keras"))
 
 

@@ -66,6 +66,13 @@ def test_cancel_button_requests_cancel(home):
     assert runs_db.cancel_requested(home.connect(), going)
 
 
+def test_a_single_model_compares_with_itself(home):
+    db = home.connect()
+    models_db.activate(db, models_db.insert_model(db, {"preset": "tiny", "feature": "log_mel", "labels_hash": "x",
+                                                        "curves": {"loss": [0.5]}, "metrics": {"accuracy": 0.9}}))
+    run_page()
+
+
 def test_models_listed_compared_and_activated(home):
     db = home.connect()
     ids = [models_db.insert_model(db, {"preset": "tiny", "feature": "log_mel", "labels_hash": "abc" * 5,

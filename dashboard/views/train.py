@@ -99,7 +99,7 @@ def models_table(models: list[dict]) -> pd.DataFrame:
         "labels": (m["labels_hash"] or "")[:10]} for m in models])
 
 
-def model_card(m: dict) -> None:
+def model_card(m: dict, *, side: str) -> None:
     """One model's facts and curves, for the side-by-side comparison."""
     metrics, params = m["metrics"], m["params"]
     st.markdown(f"**Model {m['id']}** · `{m['preset']}` on `{m['feature']}` · {m['created_at'][:19]}")
@@ -110,7 +110,7 @@ def model_card(m: dict) -> None:
     st.caption(f"Split by track: {metrics.get('test_tracks')} test tracks, {metrics.get('test_segments')} "
                f"segments · ROC AUC {metrics.get('roc_auc') or float('nan'):.3f} · labels {m['labels_hash'][:10]}")
     rows = curve_rows(m["curves"])
-    st.plotly_chart(curves_figure(rows, "loss"), key=f"train_cmp_loss_{m['id']}")
+    st.plotly_chart(curves_figure(rows, "loss"), key=f"train_cmp_loss_{side}_{m['id']}")
     with st.expander("Hyperparameters"):
         st.json(params.get("preset", {}), expanded=False)
 
@@ -138,9 +138,9 @@ def versions(db) -> None:
     a = left.selectbox("Compare model", ids, index=0, key="train_cmp_a")
     b = right.selectbox("with model", ids, index=min(1, len(ids) - 1), key="train_cmp_b")
     with left:
-        model_card(by_id[a])
+        model_card(by_id[a], side="a")
     with right:
-        model_card(by_id[b])
+        model_card(by_id[b], side="b")
     choice = st.selectbox("Make active", ids, key="train_activate_choice")
     if st.button("Make active", key="train_activate"):
         models_db.activate(db, choice)
