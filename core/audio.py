@@ -89,8 +89,9 @@ def _mono_blocks(info: AudioInfo, *, start: int = 0, stop: int | None = None) ->
                 if len(block) == 0:
                     break
                 remaining -= len(block)
-                _check_block(block)
-                yield to_mono(block)
+                mono = to_mono(block)
+                _check_block(mono)  # NaN and ±inf survive the downmix, so one check suffices
+                yield mono
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"corrupt or truncated audio ({_reason(exc)})") from None
 
@@ -163,15 +164,19 @@ def iter_segments(path: str | os.PathLike, *, batch: int = 32, info: AudioInfo |
     """
     info = info or probe(path)
     check_long_enough(info, segment_s=segment_samples / sr)
-    buffer = np.zeros(0, dtype=np.float32)
-    peak = 0.0
+    pending: list[np.ndarray] = []
+    pending_n, peak = 0, 0.0
     chunk = batch * segment_samples
     for block in iter_audio(path, sr=sr, info=info):
-        peak = max(peak, float(np.abs(block).max(initial=0.0)))
-        buffer = np.concatenate([buffer, block])
-        while len(buffer) >= chunk:
-            yield buffer[:chunk].reshape(batch, segment_samples)
-            buffer = buffer[chunk:]
+        peak = max(peak, float(block.max(initial=0.0)), -float(block.min(initial=0.0)))
+        pending.append(block)
+        pending_n += len(block)
+        if pending_n >= chunk:  # join the blocks once per batch, not once per block
+            buffer = np.concatenate(pending)
+            n_full = len(buffer) // chunk * chunk
+            yield from (b.reshape(batch, segment_samples) for b in np.split(buffer[:n_full], n_full // chunk))
+            pending, pending_n = [buffer[n_full:]], len(buffer) - n_full
+    buffer = np.concatenate(pending) if pending else np.zeros(0, dtype=np.float32)
     if peak < SILENCE_PEAK:
         raise AudioError("audio is silent (peak below -120 dBFS)")
     rest = segment(buffer, segment_samples=segment_samples)

@@ -136,9 +136,8 @@ def percussive_mel(y: np.ndarray) -> np.ndarray:
 
 def _mel_power(S: np.ndarray) -> np.ndarray:
     """Mel projection of a power spectrogram batch [shape=(k, 1025, t)] → (k, 128, t)."""
-    k, n_bins, t = S.shape
-    flat = np.ascontiguousarray(S.transpose(1, 0, 2)).reshape(n_bins, k * t)
-    return np.asarray(mel_basis() @ flat).reshape(-1, k, t).transpose(1, 0, 2)
+    basis = mel_basis()
+    return np.stack([basis @ clip for clip in S])
 
 
 def _batch(y: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -133,16 +133,17 @@ def _worker_init() -> None:
     threadpool_limits(1)
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes: forked when this process has no other threads (CLI, tests), else
-    started from a fork server, since forking a threaded server such as Streamlit can deadlock."""
-    if threading.active_count() == 1:
-        ctx = multiprocessing.get_context("fork")
-        warm_up()  # children inherit librosa's lazily imported modules instead of importing each
-    else:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["core.ingest"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+def _pool(workers: int) -> Executor:
+    """Workers for ingest: forked processes when this process has no other threads (the CLI,
+    tests), else threads. Forking a threaded server such as Streamlit can deadlock, and spawned
+    or fork-server workers would re-run the page script that is ``__main__`` there; decoding,
+    resampling and FFTs release the GIL, so threads still use both cores.
+    """
+    if threading.active_count() > 1:
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
+    warm_up()  # children inherit librosa's lazily imported modules instead of importing each
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_init)
 
 
 def default_workers() -> int:

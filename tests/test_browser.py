@@ -100,6 +100,22 @@ def verdicts_of(home: Home, labeller: str) -> list[tuple[int, str]]:
     return [tuple(r) for r in home.connect().execute(sql, [labeller])]
 
 
+def press_until_saved(page, home: Home, key: str, *, count: int) -> None:
+    """Press ``key`` until the ``count``-th verdict is saved.
+
+    On a loaded machine the shortcut listener can attach a moment after the rerun looks idle,
+    so a press that saved nothing within 8 s is repeated (at most three presses).
+    """
+    for _ in range(3):
+        page.wait_for_timeout(500)
+        page.keyboard.press(key)
+        deadline = time.monotonic() + 8
+        while len(verdicts_of(home, "kbd")) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if len(verdicts_of(home, "kbd")) >= count:
+            return
+
+
 def test_label_one_segment_with_the_keyboard_only(served, page):
     base, home = served
     page.goto(f"{base}/label")
@@ -111,19 +127,13 @@ def test_label_one_segment_with_the_keyboard_only(served, page):
     idle(page)
     page.evaluate("document.activeElement && document.activeElement.blur()")
     shot(page, "label")
-    page.keyboard.press("b")
-    deadline = time.monotonic() + 20
-    while not verdicts_of(home, "kbd") and time.monotonic() < deadline:
-        time.sleep(0.2)
+    press_until_saved(page, home, "b", count=1)
     assert verdicts_of(home, "kbd") == [(1, "banger")]
     page.get_by_text("Saved 1 answers").wait_for(timeout=20_000)
     page.get_by_text("segment 2 of").first.wait_for(timeout=20_000)
     idle(page)
     page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.keyboard.press("n")
-    deadline = time.monotonic() + 20
-    while len(verdicts_of(home, "kbd")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    press_until_saved(page, home, "n", count=2)
     assert verdicts_of(home, "kbd") == [(1, "banger"), (2, "not_a_banger")]
 
 
