@@ -361,7 +361,7 @@ def check_trainable(subsets: dict[str, Subset], excluded: int) -> None:
     if len(np.unique(train.labels)) < 2 or not len(test):
         raise HaverfordError(
             f"not enough labelled music to train: {len(train)} training and {len(test)} test "
-            f"segments ({excluded} tied verdicts left out); label at least 3 tracks of each class "
+            f"segments ({excluded} tied or ambiguous verdicts left out); label at least 3 tracks of each class "
             f"as banger and not_a_banger (or run 'haverford demo' for a labelled library)")
 
 

@@ -61,6 +61,8 @@ def relabel(db, segment_id: int, *, who: str, verdict: str, reason: str, model_i
     except HaverfordError as exc:
         st.error(str(exc))
         return
+    if reason == "ambiguous":  # an ambiguous clip is labelled as such, so training leaves it out
+        verdict = "ambiguous"
     answers_db.save_answers(db, [segment_id], name, {questions_db.verdict_question_id(db): verdict}, note=reason)
     eval_db.mark_reviewed(db, segment_id, reviewer=name, model_id=model_id, run_id=run_id,
                           action=f"{verdict} ({reason})")

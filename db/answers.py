@@ -1,7 +1,8 @@
 """Answers to the questionnaire: append-only history, the latest answer of a labeller counts.
 
 ``segment_verdicts`` caches each segment's consensus verdict (majority of labellers' latest
-verdicts; a tie has no verdict). It is refreshed in the same transaction as every save, so
+verdicts; a tie has no verdict; ``ambiguous`` when at least as many labellers call it that as
+the larger class, so training leaves it out). It is refreshed in the same transaction as every save, so
 filters on the label stay fast on 100,000 segments.
 """
 
@@ -34,10 +35,14 @@ def save_answers(db: sqlite_utils.Database, segment_ids: Iterable[int], labeller
 
 
 _REFRESH_SQL = """
-INSERT INTO segment_verdicts (segment_id, n_labellers, banger_votes, not_votes, verdict, updated_at)
+INSERT INTO segment_verdicts (segment_id, n_labellers, banger_votes, not_votes, ambiguous_votes, verdict,
+                              updated_at)
 SELECT w.value, COUNT(l.value), COALESCE(SUM(l.value = 'banger'), 0),
-       COALESCE(SUM(l.value = 'not_a_banger'), 0),
-       CASE WHEN SUM(l.value = 'banger') > SUM(l.value = 'not_a_banger') THEN 'banger'
+       COALESCE(SUM(l.value = 'not_a_banger'), 0), COALESCE(SUM(l.value = 'ambiguous'), 0),
+       CASE WHEN SUM(l.value = 'ambiguous') > 0
+                 AND SUM(l.value = 'ambiguous') >= MAX(SUM(l.value = 'banger'), SUM(l.value = 'not_a_banger'))
+                 THEN 'ambiguous'
+            WHEN SUM(l.value = 'banger') > SUM(l.value = 'not_a_banger') THEN 'banger'
             WHEN SUM(l.value = 'banger') < SUM(l.value = 'not_a_banger') THEN 'not_a_banger' END, :stamp
 FROM json_each(:ids) w
 LEFT JOIN (
@@ -49,6 +54,7 @@ LEFT JOIN (
 GROUP BY w.value
 ON CONFLICT (segment_id) DO UPDATE SET n_labellers = excluded.n_labellers,
     banger_votes = excluded.banger_votes, not_votes = excluded.not_votes,
+    ambiguous_votes = excluded.ambiguous_votes,
     verdict = excluded.verdict, updated_at = excluded.updated_at
 """
 

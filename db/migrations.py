@@ -222,7 +222,23 @@ def _migration_2(db: sqlite_utils.Database) -> None:
             db.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """A labeller may call a segment ``ambiguous``: it counts as labelled, never as a class."""
+    db.execute("ALTER TABLE segment_verdicts ADD COLUMN ambiguous_votes INTEGER NOT NULL DEFAULT 0")
+    for row in list(db.query("SELECT id, options FROM questions WHERE role = 'verdict'")):
+        options = json.loads(row["options"] or "{}")
+        choices = options.get("choices", ["banger", "not_a_banger"])
+        if "ambiguous" not in choices:
+            options["choices"] = [*choices, "ambiguous"]
+            db.execute("UPDATE questions SET options = ? WHERE id = ?", [_dump(options), row["id"]])
+    db.execute("""UPDATE segment_verdicts SET ambiguous_votes = (
+                      SELECT COUNT(*) FROM answers a WHERE a.segment_id = segment_verdicts.segment_id
+                      AND a.value = 'ambiguous' AND a.question_id IN (SELECT id FROM questions WHERE role = 'verdict')
+                      AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
+                                  AND b.question_id = a.question_id AND b.labeller = a.labeller))""")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

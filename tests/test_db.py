@@ -115,3 +115,16 @@ def test_a_failed_save_writes_nothing(memdb):
     with pytest.raises(sqlite3.IntegrityError):
         answers.save_answers(memdb, [seg, 99999], "alice", {questions.verdict_question_id(memdb): "banger"})
     assert memdb.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 0
+
+
+def test_ambiguous_is_a_verdict_that_counts_as_labelled_but_not_as_a_class(memdb):
+    seg_a, seg_b = add_track(memdb)
+    verdict = questions.verdict_question_id(memdb)
+    assert "ambiguous" in questions.get_question(memdb, "verdict")["options"]["choices"]
+    answers.save_answers(memdb, [seg_a], "alice", {verdict: "banger"})
+    answers.save_answers(memdb, [seg_a], "bob", {verdict: "ambiguous"})
+    for who, value in [("alice", "banger"), ("bob", "banger"), ("carol", "ambiguous")]:
+        answers.save_answers(memdb, [seg_b], who, {verdict: value})
+    rows = {r["segment_id"]: (r["verdict"], r["ambiguous_votes"], r["n_labellers"])
+            for r in memdb.query("SELECT * FROM segment_verdicts")}
+    assert rows == {seg_a: ("ambiguous", 1, 2), seg_b: ("banger", 1, 3)}
