@@ -7,7 +7,7 @@ Label issues are ranked by self-confidence, the out-of-fold probability of the g
 ``find_label_issues``; without cleanlab the flag is "the out-of-fold verdict disagrees".
 
 It runs like Retrain: a ``training_runs`` row (``kind='crosscheck'``, one run at a time across
-both kinds) executed by ``python -m core.crosscheck_worker`` in its own process, with progress,
+both kinds) executed by ``python -m core.worker`` in its own process, with progress,
 heartbeat and cancel through ``core.jobs.DbReporter``. TensorFlow is used only through
 ``core.train``, imported when the job runs.
 """
@@ -15,12 +15,9 @@ heartbeat and cancel through ``core.jobs.DbReporter``. TensorFlow is used only t
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -244,21 +241,9 @@ def create_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str |
 def start_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str | None) -> int:
     """Queue a cross-check and launch its worker process; returns the run id."""
     run_id = create_crosscheck(home, config, created_by=created_by)
-    proc = launch_worker(home, run_id)
+    proc = jobs.launch_worker(home, run_id)  # core.worker runs it: the run's kind says how
     runs_db.set_pid(home.connect(), run_id, proc.pid)
     return run_id
-
-
-def launch_worker(home: Home, run_id: int) -> subprocess.Popen:
-    """Start ``python -m core.crosscheck_worker`` in a new session, output to ``logs/run-N.log``."""
-    logs = home.path / "logs"
-    logs.mkdir(exist_ok=True)
-    root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    with open(logs / f"run-{run_id}.log", "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "core.crosscheck_worker", "--home", str(home.path),
-                                 "--run", str(run_id)], stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=root)
 
 
 def execute_crosscheck(home: Home, run_id: int, *, reporter=None) -> dict:
@@ -300,7 +285,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 def worker_main(home: Home, run_id: int) -> int:
-    """Body of ``python -m core.crosscheck_worker``: the exit status says how the run ended."""
+    """Body of ``python -m core.worker``: the exit status says how the run ended."""
     try:
         execute_crosscheck(home, run_id)
     except jobs.RunCancelled:

@@ -1,4 +1,7 @@
-"""``python -m core.worker --home DIR --run N``: the background process that executes one run."""
+"""``python -m core.worker --home DIR --run N``: the background process that executes one run.
+
+A run's ``kind`` says what it does: ``train`` (Retrain) or ``crosscheck`` (out-of-fold scores).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import argparse
 import sys
 
 from core.home import Home
-from core.jobs import worker_main
+from db import runs as runs_db
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,7 +18,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     parser.add_argument("--run", type=int, required=True)
     args = parser.parse_args(argv)
-    return worker_main(Home(args.home, create=False), args.run)
+    home = Home(args.home, create=False)
+    run = runs_db.get_run(home.connect(), args.run)
+    if run is not None and run["kind"] == "crosscheck":
+        from core.crosscheck import worker_main as crosscheck_main
+
+        return crosscheck_main(home, args.run)
+    from core.jobs import worker_main
+
+    return worker_main(home, args.run)
 
 
 if __name__ == "__main__":

@@ -42,9 +42,10 @@ def get_run(db: sqlite_utils.Database, run_id: int) -> dict | None:
     return _decode(rows[0]) if rows else None
 
 
-def list_runs(db: sqlite_utils.Database, *, limit: int = 20) -> list[dict]:
-    """The latest runs, newest first."""
-    rows = db.query("SELECT * FROM training_runs ORDER BY id DESC LIMIT ?", [int(limit)])
+def list_runs(db: sqlite_utils.Database, *, limit: int = 20, kind: str | None = None) -> list[dict]:
+    """The latest runs (of one ``kind``, or of every kind), newest first."""
+    rows = db.query("SELECT * FROM training_runs WHERE :kind IS NULL OR kind = :kind ORDER BY id DESC LIMIT :limit",
+                    {"kind": kind, "limit": int(limit)})
     return [_decode(r) for r in rows]
 
 

@@ -56,7 +56,7 @@ def live_run() -> None:
     """The latest run, re-read from SQLite every 2 s (works across reloads and browsers)."""
     db = connect()
     jobs.refresh_runs(db)
-    runs = runs_db.list_runs(db, limit=1)
+    runs = runs_db.list_runs(db, limit=1, kind="train")
     if not runs:
         st.caption("No training run yet.")
         return
