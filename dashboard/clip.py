@@ -95,3 +95,14 @@ def _strip(db, segment: dict, state_key: str) -> None:
         st.rerun()
     st.caption("Track strip: each cell is a 5-second segment, coloured by the labellers' verdict"
                " (red banger, blue not a banger, purple disagreement, grey unlabelled); click one to open it.")
+
+
+def render_with_label_link(db, state_key: str, *, hint: str, button_key: str) -> None:
+    """The clip view of the segment in ``state_key``, with a button that opens it for labelling."""
+    if st.session_state.get(state_key) is None:
+        st.caption(hint)
+        return
+    render(db, state_key)
+    if st.button("Label this segment", key=button_key):
+        st.session_state["label_segment"] = st.session_state[state_key]
+        st.switch_page("views/label.py")

@@ -67,13 +67,8 @@ def disagreement_list(db) -> None:
     selected = event.selection.rows if event else []
     if selected:
         st.session_state["agreement_segment"] = int(table.iloc[selected[0]]["id"])
-    if st.session_state.get("agreement_segment") is None:
-        st.caption("Select a row to open its clip.")
-        return
-    clip.render(db, "agreement_segment")
-    if st.button("Label this segment", key="agreement_label"):
-        st.session_state["label_segment"] = st.session_state["agreement_segment"]
-        st.switch_page("views/label.py")
+    clip.render_with_label_link(db, "agreement_segment", hint="Select a row to open its clip.",
+                                button_key="agreement_label")
 
 
 def main() -> None:

@@ -166,13 +166,8 @@ def segments_frame(db, rows: list[dict], model_id: int | None) -> pd.DataFrame:
 
 
 def open_segment(db) -> None:
-    if st.session_state.get("library_segment") is None:
-        st.caption("Select a row to see and hear its segment.")
-        return
-    clip.render(db, "library_segment")
-    if st.button("Label this segment", key="library_label_it"):
-        st.session_state["label_segment"] = st.session_state["library_segment"]
-        st.switch_page("views/label.py")
+    clip.render_with_label_link(db, "library_segment", hint="Select a row to see and hear its segment.",
+                                button_key="library_label_it")
 
 
 def main() -> None:
