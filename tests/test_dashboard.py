@@ -302,3 +302,13 @@ def test_a_disagreement_opens_its_clip_and_goes_to_labelling(demo_copy):
     assert not at.exception
     assert at.session_state["label_segment"] == seg
     assert at.title[0].value == "Label"
+
+
+def test_ambiguous_button_leaves_the_segment_out_of_the_classes(demo_copy):
+    at = app("views/label.py")
+    seg = at.session_state["label_segment"]
+    at.button(key="label_ambiguous").click().run()
+    assert not at.exception and _latest(demo_copy, seg, "carol") == {"verdict": "ambiguous"}
+    row = demo_copy.connect().execute("SELECT ambiguous_votes FROM segment_verdicts WHERE segment_id = ?",
+                                      [seg]).fetchone()
+    assert row[0] == 1

@@ -11,7 +11,7 @@ from db import labelling as labelling_db
 from db import questions as questions_db
 from db import tracks as tracks_db
 
-VERDICT_LABELS = {"banger": "Banger", "not_a_banger": "Not a banger"}
+VERDICT_LABELS = {"banger": "Banger", "not_a_banger": "Not a banger", "ambiguous": "Ambiguous"}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -146,6 +146,8 @@ def _buttons(segment_id: int) -> None:
                args=(segment_id, "banger"), icon=":material/local_fire_department:")
     row.button("Not a banger", key="label_not", type="primary", shortcut="N", on_click=save,
                args=(segment_id, "not_a_banger"), icon=":material/block:")
+    row.button("Ambiguous", key="label_ambiguous", shortcut="A", on_click=save, args=(segment_id, "ambiguous"),
+               help="Neither clearly: counted as labelled, left out of training")
     row.button("Skip", key="label_skip", shortcut="S", on_click=skip, args=(segment_id,))
     st.button("Save answers without a verdict", key="label_save_only", on_click=save, args=(segment_id, None))
     with st.expander("Label the whole track at once (the seed labelled by track)"):
