@@ -48,7 +48,7 @@ class Preset:
     steps: int | None = None
     steps_per_epoch: int | None = None  # for step-based presets: how often curves are recorded
     pool_input: tuple[int, int] | None = None
-    bn_momentum: float = 0.9  # Keras' 0.99 lags far behind on a few hundred steps
+    bn_momentum: float = 0.9  # Keras' 0.99 lags far behind on a few hundred steps; fast uses 0.5
     description: str = ""
 
     def to_json(self) -> dict:
@@ -64,7 +64,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            patience=None, description="the 2018 notebook's ConvNet: ~57 M weights, 1000 steps of 50"),
     Preset("fast", "log_mel", conv=((16, 3), (32, 3), (32, 3)), dense=32, dropout=0.5,
            batch_norm=True, global_pool=True, learning_rate=3e-3, batch_size=32, epochs=25,
-           patience=4, pool_input=(2, 2),
+           patience=4, pool_input=(2, 2), bn_momentum=0.5,
            description="default: small conv-pool blocks with batch norm and global pooling"),
     Preset("tiny", "log_mel", conv=((8, 3), (8, 3)), dense=8, dropout=0.2, batch_norm=True,
            global_pool=True, learning_rate=1e-2, batch_size=16, epochs=12, patience=3,
