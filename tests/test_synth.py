@@ -10,6 +10,7 @@ import pytest
 from scipy import signal
 
 from core import synth
+from core.synth import acoustic
 from core.synth import SR, make_banger, make_library, make_not_banger
 
 SEGMENT = int(5 * SR)
@@ -121,7 +122,7 @@ def test_drops_carry_far_more_bass_than_acoustic_music(bangers, not_bangers):
 def test_plucked_string_and_piano_are_in_tune(midi):
     freq = 440.0 * 2 ** ((midi - 69) / 12)
     rng = np.random.default_rng(0)
-    for tone in (synth._pluck(freq, rng=rng), synth._piano(freq, rng=rng)):
+    for tone in (acoustic._pluck(freq, rng=rng), acoustic._piano(freq, rng=rng)):
         spectrum = np.abs(np.fft.rfft(tone[:SR]))  # 1 s: bins 1 Hz apart
         # The pitch heard is the lowest strong partial (a pluck's loudest may be a harmonic).
         peaks, _ = signal.find_peaks(spectrum, height=0.1 * spectrum.max())
