@@ -15,7 +15,7 @@ from db import labelling as labelling_db
 from db import questions as questions_db
 
 REASONS = ("label was wrong", "ambiguous", "model error")
-VERDICTS = ("banger", "not_a_banger")
+VERDICTS = ("banger", "not_a_banger", "ambiguous")  # ambiguous: kept out of training
 
 
 def answers_table(db, segment_id: int) -> None:
@@ -61,8 +61,6 @@ def relabel(db, segment_id: int, *, who: str, verdict: str, reason: str, model_i
     except HaverfordError as exc:
         st.error(str(exc))
         return
-    if reason == "ambiguous":  # an ambiguous clip is labelled as such, so training leaves it out
-        verdict = "ambiguous"
     answers_db.save_answers(db, [segment_id], name, {questions_db.verdict_question_id(db): verdict}, note=reason)
     eval_db.mark_reviewed(db, segment_id, reviewer=name, model_id=model_id, run_id=run_id,
                           action=f"{verdict} ({reason})")

@@ -138,7 +138,9 @@ def test_label_one_segment_with_the_keyboard_only(served, page):
 
 
 @pytest.mark.parametrize("path,marker", [("library", "Segments"), ("questions", "Add a question"),
-                                         ("agreement", "Disagreements on the verdict")])
+                                         ("agreement", "Disagreements on the verdict"),
+                                         ("train", "Retrain"), ("evaluate", "No model yet"),
+                                         ("misclassified", "No model yet")])
 def test_every_page_renders_in_chromium(served, page, path, marker):
     base, _ = served
     page.goto(f"{base}/" if path == "library" else f"{base}/{path}")

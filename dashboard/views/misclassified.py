@@ -20,7 +20,7 @@ MODES = {"mistakes": "Model mistakes", "crosscheck": "Cross-check: likely label 
          "flips": "Prediction flips between models"}
 SPLITS = {"all": "all tracks", "test": "test tracks (held out)", "train": "training tracks",
           "validation": "validation tracks"}
-PAGE_SIZE = 200
+PAGE_SIZE = 100
 STATE = "mis_segment"
 
 
@@ -86,12 +86,19 @@ def mistakes(db, models: list[dict]) -> None:
                                                  split=split_note(model) + f" · showing {SPLITS[f['side'] or 'all']}",
                                                  name="Scores of the filtered labelled segments"),
                     config={"displaylogo": False})
-    rows, totals = eval_db.misclassified(db, model_id, threshold=threshold, limit=PAGE_SIZE, **f)
+    offset = (st.session_state.get("mis_page", 1) - 1) * PAGE_SIZE
+    rows, totals = eval_db.misclassified(db, model_id, threshold=threshold, limit=PAGE_SIZE, offset=offset, **f)
+    if not rows and offset:  # the filters changed under a later page: back to the first
+        st.session_state["mis_page"], offset = 1, 0
+        rows, totals = eval_db.misclassified(db, model_id, threshold=threshold, limit=PAGE_SIZE, **f)
     progress(totals, "misclassified segments")
     if not rows:
         st.info("No labelled segment under these filters is misclassified.")
         return
-    st.caption(f"Most confidently wrong first (lowest P of the label) · first {len(rows)} of {totals['total']}")
+    pages = max(1, -(-totals["total"] // PAGE_SIZE))
+    st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="mis_page")
+    st.caption(f"Most confidently wrong first (lowest P of the label) · {offset + 1}–{offset + len(rows)} "
+               f"of {totals['total']}")
     ranked_table(rows, score_col="confidence", key="mis_table")
     review.panel(db, STATE, model_id=model_id)
 
