@@ -132,7 +132,7 @@ def crosscheck_status() -> None:
     """The newest cross-check run's state, re-read from SQLite every 2 s."""
     db = connect()
     jobs.refresh_runs(db)
-    run = next((r for r in runs_db.list_runs(db, limit=20) if r["kind"] == "crosscheck"), None)
+    run = next(iter(runs_db.list_runs(db, limit=1, kind="crosscheck")), None)
     if run is None or run["status"] not in runs_db.ACTIVE:
         if run and run["status"] == "failed":
             st.error(f"Cross-check run {run['id']} failed: {run['error']}")
