@@ -118,3 +118,20 @@ def test_cross_check_ranking_and_flips(home):
     assert at.session_state["mis_segment"] == labelled[0]["segment_id"]
     at = run(MISCLASSIFIED, mis_mode="flips")
     assert "two model versions" in at.info[0].value
+
+
+def test_a_prediction_flip_opens_its_clip(home):
+    db = home.connect()
+    first = models_db.active_model(db)
+    row = {k: first[k] for k in ("preset", "feature", "params", "labels_hash", "path", "curves", "metrics")}
+    second = models_db.insert_model(db, {**row, "created_by": "t"})
+    scores = models_db.predictions(db, first["id"])
+    models_db.save_predictions(db, second, list(scores), [1.0 - p for p in scores.values()])
+    at = run(MISCLASSIFIED, mis_mode="flips")
+    flipped = eval_db.flips(db, first["id"], second, since=first["created_at"],
+                            until=models_db.get_model(db, second)["created_at"])
+    assert flipped and len(at.dataframe[0].value) == len(flipped)
+    at.session_state["mis_segment"] = flipped[0]["segment_id"]
+    at.run()
+    assert not at.exception
+    assert any(b.label == "Mark reviewed (no change)" for b in at.button)

@@ -188,9 +188,17 @@ def flips(db, models: list[dict]) -> None:
     st.caption(f"{len(rows)} segments change verdict from model {ma['id']} to model {mb['id']}; "
                f"{edits} verdict answers were given in between (segments with label edits listed first).")
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        event = st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", on_select="rerun",
+                             selection_mode="single-row", key="mis_flip_table")
+        picked = event.selection.rows if event else []
+        if picked:
+            st.session_state[STATE] = rows[picked[0]]["segment_id"]
     with st.expander(f"Label edits between the two models ({edits})"):
         st.dataframe(pd.DataFrame(eval_db.label_edits(db, **window)), hide_index=True, width="stretch")
+    if st.session_state.get(STATE) in {r["segment_id"] for r in rows}:
+        review.panel(db, STATE, model_id=mb["id"])
+    elif rows:
+        st.caption("Select a row to open its clip, answers and the newer model's scores.")
 
 
 def review_name() -> str:
