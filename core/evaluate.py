@@ -65,8 +65,9 @@ class Rivals:
     """What the baselines need besides the ConvNet, loaded once per evaluation.
 
     ``algorithm`` is Haverford's algorithm per test segment (1 banger, 0 not, NaN where the
-    answers are incomplete); ``labellers`` maps a name to (positions into the test arrays, that
-    person's verdicts); ``train_counts`` are the training labels per verdict.
+    answers are incomplete); ``labellers`` maps a name to (that person's verdicts, the majority of
+    the *other* labellers on the same segments), 1 / 0 each, segments where the others tie or are
+    absent left out; ``train_counts`` are the training labels per verdict.
     """
 
     train_counts: dict[str, int]
@@ -262,11 +263,11 @@ def algorithm_baseline(labels: np.ndarray, algorithm: np.ndarray, convnet_p: np.
                          note=note)]
 
 
-def labeller_baselines(labels: np.ndarray, labellers: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[dict]:
-    """Each labeller's latest verdicts against the consensus (which includes their own vote)."""
-    return [baseline_row(f"labeller {name}", labels[idx], guesses,
-                         note=f"vs the consensus (which includes {name}) on {len(idx)} test segments")
-            for name, (idx, guesses) in sorted(labellers.items())]
+def labeller_baselines(labellers: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[dict]:
+    """Each labeller's latest verdicts against the majority of the other labellers (leave one out)."""
+    return [baseline_row(f"labeller {name}", others, guesses,
+                         note=f"vs the other labellers' majority on {len(guesses)} test segments")
+            for name, (guesses, others) in sorted(labellers.items()) if len(guesses)]
 
 
 def baselines(labels: np.ndarray, p_banger: np.ndarray, rivals: Rivals, *, threshold: float,
@@ -274,7 +275,7 @@ def baselines(labels: np.ndarray, p_banger: np.ndarray, rivals: Rivals, *, thres
     """The table the seed wished for: every rival on the same test tracks, the ConvNet last."""
     rows = [majority_baseline(labels, rivals.train_counts, tracks=tracks)]
     rows += algorithm_baseline(labels, rivals.algorithm, p_banger, threshold=threshold)
-    rows += labeller_baselines(labels, rivals.labellers)
+    rows += labeller_baselines(rivals.labellers)
     rows.append(baseline_row("ConvNet", labels, (p_banger >= threshold).astype(float), tracks=tracks,
                              note=f"model {model_id} at threshold {threshold:g}"))
     return rows
@@ -322,14 +323,24 @@ def load_rivals(db, model: dict, segment_ids: np.ndarray) -> Rivals:
 
 def labeller_guesses(rows: list[dict], segment_ids: np.ndarray, *,
                      verdict_question: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Labeller → (positions into ``segment_ids``, their verdicts as 1/0) from latest-answer rows."""
-    position = {int(s): i for i, s in enumerate(segment_ids)}
-    people: dict[str, list[tuple[int, float]]] = {}
+    """Labeller → (their verdicts, the other labellers' majority), 1 / 0, from latest-answer rows.
+
+    Comparing a labeller with a consensus that holds their own vote would flatter them, so each
+    is compared with the others only; segments where the others tie or nobody else answered
+    are left out.
+    """
+    wanted = {int(s) for s in segment_ids}
+    votes: dict[int, dict[str, float]] = {}
     for r in rows:
-        if r["question_id"] == verdict_question and r["value"] in CLASSES:
-            people.setdefault(r["labeller"], []).append((position[r["segment_id"]], float(r["value"] == BANGER)))
-    return {name: (np.array([i for i, _ in pairs], dtype=np.int64), np.array([g for _, g in pairs]))
-            for name, pairs in people.items()}
+        if r["question_id"] == verdict_question and r["value"] in CLASSES and int(r["segment_id"]) in wanted:
+            votes.setdefault(int(r["segment_id"]), {})[r["labeller"]] = float(r["value"] == BANGER)
+    people: dict[str, list[tuple[float, float]]] = {}
+    for by_labeller in votes.values():
+        for name, guess in by_labeller.items():
+            others = [v for who, v in by_labeller.items() if who != name]
+            if others and sum(others) * 2 != len(others):
+                people.setdefault(name, []).append((guess, float(sum(others) * 2 > len(others))))
+    return {name: (np.array([g for g, _ in pairs]), np.array([o for _, o in pairs])) for name, pairs in people.items()}
 
 
 def score(model_id: int, split: Split, labels: np.ndarray, pred_probs: np.ndarray, track_ids: np.ndarray,

@@ -177,8 +177,21 @@ def test_baselines_on_the_same_test_tracks(lib):
     assert algorithm["segments"] == 2 and algorithm["accuracy"] == 1.0 and "2 of 6" in algorithm["note"]
     assert rows["ConvNet, same segments"]["segments"] == 2 and rows["ConvNet, same segments"]["accuracy"] == 1.0
     assert rows["labeller alice"]["segments"] == 2 and rows["labeller alice"]["accuracy"] == 1.0
-    assert rows["labeller import"]["segments"] == 6
+    assert rows["labeller import"]["segments"] == 2  # only where someone else answered too
     assert rows["ConvNet"]["accuracy"] == 0.5 and list(rows)[-1] == "ConvNet"
+
+
+def test_each_labeller_is_compared_with_the_others_not_with_themself(lib):
+    home, db, made = lib
+    b1, n1 = ids(lib, "b-test", 0)[0], ids(lib, "n-test", 0)[0]
+    answer(db, b1, "alice", verdict="banger")
+    answer(db, n1, "alice", verdict="not_a_banger")
+    answer(db, b1, "bob", verdict="not_a_banger")  # import and alice say banger: bob is wrong here
+    rows = {r["name"]: r for r in evaluate_model(home).baselines}
+    assert (rows["labeller bob"]["segments"], rows["labeller bob"]["accuracy"]) == (1, 0.0)
+    # on b1 alice's others tie (import banger, bob not): left out; on n1 import agrees with her
+    assert (rows["labeller alice"]["segments"], rows["labeller alice"]["accuracy"]) == (1, 1.0)
+    assert "other labellers' majority" in rows["labeller bob"]["note"]
 
 
 def test_no_model_is_one_clear_error(home):
