@@ -180,10 +180,9 @@ def out_of_fold(home: Home, data: dict[str, np.ndarray], folds: np.ndarray, conf
         # no validation tracks: each fold's model early-stops on training loss, its test is the held-out fold
         subsets = {"train": _subset(train_mod, data, ~held),
                    "validation": _subset(train_mod, data, np.zeros_like(held))}
-        train_mod.keras.utils.set_random_seed(config.seed + fold)  # seeds like train.train does
         fold_reporter = FoldReporter(reporter, fold=fold, k=config.folds, epochs=preset.epochs)
-        model, _, _ = train_mod._fit_model(home, subsets, preset=preset, seed=config.seed + fold,
-                                           reporter=fold_reporter)
+        model, _, _ = train_mod.fit_model(home, subsets, preset=preset, seed=config.seed + fold,
+                                          reporter=fold_reporter)
         p[held] = _predict(train_mod, home, model, _subset(train_mod, data, held), feature=preset.feature,
                            reporter=fold_reporter)
     return p

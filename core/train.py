@@ -371,14 +371,13 @@ def train(home: Home, config: TrainConfig, *, reporter: Reporter | None = None,
     reporter = reporter or SilentReporter()
     started = time.perf_counter()
     preset = config.resolved()
-    keras.utils.set_random_seed(config.seed)
     prepare_features(home, preset.feature, reporter=reporter)
     db = home.connect()
     sides = assign_split(db, seed=config.seed)
     subsets = labelled_subsets(db, sides)
     excluded = models_db.excluded_label_count(db)
     check_trainable(subsets, excluded)
-    model, curves, norm = _fit_model(home, subsets, preset=preset, seed=config.seed, reporter=reporter)
+    model, curves, norm = fit_model(home, subsets, preset=preset, seed=config.seed, reporter=reporter)
     metrics = _evaluate(home, model, subsets["test"], feature=preset.feature, reporter=reporter)
     path = save_model(model, home)
     seconds = round(time.perf_counter() - started, 3)
@@ -387,7 +386,13 @@ def train(home: Home, config: TrainConfig, *, reporter: Reporter | None = None,
     return TrainResult(row=row, summary=_summary(preset, subsets, metrics, seconds))
 
 
-def _fit_model(home: Home, subsets: dict[str, Subset], *, preset: Preset, seed: int, reporter: Reporter):
+def fit_model(home: Home, subsets: dict[str, Subset], *, preset: Preset, seed: int, reporter: Reporter):
+    """Seed everything with ``seed``, build the preset's model and fit it on ``subsets``.
+
+    Returns the fitted model, its curves and the input normalisation; used by Retrain and by
+    each fold of the cross-check.
+    """
+    keras.utils.set_random_seed(seed)
     shape = features_mod.get_feature(preset.feature).shape
     train_batches = SegmentBatches(home, subsets["train"], feature=preset.feature,
                                    batch_size=preset.batch_size, seed=seed,
