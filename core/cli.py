@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from core import cli_eval, cli_models
+from core.cli_types import port, positive_int
 from core.config import DEFAULT_FEATURE, HOME_ENV, LABELS, max_upload_mb
 from core.errors import HaverfordError
 
@@ -106,9 +107,9 @@ def cmd_features(args) -> dict:
 
 def _configure_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-serve", action="store_true", help="only build the demo library")
-    p.add_argument("--tracks", type=_positive_int, default=24, help="number of tracks (default 24)")
+    p.add_argument("--tracks", type=positive_int, default=24, help="number of tracks (default 24)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the generator (default 0)")
-    p.add_argument("--port", type=_port, default=8501, help="dashboard port (default 8501)")
+    p.add_argument("--port", type=port, default=8501, help="dashboard port (default 8501)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -132,7 +133,7 @@ def _demo_text(out: dict) -> str:
 
 
 def _configure_serve(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=_port, default=8501, help="port (default 8501)")
+    p.add_argument("--port", type=port, default=8501, help="port (default 8501)")
     p.add_argument("--host", default="localhost", help="address to listen on (default localhost)")
     p.set_defaults(func=cmd_serve)
 
@@ -175,20 +176,6 @@ def cmd_export(args) -> dict:
 
 
 # --- plumbing -------------------------------------------------------------------------------
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 1-65535, got {text}")
-    return value
-
 
 def _name(text: str) -> str:
     text = text.strip()

@@ -6,26 +6,14 @@ from __future__ import annotations
 
 import argparse
 
+from core.cli_types import positive_int, threshold
+
 SPLIT_CHOICES = ("all", "test", "train", "validation")
-
-
-def _threshold(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"threshold must be between 0 and 1, got {text}")
-    return value
-
-
-def _limit(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def configure_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=int, metavar="ID", help="model id (default: the active model)")
-    p.add_argument("--threshold", type=_threshold, default=0.5,
+    p.add_argument("--threshold", type=threshold, default=0.5,
                    help="predict banger when p(banger) >= this (default 0.5)")
     p.set_defaults(func=cmd_evaluate)
 
@@ -51,11 +39,11 @@ def evaluate_text(out: dict) -> str:
 
 
 def configure_misclassified(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--limit", type=_limit, default=50, help="how many segments (default 50)")
+    p.add_argument("--limit", type=positive_int, default=50, help="how many segments (default 50)")
     p.add_argument("--model", type=int, metavar="ID", help="model id (default: the active model)")
     p.add_argument("--split", choices=SPLIT_CHOICES, default="all",
                    help="tracks of which side of the split (default all)")
-    p.add_argument("--threshold", type=_threshold, default=0.5, help="decision threshold (default 0.5)")
+    p.add_argument("--threshold", type=threshold, default=0.5, help="decision threshold (default 0.5)")
     p.set_defaults(func=cmd_misclassified)
 
 

@@ -57,3 +57,20 @@ def library_dir(tmp_path) -> Path:
     write_audio(root / "banger" / "kick 140.flac", clicks(140, seconds=16.0))
     write_audio(root / "not_a_banger" / "tone.ogg", tone(330, seconds=11.0, sr=44100), sr=44100)
     return root
+
+
+@pytest.fixture(scope="session")
+def train_template(tmp_path_factory):
+    """A labelled library of 8 click tracks and 8 tones (3 segments each), built once per run;
+    tests that write to it take a copy (``tests._train_home.copy_home``)."""
+    from tests._train_home import build_home
+
+    return build_home(tmp_path_factory.mktemp("train-template"))
+
+
+@pytest.fixture(scope="session")
+def small_train_template(tmp_path_factory):
+    """The same with 4 tracks of each kind, for the slower page and cross-check tests."""
+    from tests._train_home import build_home
+
+    return build_home(tmp_path_factory.mktemp("small-train-template"), per_class=4)

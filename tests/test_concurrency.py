@@ -21,7 +21,7 @@ from core import jobs
 from core.home import Home
 from core.train import TrainConfig
 from db import answers, questions
-from tests._train_home import build_home
+from tests._train_home import copy_home
 from tests.conftest import clicks, tone, write_audio
 
 LABELLERS = 8
@@ -49,8 +49,8 @@ def label_as_fast_as_possible(db_path: str, labeller: str, saves: int, queue) ->
 
 
 @pytest.mark.slow
-def test_eight_labellers_a_retrain_and_an_ingest_at_once(tmp_path):
-    home = build_home(tmp_path)
+def test_eight_labellers_a_retrain_and_an_ingest_at_once(train_template, tmp_path):
+    home = copy_home(train_template, tmp_path)
     run_id = jobs.start_run(home, TrainConfig(preset="tiny", epochs=3), created_by="stress")
     for i in range(6):
         write_audio(tmp_path / "more" / "banger" / f"more-{i}.wav", clicks(150 + i, seconds=12.0))

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from _train_home import build_home
+from _train_home import copy_home
 from core import jobs
 from core.train import TrainConfig, load_model
 from db import models as models_db
@@ -35,8 +35,8 @@ def wait_until(predicate, *, timeout=120.0, every=0.05):
 
 
 @pytest.mark.slow
-def test_ten_sigkills_at_random_moments(tmp_path):
-    home = build_home(tmp_path)
+def test_ten_sigkills_at_random_moments(train_template, tmp_path):
+    home = copy_home(train_template, tmp_path)
     first = jobs.run_in_foreground(home, TrainConfig(preset="tiny"), created_by="setup")
     db = home.connect()
     rng = random.Random(0)

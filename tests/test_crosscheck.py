@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from _train_home import build_home, copy_home
+from _train_home import copy_home
 from core import crosscheck as cc
 from core.errors import HaverfordError
 from core.jobs import RunGoingError, create_run
@@ -17,14 +17,9 @@ TINY = cc.CrossCheckConfig(folds=3, preset="tiny", epochs=2)
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return build_home(tmp_path_factory.mktemp("crosscheck-template"), per_class=4)
-
-
-@pytest.fixture(scope="module")
-def checked(template, tmp_path_factory):
-    """A copy of the template with one tiny cross-check run executed in the foreground."""
-    home = copy_home(template, tmp_path_factory.mktemp("checked"))
+def checked(small_train_template, tmp_path_factory):
+    """A copy of the small_train_template with one tiny cross-check run executed in the foreground."""
+    home = copy_home(small_train_template, tmp_path_factory.mktemp("checked"))
     run_id = cc.create_crosscheck(home, TINY, created_by="test")
     return home, run_id, cc.execute_crosscheck(home, run_id)
 
@@ -94,16 +89,16 @@ def test_ranking_is_lowest_self_confidence_first(checked):
     assert eval_db.latest_crosscheck(home.connect())["id"] == run_id
 
 
-def test_a_cross_check_is_refused_while_a_run_is_going(template, tmp_path):
-    home = copy_home(template, tmp_path)
+def test_a_cross_check_is_refused_while_a_run_is_going(small_train_template, tmp_path):
+    home = copy_home(small_train_template, tmp_path)
     going = create_run(home, {"preset": "tiny"}, created_by="other")
     with pytest.raises(RunGoingError, match=f"already going \\(run {going}\\)"):
         cc.create_crosscheck(home, TINY, created_by="me")
 
 
 @pytest.mark.slow
-def test_background_cross_check_runs_in_its_own_process(template, tmp_path):
-    home = copy_home(template, tmp_path)
+def test_background_cross_check_runs_in_its_own_process(small_train_template, tmp_path):
+    home = copy_home(small_train_template, tmp_path)
     run_id = cc.start_crosscheck(home, TINY, created_by="tester")
     db = home.connect()
     deadline = time.monotonic() + 240

@@ -77,6 +77,14 @@ def test_label_page_asks_for_a_name_first(demo_copy):
     assert "Enter your name" in texts(at)
 
 
+def fill_form(at: AppTest, seg: int, *, bpm: int, drops: int, dopeness: int, acoustic: int) -> None:
+    """Answer Haverford's test for ``seg`` on the Label page, one widget at a time."""
+    for key, value in (("bpm", bpm), ("drops", drops)):
+        at.number_input(key=f"label_{seg}_{key}").set_value(value).run()
+    at.segmented_control(key=f"label_{seg}_drop_dopeness").set_value(dopeness).run()
+    at.segmented_control(key=f"label_{seg}_acoustic").set_value(acoustic).run()
+
+
 def _latest(home: Home, segment_id: int, labeller: str) -> dict:
     return labelling.my_answers(home.connect(), segment_id, labeller)
 
@@ -84,10 +92,7 @@ def _latest(home: Home, segment_id: int, labeller: str) -> dict:
 def test_answering_writes_exactly_those_answers_for_that_labeller(demo_copy):
     at = app("views/label.py")
     seg = at.session_state["label_segment"]
-    at.number_input(key=f"label_{seg}_bpm").set_value(128).run()
-    at.number_input(key=f"label_{seg}_drops").set_value(2).run()
-    at.segmented_control(key=f"label_{seg}_drop_dopeness").set_value(7).run()
-    at.segmented_control(key=f"label_{seg}_acoustic").set_value(0).run()
+    fill_form(at, seg, bpm=128, drops=2, dopeness=7, acoustic=0)
     assert "Haverford's algorithm says: Banger" in texts(at)
     at.button(key="label_banger").click().run()
     assert not at.exception
@@ -110,10 +115,7 @@ def test_dopeness_is_not_asked_or_saved_without_drops(demo_copy):
 def test_acoustic_makes_haverfords_algorithm_say_not_a_banger(demo_copy):
     at = app("views/label.py")
     seg = at.session_state["label_segment"]
-    for key, value in (("bpm", 128), ("drops", 2)):
-        at.number_input(key=f"label_{seg}_{key}").set_value(value).run()
-    at.segmented_control(key=f"label_{seg}_drop_dopeness").set_value(9).run()
-    at.segmented_control(key=f"label_{seg}_acoustic").set_value(1).run()
+    fill_form(at, seg, bpm=128, drops=2, dopeness=9, acoustic=1)
     assert "Haverford's algorithm says: Not a banger" in texts(at)
 
 
@@ -188,10 +190,7 @@ def test_edited_rule_changes_haverfords_verdict(demo_copy):
     questions_db.update_question(db, bpm["id"], rule={"banger_min": 130, "banger_max": 180})
     at = app("views/label.py")
     seg = at.session_state["label_segment"]
-    for key, value in (("bpm", 128), ("drops", 2)):
-        at.number_input(key=f"label_{seg}_{key}").set_value(value).run()
-    at.segmented_control(key=f"label_{seg}_drop_dopeness").set_value(9).run()
-    at.segmented_control(key=f"label_{seg}_acoustic").set_value(0).run()
+    fill_form(at, seg, bpm=128, drops=2, dopeness=9, acoustic=0)
     assert "Haverford's algorithm says: Not a banger (bpm 128 < 130)" in texts(at)
 
 

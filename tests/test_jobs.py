@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from _train_home import build_home, copy_home
+from _train_home import copy_home
 from core import jobs
 from core.jobs import RunCancelled, RunGoingError, create_run, execute_run, refresh_runs, start_run
 from core.train import TrainConfig
@@ -18,14 +18,9 @@ from db import runs as runs_db
 TINY = TrainConfig(preset="tiny")
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return build_home(tmp_path_factory.mktemp("jobs-template"))
-
-
 @pytest.fixture
-def home(template, tmp_path):
-    return copy_home(template, tmp_path)
+def home(train_template, tmp_path):
+    return copy_home(train_template, tmp_path)
 
 
 def wait_for(db, run_id, statuses, *, timeout=120.0):

@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from _train_home import build_home, copy_home, write_library
+from _train_home import copy_home, write_library
 from core.cli import main
 from core.home import Home
 from core.jobs import run_in_foreground
@@ -18,20 +18,15 @@ from db import questions as questions_db
 from db import tracks as tracks_db
 
 
-@pytest.fixture(scope="session")
-def template(tmp_path_factory):
-    return build_home(tmp_path_factory.mktemp("train-template"))
-
-
 @pytest.fixture
-def home(template, tmp_path):
-    return copy_home(template, tmp_path)
+def home(train_template, tmp_path):
+    return copy_home(train_template, tmp_path)
 
 
 @pytest.fixture(scope="session")
-def trained(template, tmp_path_factory):
-    """A copy of the template with one tiny model trained through the CLI."""
-    h = copy_home(template, tmp_path_factory.mktemp("trained"))
+def trained(train_template, tmp_path_factory):
+    """A copy of the train_template with one tiny model trained through the CLI."""
+    h = copy_home(train_template, tmp_path_factory.mktemp("trained"))
     out = run_in_foreground(h, TrainConfig(preset="tiny"), created_by="test")
     return h, out
 

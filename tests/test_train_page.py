@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from _train_home import build_home, copy_home
+from _train_home import copy_home
 from core.config import HOME_ENV
 from core.jobs import create_run
 from core.home import Home
@@ -17,14 +17,9 @@ PAGE = str(ROOT / "dashboard" / "views" / "train.py")
 APP = str(ROOT / "dashboard" / "app.py")
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return build_home(tmp_path_factory.mktemp("page-template"), per_class=4)
-
-
 @pytest.fixture
-def home(template, tmp_path, monkeypatch):
-    h = copy_home(template, tmp_path)
+def home(small_train_template, tmp_path, monkeypatch):
+    h = copy_home(small_train_template, tmp_path)
     monkeypatch.setenv(HOME_ENV, str(h.path))
     return h
 
