@@ -1,21 +1,34 @@
 """Spectral features of 5-second segments, batched: the seed's ``log_stft`` and its successors.
 
-Every feature shares one STFT (n_fft=2048, hop_length=512, Hann, center=True) and is scaled
-per clip with ``librosa.power_to_db(ref=np.max, top_db=80)``, so values lie in [-80, 0] dB.
+Every feature shares one STFT (n_fft=2048, hop_length=512, periodic Hann, center=True with
+zero padding: ``librosa.stft``'s defaults) and is scaled per clip like
+``librosa.power_to_db(ref=np.max, top_db=80)``, so values lie in [-80, 0] dB. The tests hold
+each feature to a direct librosa computation.
+
+The STFT runs one segment at a time through ``scipy.fft`` so that the 216 windowed frames
+(1.7 MB) stay in cache: that is twice as fast as one FFT over a batch, and about three times
+as fast as ``librosa.stft``. Nothing here imports librosa except HPSS, because importing it
+costs a second at every process start, a quarter of a typical ingest.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
+from importlib import resources
+from typing import Callable, Iterator
 
-import librosa
 import numpy as np
-import scipy.sparse
+import scipy.fft
+from numpy.lib.stride_tricks import sliding_window_view
 
 from core.config import FRAMES_PER_SEGMENT, HOP_LENGTH, N_FFT, N_MELS, SR, TOP_DB
 from core.errors import HaverfordError
+
+AMIN = 1e-10  # power_to_db's floor
+N_BINS = 1 + N_FFT // 2
+MEL_TABLE = "mel_basis.npz"  # librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS), shipped
+MEL_BLOCK = 64  # frequency bins per dense block of the mel projection
 
 
 @dataclass(frozen=True)
@@ -34,7 +47,7 @@ class Feature:
 FEATURES: dict[str, Feature] = {
     f.name: f
     for f in (
-        Feature("log_stft", 1 + N_FFT // 2, "seed: log power STFT, 1025 bins (dB)"),
+        Feature("log_stft", N_BINS, "seed: log power STFT, 1025 bins (dB)"),
         Feature("log_mel", N_MELS, "log mel spectrogram, 128 bands (dB)"),
         Feature("percussive_mel", N_MELS, "log mel of HPSS's percussive part, 128 bands (dB)"),
     )
@@ -50,8 +63,30 @@ def get_feature(name: str) -> Feature:
         raise HaverfordError(f"unknown feature {name!r}; choose one of: {known}") from None
 
 
+@lru_cache(maxsize=1)
+def window() -> np.ndarray:
+    """The periodic Hann window of ``scipy.signal.get_window('hann', 2048)`` (librosa's)."""
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+
+
+def _spectra(y: np.ndarray) -> Iterator[np.ndarray]:
+    """The complex STFT of each row of ``y`` [shape=(k, n)], frames first: (1 + n // 512, 1025).
+
+    Each row is zero-padded by n_fft/2 on both sides (``center=True``), framed without a copy
+    and windowed into one reused buffer, which the FFT may overwrite.
+    """
+    n = y.shape[-1]
+    padded = np.zeros(n + N_FFT, dtype=np.float32)
+    frames = sliding_window_view(padded, N_FFT)[::HOP_LENGTH]
+    windowed = np.empty(frames.shape, dtype=np.float32)
+    for row in y:
+        padded[N_FFT // 2: N_FFT // 2 + n] = row
+        np.multiply(frames, window(), out=windowed)
+        yield scipy.fft.rfft(windowed, axis=-1, overwrite_x=True)
+
+
 def stft(y: np.ndarray) -> np.ndarray:
-    """Complex STFT with the seed's parameters.
+    """Complex STFT with the seed's parameters, as ``librosa.stft`` lays it out.
 
     Parameters
     ----------
@@ -59,13 +94,22 @@ def stft(y: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray [shape=(..., 1025, 1 + n // 512), dtype=complex64]
+    np.ndarray [shape=(k, 1025, 1 + n // 512), dtype=complex64]
     """
-    return librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH, window="hann", center=True)
+    return np.stack([D.T for D in _spectra(_batch(y))])
+
+
+def power(D: np.ndarray) -> np.ndarray:
+    """|D|² on one float32 buffer (the seed's ``np.abs(D) ** 2``)."""
+    S = np.abs(D)
+    return np.square(S, out=S)
 
 
 def to_db(S: np.ndarray) -> np.ndarray:
-    """``power_to_db(ref=np.max, top_db=80)`` applied to each clip on its own (seed scaling).
+    """``power_to_db(S, ref=np.max, top_db=80)`` of each clip on its own, in one pass.
+
+    ``10·log10(max(amin, S)) − 10·log10(max(amin, max S))`` floored at −80 dB: the log of the
+    maximum is the maximum of the logs, so each clip is shifted by its own largest value.
 
     Parameters
     ----------
@@ -75,27 +119,67 @@ def to_db(S: np.ndarray) -> np.ndarray:
     -------
     np.ndarray [shape=(k, f, t), dtype=float32], values in [-80, 0]
     """
-    out = np.empty(S.shape, dtype=np.float32)
-    for i, clip in enumerate(S):
-        out[i] = librosa.power_to_db(clip, ref=np.max, top_db=TOP_DB)
-    return out
+    out = np.maximum(S, np.float32(AMIN), dtype=np.float32)
+    np.log10(out, out=out)
+    out *= np.float32(10.0)
+    out -= out.max(axis=(1, 2), keepdims=True)
+    return np.maximum(out, np.float32(-TOP_DB), out=out)
+
+
+def _librosa_mel_basis(sr: int, n_mels: int) -> np.ndarray:
+    import librosa  # a second to import: only for settings other than the shipped table's
+
+    return librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
 
 
 @lru_cache(maxsize=4)
-def mel_basis(sr: int = SR, n_mels: int = N_MELS) -> scipy.sparse.csr_matrix:
-    """librosa's Slaney mel filter bank [shape=(n_mels, 1025)], computed once, stored sparse.
+def mel_basis(sr: int = SR, n_mels: int = N_MELS) -> np.ndarray:
+    """librosa's Slaney mel filter bank [shape=(n_mels, 1025), dtype=float32].
 
-    Each filter covers a handful of bins (about 2,000 non-zeros of 131,200), so the sparse
-    product is several times faster than ``librosa.feature.melspectrogram``'s dense one and
-    equal to it up to float32 rounding.
+    For the seed's settings it is read from ``core/mel_basis.npz``, a copy of
+    ``librosa.filters.mel`` that a test compares with librosa; other settings ask librosa.
     """
-    return scipy.sparse.csr_matrix(librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=n_mels).astype(np.float32))
+    if (sr, n_mels) == (SR, N_MELS):
+        with resources.files("core").joinpath(MEL_TABLE).open("rb") as f:
+            return np.load(f)["weights"]
+    return _librosa_mel_basis(sr, n_mels)
 
 
-def power(D: np.ndarray) -> np.ndarray:
-    """|D|² computed in place on one float32 buffer (the seed's ``np.abs(D) ** 2``)."""
-    S = np.abs(D)
-    return np.square(S, out=S)
+def write_mel_table() -> None:
+    """Regenerate the shipped ``core/mel_basis.npz`` from librosa (after a librosa upgrade)."""
+    path = resources.files("core").joinpath(MEL_TABLE)
+    np.savez_compressed(str(path), weights=_librosa_mel_basis(SR, N_MELS))
+
+
+@lru_cache(maxsize=4)
+def _mel_blocks(sr: int, n_mels: int) -> tuple[tuple[slice, slice, np.ndarray], ...]:
+    """The filter bank cut into blocks of 64 frequency bins, each with only the bands it touches.
+
+    A Slaney filter covers 4 to 53 bins, so the blocks hold 10,048 weights instead of
+    131,200 and the projection is 2.7 times faster than one dense product.
+    """
+    basis = mel_basis(sr, n_mels)
+    blocks = []
+    for start in range(0, basis.shape[1], MEL_BLOCK):
+        bins = slice(start, min(start + MEL_BLOCK, basis.shape[1]))
+        bands = np.flatnonzero(basis[:, bins].any(axis=1))
+        if len(bands):
+            rows = slice(int(bands[0]), int(bands[-1]) + 1)
+            blocks.append((bins, rows, np.ascontiguousarray(basis[rows, bins].T)))
+    return tuple(blocks)
+
+
+def mel_power(P: np.ndarray, *, sr: int = SR, n_mels: int = N_MELS) -> np.ndarray:
+    """Mel projection of one power spectrogram, frames first: (t, 1025) → (t, n_mels)."""
+    out = np.zeros((P.shape[0], n_mels), dtype=np.float32)
+    for bins, bands, weights in _mel_blocks(sr, n_mels):
+        out[:, bands] += P[:, bins] @ weights
+    return out
+
+
+def _powers(y: np.ndarray) -> Iterator[np.ndarray]:
+    for D in _spectra(y):
+        yield power(D)
 
 
 def log_stft(y: np.ndarray) -> np.ndarray:
@@ -109,7 +193,7 @@ def log_stft(y: np.ndarray) -> np.ndarray:
     -------
     np.ndarray [shape=(k, 1025, 1 + n // 512)], dB in [-80, 0]; (k, 1025, 216) for 5 s
     """
-    return to_db(power(stft(_batch(y))))
+    return compute_many(["log_stft"], y)["log_stft"]
 
 
 def log_mel(y: np.ndarray) -> np.ndarray:
@@ -119,7 +203,7 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     -------
     np.ndarray [shape=(k, 128, 1 + n // 512)], dB in [-80, 0]
     """
-    return to_db(_mel_power(power(stft(_batch(y)))))
+    return compute_many(["log_mel"], y)["log_mel"]
 
 
 def percussive_mel(y: np.ndarray) -> np.ndarray:
@@ -129,15 +213,18 @@ def percussive_mel(y: np.ndarray) -> np.ndarray:
     -------
     np.ndarray [shape=(k, 128, 1 + n // 512)], dB in [-80, 0]
     """
-    D = stft(_batch(y))
-    P = np.stack([librosa.decompose.hpss(clip)[1] for clip in D])
-    return to_db(_mel_power(power(P)))
+    import librosa.decompose  # only this feature needs librosa itself
+
+    y = _batch(y)
+    out = np.empty((len(y), N_MELS, _n_frames(y)), dtype=np.float32)
+    for i, D in enumerate(_spectra(y)):
+        percussive = librosa.decompose.hpss(D.T)[1]
+        out[i] = mel_power(power(percussive).T).T
+    return to_db(out)
 
 
-def _mel_power(S: np.ndarray) -> np.ndarray:
-    """Mel projection of a power spectrogram batch [shape=(k, 1025, t)] → (k, 128, t)."""
-    basis = mel_basis()
-    return np.stack([basis @ clip for clip in S])
+def _n_frames(y: np.ndarray) -> int:
+    return 1 + y.shape[-1] // HOP_LENGTH
 
 
 def _batch(y: np.ndarray) -> np.ndarray:
@@ -145,24 +232,34 @@ def _batch(y: np.ndarray) -> np.ndarray:
     return y[np.newaxis] if y.ndim == 1 else y
 
 
-_COMPUTE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "log_stft": log_stft,
-    "log_mel": log_mel,
-    "percussive_mel": percussive_mel,
+def compute(name: str, y: np.ndarray) -> np.ndarray:
+    """Compute feature ``name`` for segments ``y`` [shape=(k, n)] → (k, n_bins, frames)."""
+    return compute_many([name], y)[name]
+
+
+_FROM_POWER: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "log_stft": lambda P: P.T,
+    "log_mel": lambda P: mel_power(P).T,
 }
 
 
-def compute(name: str, y: np.ndarray) -> np.ndarray:
-    """Compute feature ``name`` for segments ``y`` [shape=(k, n)] → (k, n_bins, frames)."""
-    get_feature(name)
-    return _COMPUTE[name](y)
-
-
 def compute_many(names: list[str], y: np.ndarray) -> dict[str, np.ndarray]:
-    """Compute several features of the same segments, sharing one STFT where they can."""
+    """Compute several features of the same segments, sharing one STFT per segment.
+
+    Returns
+    -------
+    dict of name → np.ndarray [shape=(k, n_bins, 1 + n // 512), dtype=float32], dB in [-80, 0]
+    """
+    for name in names:
+        get_feature(name)
     y = _batch(y)
-    if set(names) <= {"log_stft", "log_mel"}:
-        S = power(stft(y))
-        done = {"log_stft": lambda: to_db(S), "log_mel": lambda: to_db(_mel_power(S))}
-        return {n: done[n]() for n in names}
-    return {n: compute(n, y) for n in names}
+    shared = [n for n in dict.fromkeys(names) if n in _FROM_POWER]
+    out = {n: np.empty((len(y), FEATURES[n].n_bins, _n_frames(y)), dtype=np.float32) for n in shared}
+    if shared:
+        for i, P in enumerate(_powers(y)):
+            for n in shared:
+                out[n][i] = _FROM_POWER[n](P)
+    done = {n: to_db(values) for n, values in out.items()}
+    if "percussive_mel" in names:
+        done["percussive_mel"] = percussive_mel(y)
+    return {n: done[n] for n in names}

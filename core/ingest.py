@@ -122,7 +122,7 @@ def analyse_file(path: Path, *, store_root: str, feature_names: tuple[str, ...],
 
 
 def warm_up() -> None:
-    """Run librosa's lazy imports once (about a second the first time, nothing after)."""
+    """Load the FFT and mel tables once, before the workers fork, so that none loads them again."""
     features.compute_many([DEFAULT_FEATURE], np.zeros((1, 4096), dtype=np.float32))
 
 
@@ -141,7 +141,7 @@ def _pool(workers: int) -> Executor:
     """
     if threading.active_count() > 1:
         return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
-    warm_up()  # children inherit librosa's lazily imported modules instead of importing each
+    warm_up()
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_worker_init)
 
