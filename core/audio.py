@@ -66,14 +66,16 @@ def _check_block(block: np.ndarray) -> None:
 def to_mono(block: np.ndarray) -> np.ndarray:
     """Average the channels of ``block`` [shape=(n, channels)] → (n,), as ``librosa.to_mono``.
 
-    Summing columns is several times faster than ``block.mean(axis=1)``, whose reduction
-    over a short strided axis dominated ingest time.
+    Adding the columns (one pass reading both) is several times faster than
+    ``block.mean(axis=1)``, a reduction over a short strided axis that cost more than the
+    whole STFT. A mono block comes back as a view.
     """
-    y = block[:, 0].copy()
-    for channel in range(1, block.shape[1]):
+    if block.shape[1] == 1:
+        return block[:, 0]
+    y = np.add(block[:, 0], block[:, 1])
+    for channel in range(2, block.shape[1]):
         y += block[:, channel]
-    if block.shape[1] > 1:
-        y *= np.float32(1.0 / block.shape[1])
+    y *= np.float32(1.0 / block.shape[1])
     return y
 
 

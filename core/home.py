@@ -6,13 +6,14 @@ import os
 import sqlite3
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
-
-import db as dbm
 from core.config import resolve_home
 from core.errors import HaverfordError
 from core.store import FeatureStore
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 class Home:
@@ -49,7 +50,13 @@ class Home:
         return FeatureStore(self.path / "features")
 
     def connect(self) -> sqlite_utils.Database:
-        """A new connection to the home's database (created and migrated if needed)."""
+        """A new connection to the home's database (created and migrated if needed).
+
+        The database layer is imported here, on first use: sqlite-utils imports pandas
+        (0.35 s), which ``haverford ingest`` does not make its workers wait for.
+        """
+        import db as dbm
+
         try:
             return dbm.connect(self.db_path)
         except dbm.DatabaseError as exc:

@@ -1,39 +1,38 @@
 """The ingest workflow: files and folders in, tracks, segments, features and folder labels out.
 
-Each file is decoded, resampled, cut and turned into features in a worker process (one per
-core); the main process alone writes the database, one short transaction per track. One bad
-file never stops the others: its error is collected and reported.
+Each file is decoded, resampled, cut and turned into features in a worker (``core.analyse``,
+one per core); this process hashes each file just before handing it out, skips what the
+library already holds, and alone writes the database, one short transaction per track. One
+bad file never stops the others: its error is collected and reported.
+
+The database layer is imported inside the functions, after the first files are handed out:
+sqlite-utils imports pandas, 0.35 s of start-up that the workers need not wait for (an eighth
+of an ingest of an hour of music).
 """
 
 from __future__ import annotations
 
-import hashlib
-import multiprocessing
 import os
-import threading
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, TypeVar
 
-import numpy as np
-
-from core import audio, features
+from core import analyse, features
 from core.config import DEFAULT_FEATURE, LABELS, SEGMENT_SECONDS
 from core.errors import AudioError, HaverfordError
-from core.home import Home
-from core.store import FeatureStore
-from db import answers as answers_db
-from db import questions as questions_db
-from db import tracks as tracks_db
-from db import write
+
+if TYPE_CHECKING:
+    from core.home import Home
 
 AUDIO_EXTENSIONS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
                     ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64"}
-BATCH_SEGMENTS = 32
+SAME_CONTENT = "already in the library (same content)"
 
 Progress = Callable[[int, int, str], None]
+Item = TypeVar("Item")
 
 
 @dataclass
@@ -90,65 +89,60 @@ def discover(paths: Iterable[str | os.PathLike], *, label: str | None = None) ->
     return found, errors
 
 
-def content_hash(path: Path) -> str:
-    """SHA-256 of the file's bytes: the same audio under another name is the same track."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+class _Pipeline(Generic[Item]):
+    """Hands items to a worker pool a few at a time and yields them back as their jobs finish.
 
-
-def analyse_file(path: Path, *, store_root: str, feature_names: tuple[str, ...],
-                 skip_hashes: frozenset[str] = frozenset()) -> dict:
-    """Decode, validate, segment and featurise one file; write its features to the store.
-
-    Runs in a worker process. Returns the track row (or ``{"duplicate": hash}``); raises
-    ``AudioError`` for a file that cannot be used.
+    ``prepare`` runs here, just before an item's job is submitted: it returns the job's
+    keyword arguments for ``analyse.analyse_file``, or ``None`` when it dealt with the item
+    itself (a known file, an unreadable one). Keeping only a job or two queued per worker
+    means a file is never decoded when an earlier one turns out to hold the same audio.
     """
-    digest = content_hash(path)
-    if digest in skip_hashes:
-        return {"duplicate": digest}
-    info = audio.probe(path)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in feature_names}
-    n_segments = 0
-    for batch in audio.iter_segments(path, batch=BATCH_SEGMENTS, info=info):
-        for name, values in features.compute_many(list(feature_names), batch).items():
-            parts[name].append(values.astype(np.float16))
-        n_segments += len(batch)
-    store = FeatureStore(store_root)
-    rows = [store.write(name, digest, np.concatenate(parts[name])) for name in feature_names]
-    track = {"path": str(path), "content_hash": digest, "title": path.stem, "duration_s": info.duration_s,
-             "orig_sr": info.sr, "orig_channels": info.channels, "n_segments": n_segments,
-             "size_bytes": path.stat().st_size}
-    return {"track": track, "features": rows}
+
+    def __init__(self, pool: Executor, items: Iterable[Item], prepare: Callable[[Item], dict | None],
+                 on_skip: Callable[[Item], None], *, depth: int):
+        self.pool, self.items, self.prepare, self.on_skip, self.depth = pool, deque(items), prepare, on_skip, depth
+        self.running: dict[Future, Item] = {}
+
+    def fill(self, depth: int | None = None) -> None:
+        while self.items and len(self.running) < (depth or self.depth):
+            item = self.items.popleft()
+            job = self.prepare(item)
+            if job is None:
+                self.on_skip(item)
+            else:
+                self.running[self.pool.submit(analyse.analyse_file, **job)] = item
+
+    def completed(self) -> Iterator[tuple[Item, Future]]:
+        while True:
+            self.fill()
+            if not self.running:
+                return
+            finished, _ = wait(self.running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield self.running.pop(future), future
 
 
-def warm_up() -> None:
-    """Load the FFT and mel tables once, before the workers fork, so that none loads them again."""
-    features.compute_many([DEFAULT_FEATURE], np.zeros((1, 4096), dtype=np.float32))
+class _Ticker:
+    """Counts finished files for the progress callback."""
+
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+        if progress:
+            progress(0, total, "")
+
+    def __call__(self, path: Any) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, self.total, str(path))
 
 
-def _worker_init() -> None:
-    # One BLAS thread per worker: the workers already use every core.
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
-def _pool(workers: int) -> Executor:
-    """Workers for ingest: forked processes when this process has no other threads (the CLI,
-    tests), else threads. Forking a threaded server such as Streamlit can deadlock, and spawned
-    or fork-server workers would re-run the page script that is ``__main__`` there; decoding,
-    resampling and FFTs release the GIL, so threads still use both cores.
-    """
-    if threading.active_count() > 1:
-        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
-    warm_up()
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_worker_init)
-
-
-def default_workers() -> int:
-    """One worker per core this process may use."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+def _hash(path: Path, report: IngestReport) -> str | None:
+    """The file's content hash, or ``None`` with an error entry when it cannot be read."""
+    try:
+        return analyse.content_hash(path)
+    except OSError as exc:
+        report.errors.append({"path": str(path), "error": f"cannot read the file ({exc.strerror or exc})"})
+        return None
 
 
 def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None = None,
@@ -161,27 +155,40 @@ def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None 
         features.get_feature(name)
     candidates, missing = discover(paths, label=label)
     report = IngestReport(errors=missing)
-    db = home.connect()
-    known = frozenset(tracks_db.known_hashes(db))
-    workers = max(1, min(workers or default_workers(), len(candidates) or 1))
-    jobs = sorted(candidates, key=lambda c: -c.path.stat().st_size)
-    total = len(jobs)
-    if progress:
-        progress(0, total, "")
-    with _pool(workers) as pool:
-        futures = {pool.submit(analyse_file, c.path, store_root=str(home.store.root),
-                               feature_names=feature_names, skip_hashes=known): c for c in jobs}
-        for done, future in enumerate(as_completed(futures), start=1):
-            candidate = futures[future]
+    largest_first = sorted(candidates, key=lambda c: -c.path.stat().st_size)
+    workers = max(1, min(workers or analyse.default_workers(), len(candidates) or 1))
+    tick = _Ticker(progress, len(candidates))
+    seen: set[str] = set()  # in the library, or handed out in this run
+
+    def prepare(candidate: Candidate) -> dict | None:
+        digest = _hash(candidate.path, report)
+        if digest is None:
+            return None
+        if digest in seen:
+            report.skipped.append({"path": str(candidate.path), "reason": SAME_CONTENT})
+            return None
+        seen.add(digest)
+        return {"path": candidate.path, "digest": digest, "store_root": str(home.store.root),
+                "feature_names": feature_names}
+
+    with analyse.worker_pool(workers) as pool:
+        jobs = _Pipeline(pool, largest_first, prepare, lambda c: tick(c.path), depth=2 * workers)
+        jobs.fill(workers)  # the first files are decoding while this process opens the library
+        from db import tracks as tracks_db
+
+        db = home.connect()
+        seen.update(tracks_db.known_hashes(db))  # files handed out before this are checked in _record
+        for candidate, future in jobs.completed():
             _record(db, report, candidate, future, labeller=labeller, source=source)
-            if progress:
-                progress(done, total, str(candidate.path))
+            tick(candidate.path)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
-def _record(db, report: IngestReport, candidate: Candidate, future, *, labeller: str, source: str) -> None:
+def _record(db, report: IngestReport, candidate: Candidate, future: Future, *, labeller: str, source: str) -> None:
     """Store one worker's result (or its error) in the database and the report."""
+    from db import tracks as tracks_db
+
     path = str(candidate.path)
     try:
         result = future.result()
@@ -191,8 +198,8 @@ def _record(db, report: IngestReport, candidate: Candidate, future, *, labeller:
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others; cause kept
         report.errors.append({"path": path, "error": f"{type(exc).__name__}: {exc}"})
         return
-    if "duplicate" in result or tracks_db.track_id_by_hash(db, result["track"]["content_hash"]):
-        report.skipped.append({"path": path, "reason": "already in the library (same content)"})
+    if tracks_db.track_id_by_hash(db, result["track"]["content_hash"]):
+        report.skipped.append({"path": path, "reason": SAME_CONTENT})
         return
     track_id = store_track(db, result, label=candidate.label, labeller=labeller, source=source)
     report.tracks_added += 1
@@ -203,6 +210,11 @@ def _record(db, report: IngestReport, candidate: Candidate, future, *, labeller:
 
 def store_track(db, result: dict, *, label: str | None, labeller: str, source: str) -> int:
     """Insert a track with its segments and features, and its label as verdict answers: one transaction."""
+    from db import answers as answers_db
+    from db import questions as questions_db
+    from db import tracks as tracks_db
+    from db import write
+
     with write(db):
         track_id = tracks_db.insert_track(db, {**result["track"], "source": source},
                                           segment_s=SEGMENT_SECONDS, features=result["features"])
@@ -216,34 +228,35 @@ def store_track(db, result: dict, *, label: str | None, labeller: str, source: s
 def compute_missing(home: Home, feature: str, *, workers: int | None = None,
                     progress: Progress | None = None) -> IngestReport:
     """Compute ``feature`` for every track that lacks it, decoding each track's audio once more."""
+    from db import tracks as tracks_db
+
     started = time.perf_counter()
     features.get_feature(feature)
     db = home.connect()
     todo = tracks_db.tracks_missing_feature(db, feature)
     report = IngestReport()
-    if progress:
-        progress(0, len(todo), "")
-    with _pool(max(1, min(workers or default_workers(), len(todo) or 1))) as pool:
-        futures = {pool.submit(analyse_file, Path(t["path"]), store_root=str(home.store.root),
-                               feature_names=(feature,)): t for t in todo}
-        for done, future in enumerate(as_completed(futures), start=1):
-            track = futures[future]
+    tick = _Ticker(progress, len(todo))
+
+    def prepare(track: dict) -> dict | None:
+        path = Path(track["path"])
+        digest = _hash(path, report)
+        if digest is not None and digest != track["content_hash"]:
+            report.errors.append({"path": track["path"], "error": "file changed since import (content hash differs)"})
+            digest = None
+        return digest and {"path": path, "digest": digest, "store_root": str(home.store.root),
+                           "feature_names": (feature,)}
+
+    workers = max(1, min(workers or analyse.default_workers(), len(todo) or 1))
+    with analyse.worker_pool(workers) as pool:
+        for track, future in _Pipeline(pool, todo, prepare, lambda t: tick(t["path"]), depth=2 * workers).completed():
             try:
                 result = future.result()
             except Exception as exc:  # noqa: BLE001 - reported per track, the others go on
                 report.errors.append({"path": track["path"], "error": f"{type(exc).__name__}: {exc}"})
             else:
-                _add_recomputed(db, report, track, result)
-            if progress:
-                progress(done, len(todo), track["path"])
+                tracks_db.add_features(db, track["id"], result["features"])
+                report.segments_added += result["track"]["n_segments"]
+                report.track_ids.append(track["id"])
+            tick(track["path"])
     report.seconds = round(time.perf_counter() - started, 3)
     return report
-
-
-def _add_recomputed(db, report: IngestReport, track: dict, result: dict) -> None:
-    if result["track"]["content_hash"] != track["content_hash"]:
-        report.errors.append({"path": track["path"], "error": "file changed since import (content hash differs)"})
-        return
-    tracks_db.add_features(db, track["id"], result["features"])
-    report.segments_added += result["track"]["n_segments"]
-    report.track_ids.append(track["id"])

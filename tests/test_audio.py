@@ -1,5 +1,6 @@
 """Loading any readable file to mono 22,050 Hz, cutting 5 s segments, and refusing bad audio."""
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -117,3 +118,13 @@ def test_probe_reports_original_rate_and_channels(tmp_path):
     assert (info.sr, info.channels) == (48000, 2)
     assert info.duration_s == pytest.approx(6.0)
     assert sf.info(path).frames == info.frames
+
+
+def test_downmix_averages_channels_like_librosa():
+    rng = np.random.default_rng(3)
+    for channels in (1, 2, 6):
+        block = rng.uniform(-1, 1, (1000, channels)).astype(np.float32)
+        expected = librosa.to_mono(block.T)
+        np.testing.assert_allclose(audio.to_mono(block), expected, rtol=0, atol=2e-7)
+    stereo = rng.uniform(-1, 1, (1000, 2)).astype(np.float32)
+    np.testing.assert_array_equal(audio.to_mono(stereo), librosa.to_mono(stereo.T))
