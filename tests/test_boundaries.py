@@ -45,3 +45,12 @@ def test_importing_core_modules_does_not_load_tensorflow_or_streamlit(module):
             f"if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_ingest_workers_start_without_librosa_or_the_database_layer():
+    """Importing what an ingest worker runs costs no librosa (a second) and no sqlite-utils/pandas
+    (a third of a second): the CLI forks its workers before either would load."""
+    code = ("import sys, core.cli, core.ingest, core.analyse, core.home; "
+            "print(','.join(m for m in ('librosa', 'sqlite_utils', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == ""

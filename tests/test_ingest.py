@@ -107,3 +107,29 @@ def test_reading_a_feature_that_is_not_stored_says_what_to_do(home, library_dir)
     ids = [r[0] for r in database.execute("SELECT id FROM segments")]
     with pytest.raises(HaverfordError, match="haverford features --feature percussive_mel"):
         home.store.read(tracks.segment_locations(database, ids, "percussive_mel"), "percussive_mel")
+
+
+def test_the_same_audio_twice_in_one_import_is_stored_once(home, library_dir, tmp_path):
+    original = library_dir / "banger" / "kick 128.wav"
+    twin = tmp_path / "twin.wav"
+    twin.write_bytes(original.read_bytes())
+    report = ingest(home, [original, twin], workers=2)
+    assert report.tracks_added == 1 and report.errors == []
+    assert [s["reason"] for s in report.skipped] == ["already in the library (same content)"]
+
+
+def test_a_file_that_vanishes_before_it_is_read_is_reported_and_the_rest_imported(home, library_dir, monkeypatch):
+    from core import analyse
+
+    gone = library_dir / "banger" / "kick 140.flac"
+    real_hash = analyse.content_hash
+
+    def flaky_hash(path):
+        if path == gone.resolve():
+            raise FileNotFoundError(2, "No such file or directory")
+        return real_hash(path)
+
+    monkeypatch.setattr(analyse, "content_hash", flaky_hash)
+    report = ingest(home, [library_dir])
+    assert report.tracks_added == 2
+    assert report.errors == [{"path": str(gone.resolve()), "error": "cannot read the file (No such file or directory)"}]
