@@ -7,6 +7,7 @@ loaded it (sqlite-utils imports pandas, 0.35 s of start-up), and they never load
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import hashlib
 import multiprocessing
@@ -24,6 +25,7 @@ from core.config import DEFAULT_FEATURE
 from core.store import FeatureStore
 
 BATCH_SEGMENTS = 32
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt(3) parameters
 
 
 def content_hash(path: Path) -> str:
@@ -64,6 +66,22 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+def _keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of handing it back to the kernel.
+
+    Every batch allocates and frees the same few arrays of 1 to 14 MB; by default glibc maps
+    and unmaps them each time, and the kernel zero-fills every 4 KB page on first touch again:
+    50,000 page faults and 2 % of an ingest. Forked workers inherit the setting. A no-op
+    where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 64 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 512 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def worker_pool(workers: int) -> Iterator[Executor]:
     """Workers for ``analyse_file``: forked processes when this process has no other threads
@@ -81,6 +99,7 @@ def worker_pool(workers: int) -> Iterator[Executor]:
                 yield pool
             return
         warm_up()
+        _keep_freed_memory()
         gc.freeze()  # keep the collector off the inherited heap, so its pages stay shared
         try:
             with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:

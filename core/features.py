@@ -188,9 +188,9 @@ def _powers(y: np.ndarray) -> Iterator[np.ndarray]:
     padded = np.zeros(n + N_FFT, dtype=np.float32)
     frames = sliding_window_view(padded, N_FFT)[::HOP_LENGTH]
     windowed = np.empty((min(POWER_CHUNK, len(frames)), N_FFT), dtype=np.float32)
+    P = np.empty((len(frames), N_BINS), dtype=np.float32)  # reused: each power is consumed before the next
     for row in y:
         padded[N_FFT // 2: N_FFT // 2 + n] = row
-        P = np.empty((len(frames), N_BINS), dtype=np.float32)
         for start in range(0, len(frames), POWER_CHUNK):
             chunk = frames[start:start + POWER_CHUNK]
             buffer = windowed[:len(chunk)]
