@@ -6,7 +6,7 @@ library already holds, and alone writes the database, one short transaction per 
 bad file never stops the others: its error is collected and reported.
 
 The database layer is imported inside the functions, after the first files are handed out:
-sqlite-utils imports pandas, 0.35 s of start-up that the workers need not wait for (an eighth
+sqlite-utils imports pandas, 0.35 s of start-up that the workers need not wait for (a tenth
 of an ingest of an hour of music).
 """
 
