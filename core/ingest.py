@@ -5,9 +5,9 @@ one per core); this process hashes each file just before handing it out, skips w
 library already holds, and alone writes the database, one short transaction per track. One
 bad file never stops the others: its error is collected and reported.
 
-The database layer is imported inside the functions, after the first files are handed out:
-sqlite-utils imports pandas, 0.35 s of start-up that the workers need not wait for (a tenth
-of an ingest of an hour of music).
+The database layer is imported inside the functions: into a new library, the first files are
+handed out before it loads. sqlite-utils imports pandas, 0.35 s of start-up that the workers
+need not wait for (a tenth of an ingest of an hour of music).
 """
 
 from __future__ import annotations
@@ -173,11 +173,12 @@ def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None 
 
     with analyse.worker_pool(workers) as pool:
         jobs = _Pipeline(pool, largest_first, prepare, lambda c: tick(c.path), depth=2 * workers)
-        jobs.fill(workers)  # the first files are decoding while this process opens the library
+        if not home.db_path.exists():  # a new library has nothing to skip: decode while it is created
+            jobs.fill(workers)
         from db import tracks as tracks_db
 
         db = home.connect()
-        seen.update(tracks_db.known_hashes(db))  # files handed out before this are checked in _record
+        seen.update(tracks_db.known_hashes(db))  # _record checks anything handed out before this
         for candidate, future in jobs.completed():
             _record(db, report, candidate, future, labeller=labeller, source=source)
             tick(candidate.path)

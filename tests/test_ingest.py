@@ -133,3 +133,23 @@ def test_a_file_that_vanishes_before_it_is_read_is_reported_and_the_rest_importe
     report = ingest(home, [library_dir])
     assert report.tracks_added == 2
     assert report.errors == [{"path": str(gone.resolve()), "error": "cannot read the file (No such file or directory)"}]
+
+
+def test_reimporting_into_an_existing_library_decodes_nothing(home, library_dir, monkeypatch):
+    import contextlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core import analyse
+
+    ingest(home, [library_dir])
+    decoded = []
+    real = analyse.analyse_file
+
+    def counting(path, **kwargs):
+        decoded.append(path)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(analyse, "analyse_file", counting)
+    monkeypatch.setattr(analyse, "worker_pool", lambda workers: contextlib.nullcontext(ThreadPoolExecutor(workers)))
+    report = ingest(home, [library_dir])
+    assert (report.tracks_added, len(report.skipped), decoded) == (0, 3, [])
