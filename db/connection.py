@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import random
 import sqlite3
 import time
+import weakref
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -16,6 +18,25 @@ BUSY_TIMEOUT_MS = 30_000
 WRITE_RETRIES = 50
 # Busy retries this process has needed (beyond SQLite's own busy timeout): for stress reports.
 retry_count = 0
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that can be referred to weakly (the C type cannot), so the process can
+    find the ones still open when it exits."""
+
+
+_open: weakref.WeakSet[_Connection] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close the connections still open when the process exits, so SQLite folds the WAL into
+    the database file and ``haverford.db`` alone is a complete copy. Left to garbage
+    collection, one held in a reference cycle would stay open (the CLI skips the last
+    collection) and the newest writes would stay in ``haverford.db-wal``."""
+    for conn in list(_open):
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
 
 
 class DatabaseError(Exception):
@@ -34,7 +55,8 @@ def connect(path: str | os.PathLike, *, migrate: bool = True) -> sqlite_utils.Da
     ``path`` may be ``":memory:"`` for tests.
     """
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                           check_same_thread=False)
+                           check_same_thread=False, factory=_Connection)
+    _open.add(conn)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     if str(path) != ":memory:":

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import sqlite3
 import subprocess
 import sys
 
@@ -89,3 +90,14 @@ def test_export_refuses_a_folder(capsys, tmp_path, library_dir):
     run(capsys, "ingest", library_dir, "--home", home, "--json")
     code, _, err = run(capsys, "export", tmp_path, "--home", home)
     assert code == 1 and "is a folder" in err
+
+
+def test_after_a_command_the_database_file_alone_holds_everything(tmp_path, library_dir):
+    home = tmp_path / "h"
+    proc = subprocess.run([sys.executable, "-m", "core.cli", "ingest", str(library_dir), "--home", str(home), "--json"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert not (home / "haverford.db-wal").exists()  # the WAL was folded in when the command ended
+    copy = tmp_path / "backup.db"
+    copy.write_bytes((home / "haverford.db").read_bytes())
+    assert sqlite3.connect(copy).execute("SELECT COUNT(*) FROM tracks").fetchone() == (3,)

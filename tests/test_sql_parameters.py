@@ -39,7 +39,8 @@ class RecordingConnection(sqlite3.Connection):
 @pytest.fixture
 def recorded(monkeypatch):
     real = sqlite3.connect
-    monkeypatch.setattr(connection.sqlite3, "connect", lambda *a, **k: real(*a, factory=RecordingConnection, **k))
+    monkeypatch.setattr(connection.sqlite3, "connect",
+                        lambda *a, factory=None, **k: real(*a, factory=RecordingConnection, **k))
     RecordingConnection.statements = []
     return RecordingConnection.statements
 
