@@ -275,7 +275,8 @@ def run() -> int:
 
     Everything imported (pandas, scipy, TensorFlow for some commands) would be traversed
     once more on the way out, 0.1 s at every call that outside scripts wait for. Objects
-    still run their finalizers as modules are torn down; only the last cycle search is skipped.
+    still run their finalizers as modules are torn down; only the last cycle search is
+    skipped, and ``db.connection`` closes the databases still open from an ``atexit`` hook.
     """
     status = main()
     gc.freeze()
