@@ -66,6 +66,11 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+def worker_count(requested: int | None, jobs: int) -> int:
+    """``requested`` workers (default: one per core), but no more than there are jobs."""
+    return max(1, min(requested or default_workers(), jobs or 1))
+
+
 def _keep_freed_memory() -> None:
     """Ask glibc to keep freed memory for reuse instead of handing it back to the kernel.
 

@@ -156,7 +156,7 @@ def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None 
     candidates, missing = discover(paths, label=label)
     report = IngestReport(errors=missing)
     largest_first = sorted(candidates, key=lambda c: -c.path.stat().st_size)
-    workers = max(1, min(workers or analyse.default_workers(), len(candidates) or 1))
+    workers = analyse.worker_count(workers, len(candidates))
     tick = _Ticker(progress, len(candidates))
     seen: set[str] = set()  # in the library, or handed out in this run
 
@@ -247,7 +247,7 @@ def compute_missing(home: Home, feature: str, *, workers: int | None = None,
         return digest and {"path": path, "digest": digest, "store_root": str(home.store.root),
                            "feature_names": (feature,)}
 
-    workers = max(1, min(workers or analyse.default_workers(), len(todo) or 1))
+    workers = analyse.worker_count(workers, len(todo))
     with analyse.worker_pool(workers) as pool:
         for track, future in _Pipeline(pool, todo, prepare, lambda t: tick(t["path"]), depth=2 * workers).completed():
             try:
