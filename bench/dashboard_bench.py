@@ -23,14 +23,13 @@ import plotly.io as pio
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from core import labelling  # noqa: E402
-from core.config import HOME_ENV, SR  # noqa: E402
-from core.home import Home  # noqa: E402
-from core.ingest import ingest  # noqa: E402
-from db import answers as answers_db  # noqa: E402
-from db import questions as questions_db  # noqa: E402
+from haverford.core import labelling  # noqa: E402
+from haverford.core.config import HOME_ENV, SR  # noqa: E402
+from haverford.core.home import Home  # noqa: E402
+from haverford.core.ingest import ingest  # noqa: E402
+from haverford.db import answers as answers_db  # noqa: E402
+from haverford.db import questions as questions_db  # noqa: E402
 
 SEGMENTS_PER_TRACK = 100
 TARGETS = {"clip_view_ms": 150, "segments_table_ms": 200, "save_answer_ms": 20, "spectrogram_kb": 400}
@@ -98,8 +97,8 @@ def build(root: Path, n_segments: int) -> Home:
 
 CLIP_SCRIPT = """
 import streamlit as st
-from dashboard import clip
-from dashboard.context import connect
+from haverford.dashboard import clip
+from haverford.dashboard.context import connect
 clip.render(connect(), "bench_segment")
 """
 
@@ -135,7 +134,7 @@ def time_segments_table(repeats: int) -> tuple[list[float], list[float]]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from db import labelling as labelling_db
+    from haverford.db import labelling as labelling_db
 
     page, query = [], []
     at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "library.py"), default_timeout=60)
@@ -170,8 +169,8 @@ def time_save(home: Home, segment_ids: list[int]) -> list[float]:
 
 
 def spectrogram_bytes(home: Home, segment_id: int) -> int:
-    from dashboard import clip
-    from db import tracks as tracks_db
+    from haverford.dashboard import clip
+    from haverford.db import tracks as tracks_db
 
     seg = tracks_db.get_segment(home.connect(), segment_id)
     _, spec = clip.clip_figures(seg["path"], seg["start_s"], seg["end_s"] - seg["start_s"])

@@ -22,15 +22,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from core.config import HOME_ENV  # noqa: E402
-from core.evaluate import evaluate_model  # noqa: E402
-from core.home import Home  # noqa: E402
-from db import evaluation as eval_db  # noqa: E402
-from db import models as models_db  # noqa: E402
-from db import questions as questions_db  # noqa: E402
-from db import write  # noqa: E402
+from haverford.core.config import HOME_ENV  # noqa: E402
+from haverford.core.evaluate import evaluate_model  # noqa: E402
+from haverford.core.home import Home  # noqa: E402
+from haverford.db import evaluation as eval_db  # noqa: E402
+from haverford.db import models as models_db  # noqa: E402
+from haverford.db import questions as questions_db  # noqa: E402
+from haverford.db import write  # noqa: E402
 
 SEGMENTS_PER_TRACK = 100
 TARGETS = {"misclassified_filtered_ms": 200, "evaluate_page_ms": 500}

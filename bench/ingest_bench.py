@@ -27,9 +27,9 @@ from pathlib import Path
 
 import soundfile as sf
 
-from core.home import Home
-from core.ingest import AUDIO_EXTENSIONS
-from db import tracks as tracks_db
+from haverford.core.home import Home
+from haverford.core.ingest import AUDIO_EXTENSIONS
+from haverford.db import tracks as tracks_db
 
 
 def decode_only(path: str) -> float:
@@ -52,7 +52,7 @@ def bench_decode(files: list[str], workers: int) -> tuple[float, float]:
 
 def bench_ingest(folder: str, home: Path) -> tuple[float, dict]:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "core.cli", "ingest", folder, "--home", str(home), "--json"],
+    proc = subprocess.run([sys.executable, "-m", "haverford.core.cli", "ingest", folder, "--home", str(home), "--json"],
                           capture_output=True, text=True, check=True)
     return time.perf_counter() - started, json.loads(proc.stdout)
 

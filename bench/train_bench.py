@@ -50,7 +50,7 @@ def scratch_copy(home: Path) -> Path:
 def run_cli(args: list[str]) -> dict:
     """Run ``haverford ARGS --json`` in a child; add wall seconds and the child's peak RSS (MiB)."""
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "core.cli", *args, "--json"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "haverford.core.cli", *args, "--json"], capture_output=True, text=True)
     wall = time.perf_counter() - started
     if proc.returncode:
         raise SystemExit(f"haverford {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
@@ -70,9 +70,9 @@ def retrain(home: Path, *, preset: str = "fast", extra: list[str] = ()) -> dict:
 
 
 def _model_facts(home: Path, model_id: int) -> dict:
-    from core.home import Home
-    from db import models as models_db
-    from db import runs as runs_db
+    from haverford.core.home import Home
+    from haverford.db import models as models_db
+    from haverford.db import runs as runs_db
 
     db = Home(home).connect()
     row = models_db.get_model(db, model_id)
@@ -85,8 +85,8 @@ def _model_facts(home: Path, model_id: int) -> dict:
 def seed_steps(home: Path, *, steps: int) -> dict:
     """The seed preset for ``steps`` steps (log_stft computed first if missing); time per step."""
     work = scratch_copy(home)
-    from core.home import Home
-    from core.ingest import compute_missing
+    from haverford.core.home import Home
+    from haverford.core.ingest import compute_missing
 
     started = time.perf_counter()
     compute_missing(Home(work), "log_stft")
@@ -112,14 +112,14 @@ def grow(home: Path, *, factor: int) -> dict:
 
 def clone_library(home: Path, *, factor: int) -> None:
     """Add ``factor - 1`` copies of each track (new hash, shared feature files, same verdicts)."""
-    from core.home import Home
-    from db import answers as answers_db
-    from db import models as models_db
-    from db import questions as questions_db
-    from db import tracks as tracks_db
+    from haverford.core.home import Home
+    from haverford.db import answers as answers_db
+    from haverford.db import models as models_db
+    from haverford.db import questions as questions_db
+    from haverford.db import tracks as tracks_db
 
-    from core.features import get_feature
-    from db import library as library_db
+    from haverford.core.features import get_feature
+    from haverford.db import library as library_db
 
     db = Home(home).connect()
     verdict_q = questions_db.verdict_question_id(db)
@@ -142,8 +142,8 @@ def clone_library(home: Path, *, factor: int) -> None:
 
 def experiments(home: Path, *, names: list[str] | None) -> None:
     """Train the fast preset and variants on the same stored split, in this process."""
-    from core.home import Home
-    from core.train import TrainConfig, train
+    from haverford.core.home import Home
+    from haverford.core.train import TrainConfig, train
 
     work = scratch_copy(home)
     for name, overrides in EXPERIMENTS.items():

@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from core.haverford import as_bool
+from haverford.core.haverford import as_bool
 
 LEVELS = {"yes_no": "nominal", "choice": "nominal", "text": "nominal", "count": "ordinal",
           "rating": "ordinal", "number": "interval"}

@@ -20,9 +20,9 @@ from typing import Iterator
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from core import audio, features
-from core.config import DEFAULT_FEATURE
-from core.store import FeatureStore
+from haverford.core import audio, features
+from haverford.core.config import DEFAULT_FEATURE
+from haverford.core.store import FeatureStore
 
 BATCH_SEGMENTS = 32
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt(3) parameters

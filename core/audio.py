@@ -16,8 +16,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from core.config import SEGMENT_SAMPLES, SR
-from core.errors import AudioError
+from haverford.core.config import SEGMENT_SAMPLES, SR
+from haverford.core.errors import AudioError
 
 BLOCK_SECONDS = 20.0
 SILENCE_PEAK = 1e-6

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
+from importlib import resources
 import json
 import os
 import subprocess
@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from core import cli_eval, cli_models
-from core.cli_types import port, positive_int
-from core.config import DEFAULT_FEATURE, HOME_ENV, LABELS, max_upload_mb
-from core.errors import HaverfordError
+from haverford.core import cli_eval, cli_models
+from haverford.core.cli_types import port, positive_int
+from haverford.core.config import DEFAULT_FEATURE, HOME_ENV, LABELS, max_upload_mb
+from haverford.core.errors import HaverfordError
 
 
 class UsageError(HaverfordError):
@@ -74,8 +74,8 @@ def _one_blas_thread() -> None:
 
 def cmd_ingest(args) -> dict:
     _one_blas_thread()
-    from core.home import Home
-    from core.ingest import ingest
+    from haverford.core.home import Home
+    from haverford.core.ingest import ingest
 
     with _progress("ingest", unit="file", quiet=False) as progress:
         report = ingest(Home(args.home), args.paths, label=args.label, labeller=_name(args.labeller),
@@ -107,8 +107,8 @@ def _configure_features(p: argparse.ArgumentParser) -> None:
 
 def cmd_features(args) -> dict:
     _one_blas_thread()
-    from core.home import Home
-    from core.ingest import compute_missing
+    from haverford.core.home import Home
+    from haverford.core.ingest import compute_missing
 
     with _progress(f"features {args.feature}", unit="track", quiet=False) as progress:
         report = compute_missing(Home(args.home, create=False), args.feature, progress=progress)
@@ -128,8 +128,8 @@ def _configure_demo(p: argparse.ArgumentParser) -> None:
 
 def cmd_demo(args) -> dict:
     _one_blas_thread()
-    from core.demo import build_demo
-    from core.home import Home
+    from haverford.core.demo import build_demo
+    from haverford.core.home import Home
 
     home = Home(args.home)
     with _progress("demo", unit="file", quiet=False) as progress:
@@ -153,16 +153,14 @@ def _configure_serve(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args) -> None:
-    from core.home import Home
+    from haverford.core.home import Home
 
     serve(Home(args.home).path, port=args.port, host=args.host)
 
 
 def serve(home: Path, *, port: int, host: str = "localhost") -> None:
     """Run the Streamlit dashboard on ``home`` in the foreground until interrupted."""
-    # find the app without importing the dashboard package (core never imports the UI)
-    app = Path(importlib.util.find_spec("dashboard").origin).with_name("app.py")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+    cmd = [sys.executable, "-m", "streamlit", "run", str(dashboard_app()), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            "--server.maxUploadSize", str(max_upload_mb())]
@@ -170,6 +168,12 @@ def serve(home: Path, *, port: int, host: str = "localhost") -> None:
     code = subprocess.call(cmd, env={**os.environ, HOME_ENV: str(home)})
     if code not in (0, -2, 130):
         raise HaverfordError(f"the dashboard stopped with exit status {code}")
+
+
+def dashboard_app() -> Path:
+    """The installed ``haverford/dashboard/app.py``, found through the package's resources."""
+    # haverford.dashboard's __init__ is a docstring: this loads no Streamlit into core
+    return Path(str(resources.files("haverford.dashboard").joinpath("app.py")))
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -181,8 +185,8 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args) -> dict:
-    from core.export import export_answers
-    from core.home import Home
+    from haverford.core.export import export_answers
+    from haverford.core.home import Home
 
     fmt = args.format or ("json" if args.out.lower().endswith(".json") else "csv")
     rows = export_answers(Home(args.home, create=False), Path(args.out), fmt=fmt)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.cli_types import positive_int, threshold
+from haverford.core.cli_types import positive_int, threshold
 
 SPLIT_CHOICES = ("all", "test", "train", "validation")
 
@@ -19,8 +19,8 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_evaluate(args) -> dict:
-    from core.evaluate import evaluate_model
-    from core.home import Home
+    from haverford.core.evaluate import evaluate_model
+    from haverford.core.home import Home
 
     return evaluate_model(Home(args.home, create=False), args.model, threshold=args.threshold).to_json()
 
@@ -48,9 +48,9 @@ def configure_misclassified(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_misclassified(args) -> dict:
-    from core.evaluate import model_row
-    from core.home import Home
-    from db import evaluation as eval_db
+    from haverford.core.evaluate import model_row
+    from haverford.core.home import Home
+    from haverford.db import evaluation as eval_db
 
     db = Home(args.home, create=False).connect()
     model = model_row(db, args.model)

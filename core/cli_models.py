@@ -9,7 +9,7 @@ import argparse
 import getpass
 import sys
 
-from core.config import DEFAULT_FEATURE
+from haverford.core.config import DEFAULT_FEATURE
 
 PRESET_NAMES = ("seed", "fast", "tiny")  # core.model.PRESETS, without importing TensorFlow
 
@@ -25,9 +25,9 @@ def configure_train(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args) -> dict:
-    from core.home import Home
-    from core.jobs import run_in_foreground
-    from core.train import TrainConfig
+    from haverford.core.home import Home
+    from haverford.core.jobs import run_in_foreground
+    from haverford.core.train import TrainConfig
 
     config = TrainConfig(preset=args.preset, feature=args.feature, seed=args.seed,
                          epochs=args.epochs, max_steps=args.max_steps)
@@ -55,8 +55,8 @@ def configure_predict(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_predict(args) -> dict:
-    from core.home import Home
-    from core.predict import predict_files
+    from haverford.core.home import Home
+    from haverford.core.predict import predict_files
 
     home = Home(args.home, create=False)
     with TqdmReporter() as reporter:

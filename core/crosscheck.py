@@ -7,7 +7,7 @@ Label issues are ranked by self-confidence, the out-of-fold probability of the g
 ``find_label_issues``; without cleanlab the flag is "the out-of-fold verdict disagrees".
 
 It runs like Retrain: a ``training_runs`` row (``kind='crosscheck'``, one run at a time across
-both kinds) executed by ``python -m core.worker`` in its own process, with progress,
+both kinds) executed by ``python -m haverford.core.worker`` in its own process, with progress,
 heartbeat and cancel through ``core.jobs.DbReporter``. TensorFlow is used only through
 ``core.train``, imported when the job runs.
 """
@@ -21,14 +21,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from core import jobs
-from core.errors import HaverfordError
-from core.haverford import BANGER
-from core.home import Home
-from db import evaluation as eval_db
-from db import models as models_db
-from db import runs as runs_db
-from db import write
+from haverford.core import jobs
+from haverford.core.errors import HaverfordError
+from haverford.core.haverford import BANGER
+from haverford.core.home import Home
+from haverford.db import evaluation as eval_db
+from haverford.db import models as models_db
+from haverford.db import runs as runs_db
+from haverford.db import write
 
 KIND = "crosscheck"
 
@@ -170,7 +170,7 @@ def out_of_fold(home: Home, data: dict[str, np.ndarray], folds: np.ndarray, conf
     -------
     np.ndarray [shape=(n,)]
     """
-    from core import train as train_mod
+    from haverford.core import train as train_mod
 
     preset = train_mod.TrainConfig(preset=config.preset, epochs=config.epochs, seed=config.seed).resolved()
     train_mod.prepare_features(home, preset.feature, reporter=reporter)
@@ -204,7 +204,7 @@ def _predict(train_mod, home: Home, model, subset, *, feature: str, reporter) ->
 
 def score_rows(data: dict[str, np.ndarray], folds: np.ndarray, p_banger: np.ndarray) -> tuple[list[dict], str]:
     """The rows stored in ``crosscheck_scores`` and the issue-finding method."""
-    from core.evaluate import as_pred_probs
+    from haverford.core.evaluate import as_pred_probs
 
     pred_probs = as_pred_probs(p_banger)
     confidence = self_confidence(data["labels"], pred_probs)
@@ -240,7 +240,7 @@ def create_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str |
 def start_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str | None) -> int:
     """Queue a cross-check and launch its worker process; returns the run id."""
     run_id = create_crosscheck(home, config, created_by=created_by)
-    proc = jobs.launch_worker(home, run_id)  # core.worker runs it: the run's kind says how
+    proc = jobs.launch_worker(home, run_id)  # haverford.core.worker runs it: the run's kind says how
     runs_db.set_pid(home.connect(), run_id, proc.pid)
     return run_id
 
@@ -284,7 +284,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 def worker_main(home: Home, run_id: int) -> int:
-    """Body of ``python -m core.worker``: the exit status says how the run ended."""
+    """Body of ``python -m haverford.core.worker``: the exit status says how the run ended."""
     try:
         execute_crosscheck(home, run_id)
     except jobs.RunCancelled:

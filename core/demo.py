@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core import synth
-from core.home import Home
-from core.ingest import Progress, ingest
-from db import answers as answers_db
-from db import questions as questions_db
-from db import tracks as tracks_db
-from db import write
+from haverford.core import synth
+from haverford.core.home import Home
+from haverford.core.ingest import Progress, ingest
+from haverford.db import answers as answers_db
+from haverford.db import questions as questions_db
+from haverford.db import tracks as tracks_db
+from haverford.db import write
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_
                              precision_recall_curve, precision_recall_fscore_support, roc_auc_score,
                              roc_curve)
 
-from core.errors import HaverfordError
-from core.haverford import BANGER, NOT_A_BANGER
-from core.home import Home
-from core.labelling import algorithm_verdicts
-from db import evaluation as eval_db
-from db import labelling as labelling_db
-from db import questions as questions_db
+from haverford.core.errors import HaverfordError
+from haverford.core.haverford import BANGER, NOT_A_BANGER
+from haverford.core.home import Home
+from haverford.core.labelling import algorithm_verdicts
+from haverford.db import evaluation as eval_db
+from haverford.db import labelling as labelling_db
+from haverford.db import questions as questions_db
 
 CLASSES = (NOT_A_BANGER, BANGER)  # core.model.CLASSES, without importing TensorFlow
 
@@ -285,7 +285,7 @@ def baselines(labels: np.ndarray, p_banger: np.ndarray, rivals: Rivals, *, thres
 
 def model_row(db, model_id: int | None) -> dict:
     """The model asked for, else the active one; the error says how to get one."""
-    from core.predict import model_row as find  # no TensorFlow: predict imports it lazily
+    from haverford.core.predict import model_row as find  # no TensorFlow: predict imports it lazily
 
     return find(db, model_id)
 

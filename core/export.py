@@ -7,9 +7,9 @@ import json
 import os
 from pathlib import Path
 
-from core.errors import HaverfordError
-from core.home import Home
-from db import answers as answers_db
+from haverford.core.errors import HaverfordError
+from haverford.core.home import Home
+from haverford.db import answers as answers_db
 
 COLUMNS = ["answer_id", "track_id", "title", "path", "content_hash", "segment_id", "segment_index",
            "start_s", "end_s", "question", "question_text", "labeller", "value", "note", "created_at",

@@ -22,8 +22,8 @@ import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
-from core.config import FRAMES_PER_SEGMENT, HOP_LENGTH, N_FFT, N_MELS, SR, TOP_DB
-from core.errors import HaverfordError
+from haverford.core.config import FRAMES_PER_SEGMENT, HOP_LENGTH, N_FFT, N_MELS, SR, TOP_DB
+from haverford.core.errors import HaverfordError
 
 AMIN = 1e-10  # power_to_db's floor
 N_BINS = 1 + N_FFT // 2
@@ -129,14 +129,14 @@ def mel_basis(sr: int = SR, n_mels: int = N_MELS) -> np.ndarray:
     ``librosa.filters.mel`` that a test compares with librosa; other settings ask librosa.
     """
     if (sr, n_mels) == (SR, N_MELS):
-        with resources.files("core").joinpath(MEL_TABLE).open("rb") as f:
+        with resources.files("haverford.core").joinpath(MEL_TABLE).open("rb") as f:
             return np.load(f)["weights"]
     return _librosa_mel_basis(sr, n_mels)
 
 
 def write_mel_table() -> None:
     """Regenerate the shipped ``core/mel_basis.npz`` from librosa (after a librosa upgrade)."""
-    path = resources.files("core").joinpath(MEL_TABLE)
+    path = resources.files("haverford.core").joinpath(MEL_TABLE)
     np.savez_compressed(str(path), weights=_librosa_mel_basis(SR, N_MELS))
 
 

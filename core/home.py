@@ -8,9 +8,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.config import resolve_home
-from core.errors import HaverfordError
-from core.store import FeatureStore
+from haverford.core.config import resolve_home
+from haverford.core.errors import HaverfordError
+from haverford.core.store import FeatureStore
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -55,7 +55,7 @@ class Home:
         The database layer is imported here, on first use: sqlite-utils imports pandas
         (0.35 s), which ``haverford ingest`` does not make its workers wait for.
         """
-        import db as dbm
+        import haverford.db as dbm
 
         try:
             return dbm.connect(self.db_path)

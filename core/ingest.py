@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, TypeVar
 
-from core import analyse, features
-from core.config import DEFAULT_FEATURE, LABELS, SEGMENT_SECONDS
-from core.errors import AudioError, HaverfordError
+from haverford.core import analyse, features
+from haverford.core.config import DEFAULT_FEATURE, LABELS, SEGMENT_SECONDS
+from haverford.core.errors import AudioError, HaverfordError
 
 if TYPE_CHECKING:
-    from core.home import Home
+    from haverford.core.home import Home
 
 AUDIO_EXTENSIONS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
                     ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64"}
@@ -175,7 +175,7 @@ def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None 
         jobs = _Pipeline(pool, largest_first, prepare, lambda c: tick(c.path), depth=2 * workers)
         if not home.db_path.exists():  # a new library has nothing to skip: decode while it is created
             jobs.fill(workers)
-        from db import tracks as tracks_db
+        from haverford.db import tracks as tracks_db
 
         db = home.connect()
         seen.update(tracks_db.known_hashes(db))  # _record checks anything handed out before this
@@ -188,7 +188,7 @@ def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None 
 
 def _record(db, report: IngestReport, candidate: Candidate, future: Future, *, labeller: str, source: str) -> None:
     """Store one worker's result (or its error) in the database and the report."""
-    from db import tracks as tracks_db
+    from haverford.db import tracks as tracks_db
 
     path = str(candidate.path)
     try:
@@ -211,10 +211,10 @@ def _record(db, report: IngestReport, candidate: Candidate, future: Future, *, l
 
 def store_track(db, result: dict, *, label: str | None, labeller: str, source: str) -> int:
     """Insert a track with its segments and features, and its label as verdict answers: one transaction."""
-    from db import answers as answers_db
-    from db import questions as questions_db
-    from db import tracks as tracks_db
-    from db import write
+    from haverford.db import answers as answers_db
+    from haverford.db import questions as questions_db
+    from haverford.db import tracks as tracks_db
+    from haverford.db import write
 
     with write(db):
         track_id = tracks_db.insert_track(db, {**result["track"], "source": source},
@@ -229,7 +229,7 @@ def store_track(db, result: dict, *, label: str | None, labeller: str, source: s
 def compute_missing(home: Home, feature: str, *, workers: int | None = None,
                     progress: Progress | None = None) -> IngestReport:
     """Compute ``feature`` for every track that lacks it, decoding each track's audio once more."""
-    from db import tracks as tracks_db
+    from haverford.db import tracks as tracks_db
 
     started = time.perf_counter()
     features.get_feature(feature)

@@ -1,7 +1,7 @@
 """Training runs in the background: start, execute (in the worker), cancel, detect dead workers.
 
 The Retrain button calls ``start_run``, which records a queued run and launches
-``python -m core.worker`` as a separate OS process in its own session, so Streamlit's script
+``python -m haverford.core.worker`` as a separate OS process in its own session, so Streamlit's script
 thread never trains and closing the browser does not stop the run. The worker writes status,
 epochs, curves and a heartbeat to SQLite; any page reads them. ``haverford train`` runs the same
 ``execute_run`` in the foreground. The new model becomes active only once it has scored the
@@ -18,11 +18,11 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.errors import HaverfordError
-from core.home import Home
-from db import models as models_db
-from db import runs as runs_db
-from db import write
+from haverford.core.errors import HaverfordError
+from haverford.core.home import Home
+from haverford.db import models as models_db
+from haverford.db import runs as runs_db
+from haverford.db import write
 
 STALE_AFTER_S = 180.0  # the longest a healthy worker goes without a heartbeat (TF start, a seed step)
 QUEUED_GRACE_S = 60.0
@@ -61,15 +61,13 @@ def create_run(home: Home, config, *, created_by: str | None) -> int:
 
 
 def launch_worker(home: Home, run_id: int) -> subprocess.Popen:
-    """Start ``python -m core.worker`` for ``run_id`` in a new session, output to the home's logs."""
+    """Start ``python -m haverford.core.worker`` for ``run_id`` in a new session, output to the home's logs."""
     logs = home.path / "logs"
     logs.mkdir(exist_ok=True)
-    root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     with open(logs / f"run-{run_id}.log", "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "core.worker", "--home", str(home.path),
+        return subprocess.Popen([sys.executable, "-m", "haverford.core.worker", "--home", str(home.path),
                                  "--run", str(run_id)], stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=root)
+                                stderr=subprocess.STDOUT, start_new_session=True, cwd=home.path)
 
 
 def cancel_run(db, run_id: int) -> bool:
@@ -184,8 +182,8 @@ def execute_run(home: Home, run_id: int, *, reporter=None) -> dict:
 
 
 def _train_and_score(home: Home, run: dict, *, reporter) -> tuple[dict, int]:
-    from core.predict import score_library
-    from core.train import TrainConfig, train
+    from haverford.core.predict import score_library
+    from haverford.core.train import TrainConfig, train
 
     config = TrainConfig.from_json(run["config"])
     result = train(home, config, reporter=reporter, created_by=run["created_by"])
@@ -227,7 +225,7 @@ def run_in_foreground(home: Home, config, *, created_by: str | None, reporter=No
 
 
 def worker_main(home: Home, run_id: int) -> int:
-    """Body of ``python -m core.worker``: execute the run; the exit status says how it ended."""
+    """Body of ``python -m haverford.core.worker``: execute the run; the exit status says how it ended."""
     try:
         execute_run(home, run_id)
     except RunCancelled:

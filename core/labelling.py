@@ -14,12 +14,12 @@ from typing import Mapping
 import numpy as np
 import sqlite_utils
 
-from core.config import SR, UPLOAD_LIMIT_ENV, max_upload_mb
-from core.errors import HaverfordError
-from core.haverford import Decision, decide, is_asked
-from db import answers as answers_db
-from db import labelling as labelling_db
-from db import questions as questions_db
+from haverford.core.config import SR, UPLOAD_LIMIT_ENV, max_upload_mb
+from haverford.core.errors import HaverfordError
+from haverford.core.haverford import Decision, decide, is_asked
+from haverford.db import answers as answers_db
+from haverford.db import labelling as labelling_db
+from haverford.db import questions as questions_db
 
 QUEUE_MODES = {
     "unlabelled_by_me": "Next unlabelled by me",

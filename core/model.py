@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from core.errors import HaverfordError  # noqa: E402
+from haverford.core.errors import HaverfordError  # noqa: E402
 
 # Output index → class; p_banger is the softmax of logit 1.
 CLASSES = ("not_a_banger", "banger")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import HaverfordError
-from core.features import get_feature
+from haverford.core.errors import HaverfordError
+from haverford.core.features import get_feature
 
 DTYPE = np.float16
 

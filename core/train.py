@@ -27,13 +27,13 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score,  # noqa: E
                              confusion_matrix, roc_auc_score)
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
-from core import features as features_mod  # noqa: E402
-from core.errors import HaverfordError  # noqa: E402
-from core.home import Home  # noqa: E402
-from core.model import (CLASSES, Preset, build_model, compile_model, get_preset,  # noqa: E402
+from haverford.core import features as features_mod  # noqa: E402
+from haverford.core.errors import HaverfordError  # noqa: E402
+from haverford.core.home import Home  # noqa: E402
+from haverford.core.model import (CLASSES, Preset, build_model, compile_model, get_preset,  # noqa: E402
                         inference_batch_size)
-from db import models as models_db  # noqa: E402
-from db import tracks as tracks_db  # noqa: E402
+from haverford.db import models as models_db  # noqa: E402
+from haverford.db import tracks as tracks_db  # noqa: E402
 
 SIDES = ("train", "validation", "test")
 SHARES = {"test": 0.2, "validation": 0.1}
@@ -347,7 +347,7 @@ def _track_level(labels: np.ndarray, p_banger: np.ndarray, track_ids: np.ndarray
 
 def prepare_features(home: Home, feature: str, *, reporter: Reporter) -> None:
     """Compute ``feature`` for every track that lacks it (e.g. ``log_stft`` for the seed preset)."""
-    from core.ingest import compute_missing
+    from haverford.core.ingest import compute_missing
 
     if tracks_db.tracks_missing_feature(home.connect(), feature):
         report = compute_missing(home, feature, progress=lambda d, t, _: reporter.stage("features", d, t))

@@ -1,4 +1,4 @@
-"""``python -m core.worker --home DIR --run N``: the background process that executes one run.
+"""``python -m haverford.core.worker --home DIR --run N``: the background process that executes one run.
 
 A run's ``kind`` says what it does: ``train`` (Retrain) or ``crosscheck`` (out-of-fold scores).
 """
@@ -8,23 +8,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.home import Home
-from db import runs as runs_db
+from haverford.core.home import Home
+from haverford.db import runs as runs_db
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments and execute the run; exit status 0 unless it failed."""
-    parser = argparse.ArgumentParser(prog="python -m core.worker", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m haverford.core.worker", description=__doc__)
     parser.add_argument("--home", required=True)
     parser.add_argument("--run", type=int, required=True)
     args = parser.parse_args(argv)
     home = Home(args.home, create=False)
     run = runs_db.get_run(home.connect(), args.run)
     if run is not None and run["kind"] == "crosscheck":
-        from core.crosscheck import worker_main as crosscheck_main
+        from haverford.core.crosscheck import worker_main as crosscheck_main
 
         return crosscheck_main(home, args.run)
-    from core.jobs import worker_main
+    from haverford.core.jobs import worker_main
 
     return worker_main(home, args.run)
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.access import labeller_ok, password_ok, settings
+from haverford.dashboard.access import labeller_ok, password_ok, settings
 
 st.set_page_config(page_title="Haverford: is it a banger?", page_icon="🎧", layout="wide")
 

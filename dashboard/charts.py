@@ -13,7 +13,7 @@ import base64
 
 import numpy as np
 
-from core.config import HOP_LENGTH, N_FFT, SR, TOP_DB
+from haverford.core.config import HOP_LENGTH, N_FFT, SR, TOP_DB
 
 VERDICT_COLOURS = {"banger": "#d62728", "not_a_banger": "#1f77b4", "tied": "#9467bd", None: "#d9d9d9"}
 VERDICT_NAMES = {"banger": "banger", "not_a_banger": "not a banger", "tied": "labellers disagree",

@@ -11,12 +11,12 @@ import re
 import numpy as np
 import streamlit as st
 
-from core import audio, features
-from core.config import SR
-from core.errors import HaverfordError
-from dashboard import charts
-from db import labelling as labelling_db
-from db import tracks as tracks_db
+from haverford.core import audio, features
+from haverford.core.config import SR
+from haverford.core.errors import HaverfordError
+from haverford.dashboard import charts
+from haverford.db import labelling as labelling_db
+from haverford.db import tracks as tracks_db
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 

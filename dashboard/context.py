@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite_utils
 import streamlit as st
 
-from core.home import Home
+from haverford.core.home import Home
 
 
 @st.cache_resource
@@ -17,7 +17,7 @@ def home() -> Home:
     """The data home this dashboard serves."""
     import os
 
-    from core.config import HOME_ENV
+    from haverford.core.config import HOME_ENV
 
     return _home(os.environ.get(HOME_ENV))
 

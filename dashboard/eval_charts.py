@@ -6,7 +6,7 @@ still says that its test set is whole held-out tracks.
 
 from __future__ import annotations
 
-from dashboard.charts import VERDICT_COLOURS, figure
+from haverford.dashboard.charts import VERDICT_COLOURS, figure
 
 _SQUARE = {"height": 340}
 

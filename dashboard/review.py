@@ -6,13 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.labelling import check_labeller
-from core.errors import HaverfordError
-from dashboard import clip
-from db import answers as answers_db
-from db import evaluation as eval_db
-from db import labelling as labelling_db
-from db import questions as questions_db
+from haverford.core.labelling import check_labeller
+from haverford.core.errors import HaverfordError
+from haverford.dashboard import clip
+from haverford.db import answers as answers_db
+from haverford.db import evaluation as eval_db
+from haverford.db import labelling as labelling_db
+from haverford.db import questions as questions_db
 
 REASONS = ("label was wrong", "ambiguous", "model error")
 VERDICTS = ("banger", "not_a_banger", "ambiguous")  # ambiguous: kept out of training

@@ -3,7 +3,7 @@
 ``db`` imports neither ``core``, TensorFlow nor Streamlit: it knows tables, not music.
 """
 
-from db.connection import DatabaseError, connect, now, write
-from db.migrations import SCHEMA_VERSION, migrate
+from haverford.db.connection import DatabaseError, connect, now, write
+from haverford.db.migrations import SCHEMA_VERSION, migrate
 
 __all__ = ["DatabaseError", "SCHEMA_VERSION", "connect", "migrate", "now", "write"]

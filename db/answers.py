@@ -13,8 +13,8 @@ from typing import Iterable, Mapping
 
 import sqlite_utils
 
-from db.connection import now, write
-from db.questions import verdict_question_id
+from haverford.db.connection import now, write
+from haverford.db.questions import verdict_question_id
 
 
 def save_answers(db: sqlite_utils.Database, segment_ids: Iterable[int], labeller: str,

@@ -64,7 +64,7 @@ def connect(path: str | os.PathLike, *, migrate: bool = True) -> sqlite_utils.Da
         conn.execute("PRAGMA synchronous = NORMAL")
     db = sqlite_utils.Database(conn)
     if migrate:
-        from db.migrations import migrate as run_migrations
+        from haverford.db.migrations import migrate as run_migrations
 
         run_migrations(db)
     return db

@@ -13,8 +13,8 @@ from typing import Iterable
 
 import sqlite_utils
 
-from db.connection import now, write
-from db.questions import verdict_question_id
+from haverford.db.connection import now, write
+from haverford.db.questions import verdict_question_id
 
 SIDES = ("train", "validation", "test")
 LABELLED = "v.verdict IN ('banger', 'not_a_banger')"

@@ -11,7 +11,7 @@ from typing import Callable
 
 import sqlite_utils
 
-from db.connection import DatabaseError, now, write
+from haverford.db.connection import DatabaseError, now, write
 
 SCHEMA_1 = """
 CREATE TABLE tracks (

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 
 import sqlite_utils
 
-from db.connection import now, write
+from haverford.db.connection import now, write
 
 JSON_COLUMNS = ("params", "curves", "metrics")
 

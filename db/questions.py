@@ -10,7 +10,7 @@ import json
 
 import sqlite_utils
 
-from db.connection import now, write
+from haverford.db.connection import now, write
 
 KINDS = ("yes_no", "number", "count", "rating", "choice", "text")
 _JSON_COLUMNS = ("options", "ask_when", "rule")

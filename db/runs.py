@@ -11,7 +11,7 @@ import json
 
 import sqlite_utils
 
-from db.connection import now, write
+from haverford.db.connection import now, write
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")

@@ -7,7 +7,7 @@ from typing import Iterable
 
 import sqlite_utils
 
-from db.connection import now, write
+from haverford.db.connection import now, write
 
 
 def track_id_by_hash(db: sqlite_utils.Database, content_hash: str) -> int | None:

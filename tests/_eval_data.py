@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from db import answers as answers_db
-from db import models as models_db
-from db import questions as questions_db
-from db import tracks as tracks_db
+from haverford.db import answers as answers_db
+from haverford.db import models as models_db
+from haverford.db import questions as questions_db
+from haverford.db import tracks as tracks_db
 
 # track title → (side, per-segment (label, p_banger))
 TRACKS = {

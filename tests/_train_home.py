@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.config import SR
-from core.home import Home
-from core.ingest import ingest
+from haverford.core.config import SR
+from haverford.core.home import Home
+from haverford.core.ingest import ingest
 
 SECONDS = 15.0
 PER_CLASS = 8

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import db as dbm
-from core.home import Home
+import haverford.db as dbm
+from haverford.core.home import Home
 
 
 def tone(freq: float = 440.0, *, seconds: float = 12.0, sr: int = 22050, channels: int = 1,

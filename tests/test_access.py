@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
+from importlib import resources
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.config import HOME_ENV
+from haverford.core.config import HOME_ENV
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+APP = str(resources.files("haverford.dashboard") / "app.py")
 
 
 @pytest.fixture

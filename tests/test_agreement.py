@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from core import agreement
-from db import answers as answers_db
-from db import labelling as labelling_db
-from db import questions as questions_db
+from haverford.core import agreement
+from haverford.db import answers as answers_db
+from haverford.db import labelling as labelling_db
+from haverford.db import questions as questions_db
 
 # Two labellers, ten segments, yes/no: 4 both yes, 4 both no, 2 split one each way.
 A = [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]

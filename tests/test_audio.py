@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import audio
-from core.config import SEGMENT_SAMPLES, SR
-from core.errors import AudioError
+from haverford.core import audio
+from haverford.core.config import SEGMENT_SAMPLES, SR
+from haverford.core.errors import AudioError
 from tests.conftest import tone, write_audio
 
 

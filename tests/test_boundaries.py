@@ -11,14 +11,22 @@ ROOT = Path(__file__).resolve().parents[1]
 TF_ALLOWED = {"core/model.py", "core/train.py"}
 
 
+def _layer(module: str) -> str:
+    """``haverford.db.x`` → ``db``; any other module → its top-level name."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "haverford" and len(parts) > 1 else parts[0]
+
+
 def imported_modules(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
+            names |= {_layer(alias.name) for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(_layer(node.module))
+            if node.module == "haverford":
+                names |= {alias.name for alias in node.names}
     return names
 
 
@@ -39,18 +47,25 @@ def test_core_never_imports_streamlit_and_only_model_code_imports_tensorflow(pat
         assert not names & {"tensorflow", "keras"}, f"{path} imports TensorFlow"
 
 
-@pytest.mark.parametrize("module", ["core", "core.audio", "core.features", "core.ingest", "core.cli", "db"])
+@pytest.mark.parametrize("path", sources("dashboard"), ids=lambda p: p.name)
+def test_dashboard_reaches_the_database_only_through_core(path):
+    assert "db" not in imported_modules(path)
+
+
+@pytest.mark.parametrize("module", ["haverford.core", "haverford.core.audio", "haverford.core.features",
+                                    "haverford.core.ingest", "haverford.core.cli", "haverford.db"])
 def test_importing_core_modules_does_not_load_tensorflow_or_streamlit(module):
     code = (f"import sys, {module}; heavy = [m for m in ('tensorflow', 'keras', 'streamlit') "
             f"if m in sys.modules]; print(','.join(heavy))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT.parent, check=True)
     assert out.stdout.strip() == ""
 
 
 def test_ingest_workers_start_without_librosa_or_the_database_layer():
     """Importing what an ingest worker runs costs no librosa (a second) and no sqlite-utils/pandas
     (a third of a second): the CLI forks its workers before either would load."""
-    code = ("import sys, core.cli, core.ingest, core.analyse, core.home; "
+    code = ("import sys, haverford.core.cli, haverford.core.ingest, haverford.core.analyse, "
+            "haverford.core.home; "
             "print(','.join(m for m in ('librosa', 'sqlite_utils', 'pandas') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT.parent, check=True)
     assert out.stdout.strip() == ""

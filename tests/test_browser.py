@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core.home import Home
+from haverford.core.home import Home
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +51,7 @@ def served(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     pytest.importorskip("playwright.sync_api")
-    from core.demo import build_demo
+    from haverford.core.demo import build_demo
 
     home = Home(tmp_path_factory.mktemp("browser") / "home")
     build_demo(home, n_tracks=4, seed=0)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from core.cli import main
+from haverford.core.cli import main
 from tests.conftest import tone, write_audio
 
 
@@ -58,7 +58,7 @@ def test_user_errors_exit_1_with_one_line(capsys, argv, message):
 
 
 def test_bad_input_never_prints_a_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "core.cli", "ingest", "--home", str(tmp_path / "h"),
+    proc = subprocess.run([sys.executable, "-m", "haverford.core.cli", "ingest", "--home", str(tmp_path / "h"),
                            "--label", "x", "a.wav"], capture_output=True, text=True)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
 
@@ -94,7 +94,7 @@ def test_export_refuses_a_folder(capsys, tmp_path, library_dir):
 
 def test_after_a_command_the_database_file_alone_holds_everything(tmp_path, library_dir):
     home = tmp_path / "h"
-    proc = subprocess.run([sys.executable, "-m", "core.cli", "ingest", str(library_dir), "--home", str(home), "--json"],
+    proc = subprocess.run([sys.executable, "-m", "haverford.core.cli", "ingest", str(library_dir), "--home", str(home), "--json"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert not (home / "haverford.db-wal").exists()  # the WAL was folded in when the command ended

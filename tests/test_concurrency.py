@@ -16,11 +16,11 @@ import time
 
 import pytest
 
-import db as dbm
-from core import jobs
-from core.home import Home
-from core.train import TrainConfig
-from db import answers, questions
+import haverford.db as dbm
+from haverford.core import jobs
+from haverford.core.home import Home
+from haverford.core.train import TrainConfig
+from haverford.db import answers, questions
 from tests._train_home import copy_home
 from tests.conftest import clicks, tone, write_audio
 
@@ -30,7 +30,7 @@ SAVES = 500
 
 def label_as_fast_as_possible(db_path: str, labeller: str, saves: int, queue) -> None:
     """One labeller process: ``saves`` labelling forms (every question) on random segments."""
-    import db.connection as connection
+    import haverford.db.connection as connection
 
     database = dbm.connect(db_path)
     ids = {q["key"]: q["id"] for q in questions.list_questions(database)}
@@ -55,7 +55,7 @@ def test_eight_labellers_a_retrain_and_an_ingest_at_once(train_template, tmp_pat
     for i in range(6):
         write_audio(tmp_path / "more" / "banger" / f"more-{i}.wav", clicks(150 + i, seconds=12.0))
         write_audio(tmp_path / "more" / "not_a_banger" / f"more-{i}.wav", tone(500 + 7 * i, seconds=12.0))
-    ingest = subprocess.Popen([sys.executable, "-m", "core.cli", "ingest", str(tmp_path / "more"),
+    ingest = subprocess.Popen([sys.executable, "-m", "haverford.core.cli", "ingest", str(tmp_path / "more"),
                                "--home", str(home.path), "--json"], stdout=subprocess.PIPE, text=True)
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
@@ -82,7 +82,7 @@ def test_eight_labellers_a_retrain_and_an_ingest_at_once(train_template, tmp_pat
 
 
 def _wait_for_run(home: Home, run_id: int, *, timeout_s: float = 600) -> dict:
-    from db import runs as runs_db
+    from haverford.db import runs as runs_db
 
     deadline = time.time() + timeout_s
     while time.time() < deadline:

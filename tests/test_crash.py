@@ -8,10 +8,10 @@ import time
 import pytest
 
 from _train_home import copy_home
-from core import jobs
-from core.train import TrainConfig, load_model
-from db import models as models_db
-from db import runs as runs_db
+from haverford.core import jobs
+from haverford.core.train import TrainConfig, load_model
+from haverford.db import models as models_db
+from haverford.db import runs as runs_db
 
 KILLS = 10
 # where to aim the kill: while Python and TensorFlow start, during training, while scoring

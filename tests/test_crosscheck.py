@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from _train_home import copy_home
-from core import crosscheck as cc
-from core.errors import HaverfordError
-from core.jobs import RunGoingError, create_run
-from db import evaluation as eval_db
-from db import models as models_db
-from db import runs as runs_db
+from haverford.core import crosscheck as cc
+from haverford.core.errors import HaverfordError
+from haverford.core.jobs import RunGoingError, create_run
+from haverford.db import evaluation as eval_db
+from haverford.db import models as models_db
+from haverford.db import runs as runs_db
 
 TINY = cc.CrossCheckConfig(folds=3, preset="tiny", epochs=2)
 

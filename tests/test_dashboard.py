@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+from importlib import resources
 import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import labelling
-from core.config import HOME_ENV
-from core.home import Home
-from db import answers as answers_db
-from db import questions as questions_db
+from haverford.core import labelling
+from haverford.core.config import HOME_ENV
+from haverford.core.home import Home
+from haverford.db import answers as answers_db
+from haverford.db import questions as questions_db
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+APP = str(resources.files("haverford.dashboard") / "app.py")
 PAGES = ["views/library.py", "views/label.py", "views/questions.py", "views/agreement.py"]
 
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Home:
     """The demo library (4 generated tracks, simulated labellers), built once per session."""
-    from core.demo import build_demo
+    from haverford.core.demo import build_demo
 
     home = Home(tmp_path_factory.mktemp("demo") / "home")
     build_demo(home, n_tracks=4, seed=0)
@@ -252,8 +253,8 @@ def test_save_upload_sanitises_names(tmp_path):
 def test_clip_figures_are_small_with_hz_on_a_log_axis(demo_home):
     import plotly.io as pio
 
-    from dashboard import clip
-    from db import tracks as tracks_db
+    from haverford.dashboard import clip
+    from haverford.db import tracks as tracks_db
 
     seg = tracks_db.get_segment(demo_home.connect(), 1)
     wave, spec = clip.clip_figures(seg["path"], seg["start_s"], 5.0)

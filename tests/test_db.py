@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-import db as dbm
-from db import answers, questions, tracks
+import haverford.db as dbm
+from haverford.db import answers, questions, tracks
 
 
 def add_track(database, name="t", n_segments=2):

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from core.cli import main
-from core.demo import build_demo
-from core.home import Home
+from haverford.core.cli import main
+from haverford.core.demo import build_demo
+from haverford.core.home import Home
 
 
 def answer_tuples(home):

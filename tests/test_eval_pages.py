@@ -6,15 +6,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from _train_home import copy_home
-from core.config import HOME_ENV
-from core.demo import build_demo
-from core.home import Home
-from core.jobs import run_in_foreground
-from core.train import TrainConfig
-from db import answers as answers_db
-from db import evaluation as eval_db
-from db import models as models_db
-from db import runs as runs_db
+from haverford.core.config import HOME_ENV
+from haverford.core.demo import build_demo
+from haverford.core.home import Home
+from haverford.core.jobs import run_in_foreground
+from haverford.core.train import TrainConfig
+from haverford.db import answers as answers_db
+from haverford.db import evaluation as eval_db
+from haverford.db import models as models_db
+from haverford.db import runs as runs_db
 
 ROOT = Path(__file__).resolve().parents[1]
 EVALUATE = str(ROOT / "dashboard" / "views" / "evaluate.py")

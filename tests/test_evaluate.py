@@ -8,13 +8,13 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
 from _eval_data import TRACKS, build, label
-from core.cli import main
-from core.errors import HaverfordError
-from core.evaluate import as_pred_probs, curves, evaluate_model, metrics, track_results
-from db import answers as answers_db
-from db import evaluation as eval_db
-from db import models as models_db
-from db import questions as questions_db
+from haverford.core.cli import main
+from haverford.core.errors import HaverfordError
+from haverford.core.evaluate import as_pred_probs, curves, evaluate_model, metrics, track_results
+from haverford.db import answers as answers_db
+from haverford.db import evaluation as eval_db
+from haverford.db import models as models_db
+from haverford.db import questions as questions_db
 
 LABELS = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 1])
 P = np.array([0.9, 0.7, 0.4, 0.55, 0.2, 0.6, 0.1, 0.3, 0.45, 0.8])

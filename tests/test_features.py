@@ -4,9 +4,9 @@ import librosa
 import numpy as np
 import pytest
 
-from core import features
-from core.config import SEGMENT_SAMPLES
-from core.errors import HaverfordError
+from haverford.core import features
+from haverford.core.config import SEGMENT_SAMPLES
+from haverford.core.errors import HaverfordError
 from tests.conftest import clicks, tone
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from core.haverford import decide
-from db import questions
+from haverford.core.haverford import decide
+from haverford.db import questions
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import db as dbm
-from core.cli import main
-from core.ingest import ingest
-from db.migrations import MIGRATIONS
+import haverford.db as dbm
+from haverford.core.cli import main
+from haverford.core.ingest import ingest
+from haverford.db.migrations import MIGRATIONS
 from tests.conftest import tone, write_audio
 
 
@@ -125,7 +125,7 @@ def test_killing_an_ingest_half_way_then_rerunning_imports_each_file_once(tmp_pa
     for i in range(10):
         write_audio(folder / "banger" / f"{i:02d}.wav", tone(200 + 20 * i, seconds=40.0, sr=44100), 44100)
     home = tmp_path / "h"
-    cmd = [sys.executable, "-m", "core.cli", "ingest", str(folder), "--home", str(home), "--json"]
+    cmd = [sys.executable, "-m", "haverford.core.cli", "ingest", str(folder), "--home", str(home), "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline and _tracks(home) < 2:
@@ -150,8 +150,8 @@ def _tracks(home) -> int:
 
 
 def test_an_upload_over_the_limit_is_refused_with_the_sizes(tmp_path, monkeypatch):
-    from core.errors import HaverfordError
-    from core.labelling import save_upload
+    from haverford.core.errors import HaverfordError
+    from haverford.core.labelling import save_upload
 
     monkeypatch.setenv("HAVERFORD_MAX_UPLOAD_MB", "1")
     with pytest.raises(HaverfordError, match=r"big.wav is 1.5 MB, over the 1 MB upload limit"):
@@ -163,7 +163,7 @@ def test_an_upload_over_the_limit_is_refused_with_the_sizes(tmp_path, monkeypatc
                                             ("it's \"a\" <b>.wav", "it_s _a_ _b_.wav"),
                                             ("..", "upload")])
 def test_uploaded_names_are_sanitised_and_stay_under_the_home(tmp_path, name, expected):
-    from core.labelling import save_upload
+    from haverford.core.labelling import save_upload
 
     path = save_upload(tmp_path / "uploads", name, b"RIFF")
     assert path.parent == tmp_path / "uploads" and path.name == expected

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from core import features
-from core.errors import HaverfordError
-from core.ingest import compute_missing, ingest
-from db import answers, tracks
+from haverford.core import features
+from haverford.core.errors import HaverfordError
+from haverford.core.ingest import compute_missing, ingest
+from haverford.db import answers, tracks
 from tests.conftest import tone, write_audio
 
 
@@ -83,7 +83,7 @@ def test_stored_features_read_back_without_decoding(home, library_dir):
     locations = tracks.segment_locations(database, ids, "log_mel")
     stored = home.store.read(locations, "log_mel")
     assert stored.shape == (7, 128, 216) and stored.dtype == np.float16
-    from core import audio
+    from haverford.core import audio
 
     first = database.execute("SELECT t.path FROM tracks t JOIN segments s ON s.track_id = t.id "
                              "WHERE s.id = ?", [ids[0]]).fetchone()[0]
@@ -119,7 +119,7 @@ def test_the_same_audio_twice_in_one_import_is_stored_once(home, library_dir, tm
 
 
 def test_a_file_that_vanishes_before_it_is_read_is_reported_and_the_rest_imported(home, library_dir, monkeypatch):
-    from core import analyse
+    from haverford.core import analyse
 
     gone = library_dir / "banger" / "kick 140.flac"
     real_hash = analyse.content_hash
@@ -139,7 +139,7 @@ def test_reimporting_into_an_existing_library_decodes_nothing(home, library_dir,
     import contextlib
     from concurrent.futures import ThreadPoolExecutor
 
-    from core import analyse
+    from haverford.core import analyse
 
     ingest(home, [library_dir])
     decoded = []

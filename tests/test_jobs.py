@@ -9,11 +9,11 @@ import time
 import pytest
 
 from _train_home import copy_home
-from core import jobs
-from core.jobs import RunCancelled, RunGoingError, create_run, execute_run, refresh_runs, start_run
-from core.train import TrainConfig
-from db import models as models_db
-from db import runs as runs_db
+from haverford.core import jobs
+from haverford.core.jobs import RunCancelled, RunGoingError, create_run, execute_run, refresh_runs, start_run
+from haverford.core.train import TrainConfig
+from haverford.db import models as models_db
+from haverford.db import runs as runs_db
 
 TINY = TrainConfig(preset="tiny")
 

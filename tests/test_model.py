@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from core.errors import HaverfordError
-from core.model import CLASSES, PRESETS, build_model, compile_model, get_preset
+from haverford.core.errors import HaverfordError
+from haverford.core.model import CLASSES, PRESETS, build_model, compile_model, get_preset
 
 
 def test_seed_preset_is_the_notebooks_network_with_57m_weights():

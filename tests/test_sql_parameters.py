@@ -9,10 +9,10 @@ import sqlite3
 
 import pytest
 
-import db.connection as connection
-from core.export import export_answers
-from core.ingest import ingest
-from db import answers, labelling, library, questions
+import haverford.db.connection as connection
+from haverford.core.export import export_answers
+from haverford.core.ingest import ingest
+from haverford.db import answers, labelling, library, questions
 from tests.conftest import tone, write_audio
 
 MARK = "zq'); DROP TABLE answers;-- <script>alert(1)</script>"

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from core import synth
-from core.synth import acoustic
-from core.synth import SR, make_banger, make_library, make_not_banger
+from haverford.core import synth
+from haverford.core.synth import acoustic
+from haverford.core.synth import SR, make_banger, make_library, make_not_banger
 
 SEGMENT = int(5 * SR)
 

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from _train_home import copy_home, write_library
-from core.cli import main
-from core.home import Home
-from core.jobs import run_in_foreground
-from core.train import (SIDES, SegmentBatches, TrainConfig, assign_split, balanced_weights,
+from haverford.core.cli import main
+from haverford.core.home import Home
+from haverford.core.jobs import run_in_foreground
+from haverford.core.train import (SIDES, SegmentBatches, TrainConfig, assign_split, balanced_weights,
                         labelled_subsets, plan_sides)
-from db import answers as answers_db
-from db import models as models_db
-from db import questions as questions_db
-from db import tracks as tracks_db
+from haverford.db import answers as answers_db
+from haverford.db import models as models_db
+from haverford.db import questions as questions_db
+from haverford.db import tracks as tracks_db
 
 
 @pytest.fixture

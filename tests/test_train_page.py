@@ -6,11 +6,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from _train_home import copy_home
-from core.config import HOME_ENV
-from core.jobs import create_run
-from core.home import Home
-from db import models as models_db
-from db import runs as runs_db
+from haverford.core.config import HOME_ENV
+from haverford.core.jobs import create_run
+from haverford.core.home import Home
+from haverford.db import models as models_db
+from haverford.db import runs as runs_db
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "dashboard" / "views" / "train.py")

@@ -19,9 +19,9 @@ from typing import Iterator
 
 import numpy as np
 
-from core.synth._base import _BANGER_BPM, _DOPENESS, _SEGMENT_N, PEAK, SEGMENT_S, SR
-from core.synth.acoustic import _piece_pad, _plan_piece, _render_notes
-from core.synth.banger import _banger_bars, _drop_times, _render_banger
+from haverford.core.synth._base import _BANGER_BPM, _DOPENESS, _SEGMENT_N, PEAK, SEGMENT_S, SR
+from haverford.core.synth.acoustic import _piece_pad, _plan_piece, _render_notes
+from haverford.core.synth.banger import _banger_bars, _drop_times, _render_banger
 
 __all__ = ["PEAK", "SEGMENT_S", "SR", "SegmentTruth", "SynthTrack", "make_banger", "make_library",
            "make_not_banger"]

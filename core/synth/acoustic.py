@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from core.synth._base import (SR, _ARP_PATTERNS, _FREE_TEMPO_P, _GUITAR, _MAJOR_PROGRESSIONS, _MINOR_PROGRESSIONS,
+from haverford.core.synth._base import (SR, _ARP_PATTERNS, _FREE_TEMPO_P, _GUITAR, _MAJOR_PROGRESSIONS, _MINOR_PROGRESSIONS,
                               _NOT_BANGER_BPM, _PIANO, _filtered, _midi_hz, _pad_envelope, _pad_tone, _place,
                               _voice)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from core.synth._base import (SEGMENT_S, SR, _MINOR_PROGRESSIONS, _SEGMENT_N, _STAB_RHYTHMS, _filtered,
+from haverford.core.synth._base import (SEGMENT_S, SR, _MINOR_PROGRESSIONS, _SEGMENT_N, _STAB_RHYTHMS, _filtered,
                               _midi_hz, _pad_envelope, _pad_tone, _place, _voice)
 
 

@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from core import agreement
-from dashboard import charts, clip
-from dashboard.context import connect, home
-from db import labelling as labelling_db
-from db import questions as questions_db
+from haverford.core import agreement
+from haverford.dashboard import charts, clip
+from haverford.dashboard.context import connect, home
+from haverford.db import labelling as labelling_db
+from haverford.db import questions as questions_db
 
 
 @st.cache_data(max_entries=16, show_spinner=False, ttl=30)

@@ -3,12 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from core.errors import HaverfordError
-from core.evaluate import Evaluation, curves, evaluate_model
-from dashboard import eval_charts
-from dashboard.context import connect, home
-from db import labelling as labelling_db
-from db import models as models_db
+from haverford.core.errors import HaverfordError
+from haverford.core.evaluate import Evaluation, curves, evaluate_model
+from haverford.dashboard import eval_charts
+from haverford.dashboard.context import connect, home
+from haverford.db import labelling as labelling_db
+from haverford.db import models as models_db
 
 PLOTLY = {"displaylogo": False}
 

@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from core import labelling
-from core.errors import HaverfordError
-from core.haverford import as_bool, is_asked
-from dashboard import clip
-from dashboard.context import connect
-from db import labelling as labelling_db
-from db import questions as questions_db
-from db import tracks as tracks_db
+from haverford.core import labelling
+from haverford.core.errors import HaverfordError
+from haverford.core.haverford import as_bool, is_asked
+from haverford.dashboard import clip
+from haverford.dashboard.context import connect
+from haverford.db import labelling as labelling_db
+from haverford.db import questions as questions_db
+from haverford.db import tracks as tracks_db
 
 VERDICT_LABELS = {"banger": "Banger", "not_a_banger": "Not a banger", "ambiguous": "Ambiguous"}
 

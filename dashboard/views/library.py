@@ -3,16 +3,16 @@
 import pandas as pd
 import streamlit as st
 
-from core import labelling
-from core.config import LABELS
-from core.errors import HaverfordError
-from core.ingest import AUDIO_EXTENSIONS, ingest
-from dashboard import clip
-from dashboard.context import connect, home
-from db import labelling as labelling_db
-from db import library as library_db
-from db import questions as questions_db
-from db import tracks as tracks_db
+from haverford.core import labelling
+from haverford.core.config import LABELS
+from haverford.core.errors import HaverfordError
+from haverford.core.ingest import AUDIO_EXTENSIONS, ingest
+from haverford.dashboard import clip
+from haverford.dashboard.context import connect, home
+from haverford.db import labelling as labelling_db
+from haverford.db import library as library_db
+from haverford.db import questions as questions_db
+from haverford.db import tracks as tracks_db
 
 PAGE_SIZE = 50
 SORT_NAMES = {"track": "track and time", "most_labellers": "most labellers first",

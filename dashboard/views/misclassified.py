@@ -4,17 +4,17 @@ likely label errors; and prediction flips between two model versions."""
 import pandas as pd
 import streamlit as st
 
-from core import jobs
-from core.crosscheck import CrossCheckConfig, start_crosscheck
-from core.errors import HaverfordError
-from core.cli_models import PRESET_NAMES
-from dashboard import eval_charts, review
-from dashboard.context import connect, home
-from db import answers as answers_db
-from db import evaluation as eval_db
-from db import labelling as labelling_db
-from db import models as models_db
-from db import runs as runs_db
+from haverford.core import jobs
+from haverford.core.crosscheck import CrossCheckConfig, start_crosscheck
+from haverford.core.errors import HaverfordError
+from haverford.core.cli_models import PRESET_NAMES
+from haverford.dashboard import eval_charts, review
+from haverford.dashboard.context import connect, home
+from haverford.db import answers as answers_db
+from haverford.db import evaluation as eval_db
+from haverford.db import labelling as labelling_db
+from haverford.db import models as models_db
+from haverford.db import runs as runs_db
 
 MODES = {"mistakes": "Model mistakes", "crosscheck": "Cross-check: likely label errors",
          "flips": "Prediction flips between models"}

@@ -7,10 +7,10 @@ every change keeps the previous version in ``question_revisions``.
 import pandas as pd
 import streamlit as st
 
-from core import labelling
-from core.errors import HaverfordError
-from dashboard.context import connect
-from db import questions as questions_db
+from haverford.core import labelling
+from haverford.core.errors import HaverfordError
+from haverford.dashboard.context import connect
+from haverford.db import questions as questions_db
 
 KIND_NAMES = {"yes_no": "yes / no", "number": "number", "count": "count", "rating": "rating",
               "choice": "choice", "text": "free text"}

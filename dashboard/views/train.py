@@ -4,14 +4,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import jobs
-from core.cli_models import PRESET_NAMES
-from core.errors import HaverfordError
-from core.features import FEATURES
-from dashboard.context import connect, home
-from db import models as models_db
-from db import runs as runs_db
-from db import tracks as tracks_db
+from haverford.core import jobs
+from haverford.core.cli_models import PRESET_NAMES
+from haverford.core.errors import HaverfordError
+from haverford.core.features import FEATURES
+from haverford.dashboard.context import connect, home
+from haverford.db import models as models_db
+from haverford.db import runs as runs_db
+from haverford.db import tracks as tracks_db
 
 PRESET_HELP = {"fast": "fast (default): small ConvNet on log_mel, about a minute on 2 cores",
                "seed": "seed: the 2018 notebook's 57 M-weight ConvNet on log_stft (slow: ~45 min)",

@@ -1,0 +1,1 @@
+"""One module per dashboard page, each a Streamlit script that ``app.py`` registers with ``st.navigation``."""
