@@ -28,6 +28,7 @@ def cmd_evaluate(args) -> dict:
 def evaluate_text(out: dict) -> str:
     m, t = out["metrics"], out["track_metrics"]
     lines = [f"model {out['model_id']}, {out['split']['text']}; threshold {out['threshold']:g}",
+             f"figures computed {out['labels']['text']}" if out.get("labels") else "",
              f"segments: accuracy {_f(m['accuracy'])}  balanced {_f(m['balanced_accuracy'])}  "
              f"precision {_f(m['precision'])}  recall {_f(m['recall'])}  F1 {_f(m['f1'])}  "
              f"ROC AUC {_f(m['roc_auc'])}  (n={m['n']}; confusion [[TN FP] [FN TP]] = {m['confusion']})",
@@ -48,16 +49,15 @@ def configure_misclassified(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_misclassified(args) -> dict:
-    from haverford.core.evaluate import model_row
+    from haverford.core.evaluate import misclassified
     from haverford.core.home import Home
-    from haverford.db import evaluation as eval_db
 
-    db = Home(args.home, create=False).connect()
-    model = model_row(db, args.model)
     side = None if args.split == "all" else args.split
-    rows, totals = eval_db.misclassified(db, model["id"], threshold=args.threshold, side=side, limit=args.limit)
-    return {"model_id": model["id"], "split": args.split, "threshold": args.threshold, **totals,
-            "segments": [_segment_json(r) for r in rows]}
+    page = misclassified(Home(args.home, create=False), args.model, threshold=args.threshold, side=side,
+                         limit=args.limit)
+    return {"model_id": page["model"]["id"], "split": args.split, "threshold": args.threshold,
+            "total": page["total"], "reviewed": page["reviewed"], "labels": page["labels"].to_json(),
+            "segments": [_segment_json(r) for r in page["rows"]]}
 
 
 def _segment_json(r: dict) -> dict:
@@ -68,7 +68,8 @@ def _segment_json(r: dict) -> dict:
 
 def misclassified_text(out: dict) -> str:
     lines = [f"model {out['model_id']}: {out['total']} labelled segments misclassified ({out['split']} tracks, "
-             f"threshold {out['threshold']:g}; {out['reviewed']} reviewed), most confidently wrong first"]
+             f"threshold {out['threshold']:g}; {out['reviewed']} reviewed), most confidently wrong first; "
+             f"{out['labels']['text']}"]
     lines += [f"{s['segment_id']:>8}  {s['verdict']:<13} p(banger)={s['p_banger']:.3f}  {s['side'] or '-':<10} "
               f"{s['title']} @ {s['start_s']:.0f} s" for s in out["segments"]]
     return "\n".join(lines)

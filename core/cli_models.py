@@ -10,8 +10,8 @@ import getpass
 import sys
 
 from haverford.core.config import DEFAULT_FEATURE
+from haverford.core.vocabulary import PRESET_NAMES
 
-PRESET_NAMES = ("seed", "fast", "tiny")  # core.model.PRESETS, without importing TensorFlow
 
 
 def configure_train(p: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def configure_train(p: argparse.ArgumentParser) -> None:
 def cmd_train(args) -> dict:
     from haverford.core.home import Home
     from haverford.core.jobs import run_in_foreground
-    from haverford.core.train import TrainConfig
+    from haverford.core.presets import TrainConfig
 
     config = TrainConfig(preset=args.preset, feature=args.feature, seed=args.seed,
                          epochs=args.epochs, max_steps=args.max_steps)
@@ -36,8 +36,9 @@ def cmd_train(args) -> dict:
     with TqdmReporter() as reporter:
         out = run_in_foreground(home, config, created_by=_user(), reporter=reporter)
     keys = ("model_id", "run_id", "preset", "feature", "train_segments", "validation_segments",
-            "test_segments", "test_accuracy", "majority_baseline", "track_accuracy", "split",
-            "scored_segments", "scoring_segments_per_s", "seconds")
+            "test_segments", "test_tracks", "test_accuracy", "balanced_accuracy", "roc_auc",
+            "majority_baseline", "track_accuracy", "split", "split_text", "labels",
+            "scored_segments", "scoring_segments_per_s", "training_seconds", "seconds")
     return {k: out.get(k) for k in keys}
 
 
@@ -45,7 +46,8 @@ def train_text(out: dict) -> str:
     return (f"model {out['model_id']} ({out['preset']} on {out['feature']}) is now active: test accuracy "
             f"{out['test_accuracy']:.3f} on {out['test_segments']} segments of held-out tracks "
             f"(split by track; majority baseline {out['majority_baseline']:.3f}); "
-            f"trained on {out['train_segments']} segments in {out['seconds']:.1f} s")
+            f"trained on {out['train_segments']} segments in {out['seconds']:.1f} s; figures computed "
+            + (out["labels"] or {}).get("text", "against the labels as of now"))
 
 
 def configure_predict(p: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ N_MELS = 128
 TOP_DB = 80.0
 FRAMES_PER_SEGMENT = 1 + SEGMENT_SAMPLES // HOP_LENGTH  # 216 with center=True
 
-LABELS = ("banger", "not_a_banger")
+LABELS = ("banger", "not_a_banger")  # the verdicts a folder or --label may give (vocabulary.CLASSES)
 DEFAULT_FEATURE = "log_mel"
 DEFAULT_HOME = "haverford-data"
 HOME_ENV = "HAVERFORD_HOME"

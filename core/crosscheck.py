@@ -23,7 +23,9 @@ import numpy as np
 
 from haverford.core import jobs
 from haverford.core.errors import HaverfordError
-from haverford.core.haverford import BANGER
+from haverford.core.presets import TrainConfig
+from haverford.core.split import Subset
+from haverford.core.vocabulary import BANGER, TRAIN, VALIDATION
 from haverford.core.home import Home
 from haverford.db import evaluation as eval_db
 from haverford.db import models as models_db
@@ -170,36 +172,25 @@ def out_of_fold(home: Home, data: dict[str, np.ndarray], folds: np.ndarray, conf
     -------
     np.ndarray [shape=(n,)]
     """
-    from haverford.core import train as train_mod
+    from haverford.core.inference import predict_subset
+    from haverford.core.train import fit_model, prepare_features
 
-    preset = train_mod.TrainConfig(preset=config.preset, epochs=config.epochs, seed=config.seed).resolved()
-    train_mod.prepare_features(home, preset.feature, reporter=reporter)
+    preset = TrainConfig(preset=config.preset, epochs=config.epochs, seed=config.seed).resolved()
+    prepare_features(home, preset.feature, reporter=reporter)
     p = np.full(len(folds), np.nan)
     for fold in range(config.folds):
         held = folds == fold
         # no validation tracks: each fold's model early-stops on training loss, its test is the held-out fold
-        subsets = {"train": _subset(train_mod, data, ~held),
-                   "validation": _subset(train_mod, data, np.zeros_like(held))}
+        subsets = {TRAIN: _subset(data, ~held), VALIDATION: _subset(data, np.zeros_like(held))}
         fold_reporter = FoldReporter(reporter, fold=fold, k=config.folds, epochs=preset.epochs)
-        model, _, _ = train_mod.fit_model(home, subsets, preset=preset, seed=config.seed + fold,
-                                          reporter=fold_reporter)
-        p[held] = _predict(train_mod, home, model, _subset(train_mod, data, held), feature=preset.feature,
-                           reporter=fold_reporter)
+        model, _, _ = fit_model(home, subsets, preset=preset, seed=config.seed + fold, reporter=fold_reporter)
+        p[held] = predict_subset(home, model, _subset(data, held), feature=preset.feature,
+                                 progress=lambda d, t: fold_reporter.stage("scoring held-out tracks", d, t))
     return p
 
 
-def _subset(train_mod, data: dict[str, np.ndarray], mask: np.ndarray):
-    return train_mod.Subset(data["segment_ids"][mask], data["labels"][mask], data["track_ids"][mask])
-
-
-def _predict(train_mod, home: Home, model, subset, *, feature: str, reporter) -> np.ndarray:
-    batches = train_mod.SegmentBatches(home, subset, feature=feature, batch_size=train_mod.PREDICT_BATCH,
-                                       seed=0, shuffle=False)
-    parts = []
-    for i in range(len(batches)):
-        parts.append(train_mod.predict_p_banger(model, [batches[i][0]]))
-        reporter.stage("scoring held-out tracks", i + 1, len(batches))
-    return np.concatenate(parts) if parts else np.zeros(0)
+def _subset(data: dict[str, np.ndarray], mask: np.ndarray) -> Subset:
+    return Subset(data["segment_ids"][mask], data["labels"][mask], data["track_ids"][mask])
 
 
 def score_rows(data: dict[str, np.ndarray], folds: np.ndarray, p_banger: np.ndarray) -> tuple[list[dict], str]:

@@ -8,6 +8,7 @@ of one track are never on both sides. Labels are the current consensus verdicts 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -18,14 +19,16 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_
                              roc_curve)
 
 from haverford.core.errors import HaverfordError
-from haverford.core.haverford import BANGER, NOT_A_BANGER
+from haverford.core.vocabulary import BANGER, CLASSES, NOT_A_BANGER, VERDICTS, consensus, majority_class
 from haverford.core.home import Home
 from haverford.core.labelling import algorithm_verdicts
 from haverford.db import evaluation as eval_db
 from haverford.db import labelling as labelling_db
+from haverford.db import models as models_db
 from haverford.db import questions as questions_db
 
-CLASSES = (NOT_A_BANGER, BANGER)  # core.model.CLASSES, without importing TensorFlow
+
+MAJORITY = "majority class"  # the baseline row's name
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,39 @@ class Split:
 
 
 @dataclass(frozen=True)
+class Freshness:
+    """Which labels a figure was computed against, and how far they moved since training.
+
+    Figures use the consensus verdicts *now*; ``changed`` counts segments the model was trained
+    or tested on whose verdict is different now, ``added`` the labelled segments it never saw.
+    ``known`` is False for models trained before their labels were recorded.
+    """
+
+    trained_at: str
+    changed: int = 0
+    added: int = 0
+    known: bool = True
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.changed or self.added)
+
+    @property
+    def text(self) -> str:
+        base = f"against the labels as of now (model trained {self.trained_at[:16].replace('T', ' ')} UTC)"
+        if not self.known:
+            return base + "; its training labels were not recorded"
+        if not self.stale:
+            return base + "; no verdict changed since it was trained"
+        return (base + f"; since training {self.changed} verdicts changed and {self.added} segments were "
+                "newly labelled: Retrain to learn them")
+
+    def to_json(self) -> dict:
+        return {"trained_at": self.trained_at, "changed_since_training": self.changed,
+                "new_since_training": self.added, "known": self.known, "stale": self.stale, "text": self.text}
+
+
+@dataclass(frozen=True)
 class Rivals:
     """What the baselines need besides the ConvNet, loaded once per evaluation.
 
@@ -91,17 +127,35 @@ class Evaluation:
     track_metrics: Metrics
     tracks: list[dict] = field(default_factory=list)
     baselines: list[dict] = field(default_factory=list)
+    freshness: Freshness | None = None
 
     def at(self, threshold: float) -> "Evaluation":
         """The same evaluation at another decision threshold (pure numpy, no database)."""
-        return score(self.model_id, self.split, self.labels, self.pred_probs, self.track_ids,
-                     self.segment_ids, self.rivals, threshold=threshold)
+        return dataclasses.replace(score(self.model_id, self.split, self.labels, self.pred_probs, self.track_ids,
+                                         self.segment_ids, self.rivals, threshold=threshold),
+                                   freshness=self.freshness)
+
+    @property
+    def majority_baseline(self) -> float | None:
+        """Accuracy of always answering the training labels' majority class on the test segments."""
+        return next(r["accuracy"] for r in self.baselines if r["name"] == MAJORITY)
+
+    def summary(self) -> dict:
+        """The headline figures, as the Retrain summary, the Train page and both CLI commands show them."""
+        return {"split": "by track", "split_text": self.split.text, "test_segments": self.split.test_segments,
+                "test_tracks": self.split.test_tracks, "test_accuracy": self.metrics.accuracy,
+                "balanced_accuracy": self.metrics.balanced_accuracy, "roc_auc": self.metrics.roc_auc,
+                "majority_baseline": self.majority_baseline, "track_accuracy": self.track_metrics.accuracy,
+                "threshold": self.threshold,
+                "labels": self.freshness.to_json() if self.freshness else None}
 
     def to_json(self) -> dict:
         """The ``haverford evaluate --json`` document."""
         return {"model_id": self.model_id, "split": {**asdict(self.split), "text": self.split.text},
                 "threshold": self.threshold, "metrics": asdict(self.metrics),
-                "track_metrics": asdict(self.track_metrics), "baselines": self.baselines, "tracks": self.tracks}
+                "track_metrics": asdict(self.track_metrics), "majority_baseline": self.majority_baseline,
+                "labels": self.freshness.to_json() if self.freshness else None,
+                "baselines": self.baselines, "tracks": self.tracks}
 
 
 # --- metrics and curves ------------------------------------------------------------------------
@@ -201,24 +255,30 @@ def histogram(labels: np.ndarray, p_banger: np.ndarray, *, n_bins: int = 20) -> 
 
 def track_results(labels: np.ndarray, pred_probs: np.ndarray, track_ids: np.ndarray, *,
                   threshold: float = 0.5) -> tuple[list[dict], np.ndarray, np.ndarray]:
-    """Track verdicts from the mean segment score against each track's majority label.
+    """Track verdicts from the mean segment score against each track's label.
+
+    A track's label is the majority of its segments' labels (``vocabulary.majority_class``, the
+    rule that stratifies the split); a track whose segments tie has no label (``label`` None,
+    ``correct`` None) and is left out of ``track_labels`` and ``track_probs``.
 
     Returns
     -------
     rows : ``{track_id, segments, banger_share, mean_p_banger, label, predicted, correct}``
-    track_labels : np.ndarray [shape=(n_tracks,)]
-    track_probs : np.ndarray [shape=(n_tracks, 2)]
+    track_labels : np.ndarray [shape=(n_labelled_tracks,)]
+    track_probs : np.ndarray [shape=(n_labelled_tracks, 2)]
     """
     labels, pred_probs = check_inputs(labels, pred_probs)
     tracks, inverse, sizes = np.unique(track_ids, return_inverse=True, return_counts=True)
-    share = np.bincount(inverse, weights=labels, minlength=len(tracks)) / np.maximum(sizes, 1)
+    n_banger = np.bincount(inverse, weights=labels, minlength=len(tracks))
     mean_p = np.bincount(inverse, weights=pred_probs[:, 1], minlength=len(tracks)) / np.maximum(sizes, 1)
-    track_labels = (share >= 0.5).astype(np.int64)
-    predicted = mean_p >= threshold
-    rows = [{"track_id": int(t), "segments": int(n), "banger_share": float(s), "mean_p_banger": float(m),
-             "label": CLASSES[y], "predicted": CLASSES[int(g)], "correct": bool(y == g)}
-            for t, n, s, m, y, g in zip(tracks, sizes, share, mean_p, track_labels, predicted)]
-    return rows, track_labels, as_pred_probs(mean_p)
+    truth = [majority_class(b, n - b) for b, n in zip(n_banger, sizes)]
+    predicted = [CLASSES[int(m >= threshold)] for m in mean_p]
+    rows = [{"track_id": int(t), "segments": int(n), "banger_share": float(b / n), "mean_p_banger": float(m),
+             "label": y, "predicted": g, "correct": None if y is None else y == g}
+            for t, n, b, m, y, g in zip(tracks, sizes, n_banger, mean_p, truth, predicted)]
+    keep = np.array([y is not None for y in truth], dtype=bool)
+    track_labels = np.array([int(y == BANGER) for y in truth if y is not None], dtype=np.int64)
+    return rows, track_labels, as_pred_probs(mean_p[keep])
 
 
 # --- baselines ---------------------------------------------------------------------------------
@@ -239,10 +299,11 @@ def baseline_row(name: str, labels: np.ndarray, guesses: np.ndarray, *, note: st
 
 
 def majority_baseline(labels: np.ndarray, train_counts: dict[str, int], *, tracks: int) -> dict:
-    """Always answer the majority class of the training labels."""
+    """The one majority baseline: always answer the majority class of the training labels (a tie
+    answers banger), scored on the test segments ``labels``."""
     majority = max(CLASSES, key=lambda c: (train_counts.get(c, 0), c == BANGER))
     guesses = np.full(len(labels), float(majority == BANGER))
-    return baseline_row("majority class", labels, guesses, tracks=tracks,
+    return baseline_row(MAJORITY, labels, guesses, tracks=tracks,
                         note=f"always '{majority}' (majority of {sum(train_counts.values())} training labels)")
 
 
@@ -330,16 +391,16 @@ def labeller_guesses(rows: list[dict], segment_ids: np.ndarray, *,
     are left out.
     """
     wanted = {int(s) for s in segment_ids}
-    votes: dict[int, dict[str, float]] = {}
+    votes: dict[int, dict[str, str]] = {}
     for r in rows:
-        if r["question_id"] == verdict_question and r["value"] in CLASSES and int(r["segment_id"]) in wanted:
-            votes.setdefault(int(r["segment_id"]), {})[r["labeller"]] = float(r["value"] == BANGER)
+        if r["question_id"] == verdict_question and r["value"] in VERDICTS and int(r["segment_id"]) in wanted:
+            votes.setdefault(int(r["segment_id"]), {})[r["labeller"]] = r["value"]
     people: dict[str, list[tuple[float, float]]] = {}
     for by_labeller in votes.values():
         for name, guess in by_labeller.items():
-            others = [v for who, v in by_labeller.items() if who != name]
-            if others and sum(others) * 2 != len(others):
-                people.setdefault(name, []).append((guess, float(sum(others) * 2 > len(others))))
+            others = consensus(v for who, v in by_labeller.items() if who != name)
+            if guess in CLASSES and others in CLASSES:
+                people.setdefault(name, []).append((float(guess == BANGER), float(others == BANGER)))
     return {name: (np.array([g for g, _ in pairs]), np.array([o for _, o in pairs])) for name, pairs in people.items()}
 
 
@@ -368,5 +429,31 @@ def evaluate_model(home: Home, model_id: int | None = None, *, threshold: float 
         raise HaverfordError(f"model {model['id']} has no scored, labelled segments on its test tracks; "
                              f"retrain with 'haverford train' (it scores the library when it finishes)")
     rivals = load_rivals(db, model, data["segment_ids"])
-    return score(model["id"], split, data["labels"], as_pred_probs(data["p_banger"]), data["track_ids"],
-                 data["segment_ids"], rivals, threshold=threshold)
+    result = score(model["id"], split, data["labels"], as_pred_probs(data["p_banger"]), data["track_ids"],
+                   data["segment_ids"], rivals, threshold=threshold)
+    return dataclasses.replace(result, freshness=freshness(db, model))
+
+
+def freshness(db, model: dict) -> Freshness:
+    """How the labels moved since ``model`` was trained (see ``Freshness``)."""
+    if not models_db.has_label_snapshot(db, model["id"]):
+        return Freshness(model["created_at"], known=False)
+    return Freshness(model["created_at"], **models_db.label_changes(db, model["id"]))
+
+
+def misclassified(home: Home, model_id: int | None = None, *, threshold: float = 0.5, side: str | None = None,
+                  track_id: int | None = None, labeller: str | None = None, min_confidence: float = 0.5,
+                  limit: int = 50, offset: int = 0) -> dict:
+    """One page of the labelled segments a model (default: the active one) gets wrong, most
+    confidently wrong first, against the consensus verdicts now.
+
+    Returns ``{"model": row, "rows": [...], "total", "reviewed", "labels": Freshness}``; rows as
+    ``db.evaluation.misclassified``. Raises ``NotFoundError`` when there is no such model.
+    """
+    threshold = _check_threshold(threshold)
+    db = home.connect()
+    model = model_row(db, model_id)
+    rows, totals = eval_db.misclassified(db, model["id"], threshold=threshold, side=side, track_id=track_id,
+                                         labeller=labeller, min_confidence=min_confidence, limit=limit,
+                                         offset=offset)
+    return {"model": model, "rows": rows, **totals, "labels": freshness(db, model)}

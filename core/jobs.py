@@ -182,15 +182,34 @@ def execute_run(home: Home, run_id: int, *, reporter=None) -> dict:
 
 
 def _train_and_score(home: Home, run: dict, *, reporter) -> tuple[dict, int]:
+    """Train, record the labels used, score the library once, and evaluate from those scores
+    with ``core.evaluate`` (the same figures ``haverford evaluate`` and the pages show)."""
+    from haverford.core.evaluate import evaluate_model
     from haverford.core.predict import score_library
-    from haverford.core.train import TrainConfig, train
+    from haverford.core.presets import TrainConfig
+    from haverford.core.train import train
 
+    started = time.perf_counter()
     config = TrainConfig.from_json(run["config"])
     result = train(home, config, reporter=reporter, created_by=run["created_by"])
-    model_id = models_db.insert_model(home.connect(), {**result.row, "run_id": run["id"]})
-    scored = score_library(home, model_id, progress=lambda d, t, _: reporter.stage("scoring", d, t))
-    return {**result.summary, "scored_segments": scored["segments"],
-            "scoring_segments_per_s": scored["segments_per_s"]}, model_id
+    db = home.connect()
+    model_id = models_db.insert_model(db, {**result.row, "run_id": run["id"]})
+    models_db.save_model_labels(db, model_id, _label_rows(result.labels))
+    scored = score_library(home, model_id, model=result.model,
+                           progress=lambda d, t, _: reporter.stage("scoring", d, t))
+    summary = evaluate_model(home, model_id).summary()
+    models_db.set_metrics(db, model_id, summary)
+    return {**result.summary, **summary, "scored_segments": scored["segments"],
+            "scoring_segments_per_s": scored["segments_per_s"],
+            "seconds": round(time.perf_counter() - started, 3)}, model_id
+
+
+def _label_rows(subsets: dict) -> list[tuple[int, str, str]]:
+    """``(segment_id, side, verdict)`` for every segment a model was trained, validated or tested on."""
+    from haverford.core.vocabulary import CLASSES
+
+    return [(int(s), side, CLASSES[int(y)]) for side, subset in subsets.items()
+            for s, y in zip(subset.segment_ids, subset.labels)]
 
 
 def _succeed(db, run_id: int, model_id: int) -> None:

@@ -7,7 +7,6 @@ The dashboard's labelling page is a thin layer over these functions, so that the
 from __future__ import annotations
 
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Mapping
 
@@ -17,17 +16,11 @@ import sqlite_utils
 from haverford.core.config import SR, UPLOAD_LIMIT_ENV, max_upload_mb
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import Decision, decide, is_asked
+from haverford.core.vocabulary import QUEUE_MODES, QUEUE_TITLES, consensus
 from haverford.db import answers as answers_db
 from haverford.db import labelling as labelling_db
 from haverford.db import questions as questions_db
 
-QUEUE_MODES = {
-    "unlabelled_by_me": "Next unlabelled by me",
-    "random": "Random (unlabelled by me)",
-    "track_order": "In track order",
-    "disagreements": "Disagreements",
-    "most_uncertain": "Most uncertain for the model",
-}
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -75,27 +68,18 @@ def live_decision(answers: Mapping[str, object], questions: list[Mapping]) -> De
 
 
 def algorithm_verdicts(rows: list[Mapping], questions: list[Mapping]) -> dict[int, str | None]:
-    """Haverford's algorithm per segment: each labeller's answers decided, then the majority.
+    """Haverford's algorithm per segment: each labeller's answers decided, then the consensus rule
+    (``vocabulary.consensus``) over those verdicts, as for people's own verdicts.
 
     ``rows`` come from ``db.labelling.latest_answers``. A tie or no complete answers gives None.
     """
     by_person: dict[tuple[int, str], dict] = {}
     for r in rows:
         by_person.setdefault((r["segment_id"], r["labeller"]), {})[r["key"]] = r["value"]
-    votes: dict[int, Counter] = {}
+    votes: dict[int, list[str | None]] = {}
     for (segment_id, _), answers in by_person.items():
-        verdict = decide(answers, questions).verdict
-        counter = votes.setdefault(segment_id, Counter())
-        if verdict:
-            counter[verdict] += 1
-    return {s: _majority(c) for s, c in votes.items()}
-
-
-def _majority(counter: Counter) -> str | None:
-    top = counter.most_common(2)
-    if not top or (len(top) == 2 and top[0][1] == top[1][1]):
-        return None
-    return top[0][0]
+        votes.setdefault(segment_id, []).append(decide(answers, questions).verdict)
+    return {s: consensus(v) for s, v in votes.items()}
 
 
 def next_segment(db: sqlite_utils.Database, *, mode: str, labeller: str, after: int | None = None,

@@ -1,84 +1,23 @@
-"""The ConvNet: presets (hyperparameters as data) and ``build_model``, pure and uncompiled.
-
-``seed`` is the 2018 notebook's network, exactly (TensorFlow's deep-MNIST shape on ``log_stft``);
-``fast`` is the default, sized by measurement for a 2-core CPU on ``log_mel``
-(bench/README.md, "Training"); ``tiny`` keeps the tests fast. Inputs are normalised inside the
+"""The ConvNet: ``build_model(input_shape, *, preset)``, pure and uncompiled (presets live in
+``core.presets``). Inputs are normalised inside the
 model by a fixed affine layer built from constants measured on the training set, so a saved
 ``.keras`` file normalises exactly as training did.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-from dataclasses import dataclass
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stderr
 
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from haverford.core.errors import HaverfordError  # noqa: E402
+from haverford.core.presets import Preset, get_preset  # noqa: E402  (re-exported)
+from haverford.core.vocabulary import CLASSES  # noqa: E402
 
 # Output index → class; p_banger is the softmax of logit 1.
-CLASSES = ("not_a_banger", "banger")
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A network and how to train it.
-
-    ``steps`` fixes the number of optimiser steps (the seed's 1000) and disables early
-    stopping; otherwise training runs up to ``epochs`` epochs and stops after ``patience``
-    epochs without a better validation loss, restoring the best weights.
-    """
-
-    name: str
-    feature: str
-    conv: tuple[tuple[int, int], ...]  # (filters, kernel) per conv block
-    dense: int
-    dropout: float
-    batch_norm: bool
-    global_pool: bool
-    learning_rate: float
-    batch_size: int
-    epochs: int = 30
-    patience: int | None = 4
-    steps: int | None = None
-    steps_per_epoch: int | None = None  # for step-based presets: how often curves are recorded
-    pool_input: tuple[int, int] | None = None
-    bn_momentum: float = 0.9  # Keras' 0.99 lags far behind on a few hundred steps; fast uses 0.5
-    description: str = ""
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def replace(self, **changes) -> "Preset":
-        return dataclasses.replace(self, **changes)
-
-
-PRESETS: dict[str, Preset] = {p.name: p for p in (
-    Preset("seed", "log_stft", conv=((32, 5), (16, 5)), dense=256, dropout=0.5, batch_norm=False,
-           global_pool=False, learning_rate=1e-4, batch_size=50, steps=1000, steps_per_epoch=100,
-           patience=None, description="the 2018 notebook's ConvNet: ~57 M weights, 1000 steps of 50"),
-    Preset("fast", "log_mel", conv=((16, 3), (32, 3), (32, 3)), dense=32, dropout=0.5,
-           batch_norm=True, global_pool=True, learning_rate=3e-3, batch_size=32, epochs=25,
-           patience=4, pool_input=(2, 2), bn_momentum=0.5,
-           description="default: small conv-pool blocks with batch norm and global pooling"),
-    Preset("tiny", "log_mel", conv=((8, 3), (8, 3)), dense=8, dropout=0.2, batch_norm=True,
-           global_pool=True, learning_rate=1e-2, batch_size=16, epochs=12, patience=3,
-           pool_input=(4, 4), description="for tests: trains in seconds"),
-)}
-DEFAULT_PRESET = "fast"
-
-
-def get_preset(name: str) -> Preset:
-    """Look up a preset by name; the error lists the known ones."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise HaverfordError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}") from None
 
 
 def build_model(input_shape: tuple[int, ...], *, preset: Preset | str, norm: tuple[float, float] = (-40.0, 20.0)) -> keras.Model:

@@ -43,7 +43,7 @@ def score_library(home: Home, model_id: int, *, model=None, progress: Progress |
     Segments of tracks without the model's feature are skipped and counted.
     Returns ``{"segments", "skipped", "seconds", "segments_per_s"}``.
     """
-    from haverford.core.train import load_model, predict_p_banger
+    from haverford.core.inference import load_model, predict_p_banger
 
     started = time.perf_counter()
     db = home.connect()
@@ -71,7 +71,7 @@ def predict_files(home: Home, paths: Iterable[str], *, model_id: int | None = No
 
     A file that cannot be decoded gets ``"error"`` and null scores; the others go on.
     """
-    from haverford.core.train import load_model
+    from haverford.core.inference import load_model
 
     paths = [str(p) for p in paths]
     missing = [p for p in paths if not Path(p).is_file()]
@@ -94,7 +94,7 @@ def _as_stored(x: np.ndarray) -> np.ndarray:
 
 def predict_file(model, path: str, *, feature: str) -> dict:
     """Segment scores and the track verdict of one audio file."""
-    from haverford.core.train import predict_p_banger
+    from haverford.core.inference import predict_p_banger
 
     try:
         batches = (_as_stored(features_mod.compute(feature, y)) for y in audio.iter_segments(path, batch=32))

@@ -15,6 +15,7 @@ import sqlite_utils
 
 from haverford.db.connection import now, write
 from haverford.db.questions import verdict_question_id
+from haverford.db.vocabulary import VERDICT_PARAMS
 
 
 def save_answers(db: sqlite_utils.Database, segment_ids: Iterable[int], labeller: str,
@@ -37,13 +38,9 @@ def save_answers(db: sqlite_utils.Database, segment_ids: Iterable[int], labeller
 _REFRESH_SQL = """
 INSERT INTO segment_verdicts (segment_id, n_labellers, banger_votes, not_votes, ambiguous_votes, verdict,
                               updated_at)
-SELECT w.value, COUNT(l.value), COALESCE(SUM(l.value = 'banger'), 0),
-       COALESCE(SUM(l.value = 'not_a_banger'), 0), COALESCE(SUM(l.value = 'ambiguous'), 0),
-       CASE WHEN SUM(l.value = 'ambiguous') > 0
-                 AND SUM(l.value = 'ambiguous') >= MAX(SUM(l.value = 'banger'), SUM(l.value = 'not_a_banger'))
-                 THEN 'ambiguous'
-            WHEN SUM(l.value = 'banger') > SUM(l.value = 'not_a_banger') THEN 'banger'
-            WHEN SUM(l.value = 'banger') < SUM(l.value = 'not_a_banger') THEN 'not_a_banger' END, :stamp
+SELECT w.value, COUNT(l.value), COALESCE(SUM(l.value = :banger), 0),
+       COALESCE(SUM(l.value = :not_a_banger), 0), COALESCE(SUM(l.value = :ambiguous), 0),
+       verdict_consensus(l.value), :stamp
 FROM json_each(:ids) w
 LEFT JOIN (
     SELECT a.segment_id, a.value FROM answers a
@@ -60,11 +57,12 @@ ON CONFLICT (segment_id) DO UPDATE SET n_labellers = excluded.n_labellers,
 
 
 def refresh_verdicts(db: sqlite_utils.Database, segment_ids: list[int]) -> None:
-    """Recompute the consensus verdict of ``segment_ids`` from the latest verdict answers."""
+    """Recompute the consensus verdict of ``segment_ids`` from the latest verdict answers, by
+    ``vocabulary.consensus`` (the SQLite aggregate ``verdict_consensus``)."""
     q = verdict_question_id(db)
     for start in range(0, len(segment_ids), 5000):
         ids = json.dumps(segment_ids[start:start + 5000])
-        db.execute(_REFRESH_SQL, {"ids": ids, "q": q, "stamp": now()})
+        db.execute(_REFRESH_SQL, {"ids": ids, "q": q, "stamp": now(), **VERDICT_PARAMS})
 
 
 def current_answers(db: sqlite_utils.Database, segment_id: int, *, labeller: str | None = None) -> list[dict]:

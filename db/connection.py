@@ -14,6 +14,8 @@ from typing import Iterator
 
 import sqlite_utils
 
+from haverford.db.vocabulary import ConsensusAggregate, MajorityAggregate
+
 BUSY_TIMEOUT_MS = 30_000
 WRITE_RETRIES = 50
 # Busy retries this process has needed (beyond SQLite's own busy timeout): for stress reports.
@@ -62,6 +64,8 @@ def connect(path: str | os.PathLike, *, migrate: bool = True) -> sqlite_utils.Da
     if str(path) != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+    conn.create_aggregate("verdict_consensus", 1, ConsensusAggregate)
+    conn.create_aggregate("track_majority", 1, MajorityAggregate)
     db = sqlite_utils.Database(conn)
     if migrate:
         from haverford.db.migrations import migrate as run_migrations

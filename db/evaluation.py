@@ -15,11 +15,11 @@ import sqlite_utils
 
 from haverford.db.connection import now, write
 from haverford.db.questions import verdict_question_id
+from haverford.db.vocabulary import BANGER, NOT_A_BANGER, SIDES, VERDICT_PARAMS
 
-SIDES = ("train", "validation", "test")
-LABELLED = "v.verdict IN ('banger', 'not_a_banger')"
+LABELLED = "v.verdict IN (:banger, :not_a_banger)"  # bind VERDICT_PARAMS
 # p(the label), the model's probability for the class people gave: low = confidently wrong
-P_LABEL = "CASE v.verdict WHEN 'banger' THEN p.p_banger ELSE 1 - p.p_banger END"
+P_LABEL = "CASE v.verdict WHEN :banger THEN p.p_banger ELSE 1 - p.p_banger END"
 _LATEST = """a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
                      AND b.question_id = a.question_id AND b.labeller = a.labeller)"""
 
@@ -36,19 +36,19 @@ def scored_labels(db: sqlite_utils.Database, model_id: int, track_ids: Iterable[
     Tuples ``(segment_id, track_id, is_banger, p_banger)`` (p_banger None if unscored): plain
     tuples, since a test side holds tens of thousands of rows.
     """
-    sql = f"""SELECT s.id, s.track_id, v.verdict = 'banger', p.p_banger
+    sql = f"""SELECT s.id, s.track_id, v.verdict = :banger, p.p_banger
               FROM json_each(:tracks) w JOIN segments s ON s.track_id = w.value
               JOIN segment_verdicts v ON v.segment_id = s.id
               LEFT JOIN predictions p ON p.model_id = :m AND p.segment_id = s.id
               WHERE {LABELLED} ORDER BY s.track_id, s.idx"""
-    return db.execute(sql, {"tracks": _ids(track_ids), "m": int(model_id)}).fetchall()
+    return db.execute(sql, {"tracks": _ids(track_ids), "m": int(model_id), **VERDICT_PARAMS}).fetchall()
 
 
 def verdict_counts(db: sqlite_utils.Database, track_ids: Iterable[int]) -> dict[str, int]:
     """Labelled segments per consensus verdict among ``track_ids`` (the majority baseline's data)."""
     sql = f"""SELECT v.verdict, COUNT(*) FROM json_each(:tracks) w JOIN segments s ON s.track_id = w.value
               JOIN segment_verdicts v ON v.segment_id = s.id WHERE {LABELLED} GROUP BY v.verdict"""
-    return dict(db.execute(sql, {"tracks": _ids(track_ids)}).fetchall())
+    return dict(db.execute(sql, {"tracks": _ids(track_ids), **VERDICT_PARAMS}).fetchall())
 
 
 def labeller_verdicts(db: sqlite_utils.Database, segment_ids: Iterable[int]) -> list[dict]:
@@ -76,8 +76,8 @@ def _filters(*, side: str | None, track_id: int | None, labeller: str | None) ->
 
 
 # The wrong side of the threshold for each verdict, and its order: most confidently wrong first.
-_WRONG = {"banger": ("p.p_banger < :thr", "p.p_banger ASC"),
-          "not_a_banger": ("p.p_banger >= :thr", "p.p_banger DESC")}
+_WRONG = {BANGER: ("p.p_banger < :thr", "p.p_banger ASC"),
+          NOT_A_BANGER: ("p.p_banger >= :thr", "p.p_banger DESC")}
 
 
 def misclassified(db: sqlite_utils.Database, model_id: int, *, threshold: float = 0.5,
@@ -95,12 +95,13 @@ def misclassified(db: sqlite_utils.Database, model_id: int, *, threshold: float 
     after one page, and merged; the counts are separate range scans.
     """
     params = {"m": int(model_id), "thr": float(threshold), "side": side, "track": track_id, "who": labeller,
-              "q": verdict_question_id(db), "conf": float(min_confidence), "n": int(limit) + int(offset)}
+              "q": verdict_question_id(db), "conf": float(min_confidence), "n": int(limit) + int(offset),
+              **VERDICT_PARAMS}
     where = _filters(side=side, track_id=track_id, labeller=labeller)
     rows, totals = [], {"total": 0, "reviewed": 0}
     for verdict, (wrong, order) in _WRONG.items():
-        rows += _wrong_page(db, where, wrong, order, {**params, "verdict": verdict})
-        for key, value in _wrong_count(db, where, wrong, {**params, "verdict": verdict}).items():
+        rows += _wrong_page(db, where, wrong, order, {**params, "wrong_verdict": verdict})
+        for key, value in _wrong_count(db, where, wrong, {**params, "wrong_verdict": verdict}).items():
             totals[key] += value or 0
     rows.sort(key=lambda r: (r["p_label"], r["segment_id"]))
     rows = rows[int(offset):int(offset) + int(limit)]
@@ -112,7 +113,7 @@ def misclassified(db: sqlite_utils.Database, model_id: int, *, threshold: float 
 _REVIEWED = "EXISTS (SELECT 1 FROM reviews r WHERE r.segment_id = p.segment_id AND r.model_id = :m AND r.run_id = 0)"
 _WRONG_FROM = """FROM predictions p JOIN segment_verdicts v ON v.segment_id = p.segment_id
                  JOIN segments s ON s.id = p.segment_id
-                 WHERE p.model_id = :m AND v.verdict = :verdict AND {wrong} AND {where}
+                 WHERE p.model_id = :m AND v.verdict = :wrong_verdict AND {wrong} AND {where}
                    AND MAX(p.p_banger, 1 - p.p_banger) >= :conf"""
 
 
@@ -146,7 +147,7 @@ def score_histogram(db: sqlite_utils.Database, model_id: int, *, bins: int = 20,
               WHERE p.model_id = :m AND {_filters(side=side, track_id=track_id, labeller=labeller)}
               GROUP BY bin, v.verdict ORDER BY bin, v.verdict"""
     params = {"m": int(model_id), "bins": int(bins), "side": side, "track": track_id, "who": labeller,
-              "q": verdict_question_id(db)}
+              "q": verdict_question_id(db), **VERDICT_PARAMS}
     return list(db.query(sql, params))
 
 

@@ -11,10 +11,11 @@ import json
 
 import sqlite_utils
 
-QUEUE_MODES = ("unlabelled_by_me", "random", "track_order", "disagreements", "most_uncertain")
+from haverford.db.vocabulary import QUEUE_MODES, VERDICT_PARAMS
 
 _NOT_MINE = """NOT EXISTS (SELECT 1 FROM answers a WHERE a.labeller = :who AND a.question_id = :q
                            AND a.segment_id = s.id)"""
+_NOBODYS = "NOT EXISTS (SELECT 1 FROM answers a WHERE a.question_id = :q AND a.segment_id = s.id)"
 _DISAGREE = "v.banger_votes > 0 AND v.not_votes > 0"
 
 
@@ -57,6 +58,8 @@ def next_segment(db: sqlite_utils.Database, *, mode: str, labeller: str, verdict
         return _first_after(db, "1 = 1", params, _position(db, after))
     if mode == "disagreements":
         return _first_after(db, _DISAGREE, params, _position(db, after))
+    if mode == "unlabelled":
+        return _first_after(db, _NOBODYS, params, _position(db, after))
     if mode == "random":
         lo, hi = db.execute("SELECT MIN(id), MAX(id) FROM segments").fetchone()
         if lo is None:
@@ -112,8 +115,8 @@ SEGMENT_FILTERS = {
     "all": "1 = 1",
     "unlabelled": "COALESCE(v.n_labellers, 0) = 0",
     "labelled": "v.n_labellers > 0",
-    "banger": "v.verdict = 'banger'",
-    "not_a_banger": "v.verdict = 'not_a_banger'",
+    "banger": "v.verdict = :banger",
+    "not_a_banger": "v.verdict = :not_a_banger",
     "disagreement": _DISAGREE,
 }
 SEGMENT_SORTS = {
@@ -145,7 +148,7 @@ def segments_table(db: sqlite_utils.Database, *, verdict_question: int, status: 
                LEFT JOIN predictions p ON p.segment_id = s.id AND p.model_id = :m
                WHERE {_segments_where(status, labeller)}"""
     params = {"track": track_id, "who": labeller, "q": verdict_question, "m": model_id,
-              "limit": int(limit), "offset": int(offset)}
+              "limit": int(limit), "offset": int(offset), **VERDICT_PARAMS}
     total = db.execute(f"SELECT COUNT(*) {base}", params).fetchone()[0]
     rows = list(db.query(f"""SELECT s.id, s.track_id, t.title, s.idx, s.start_s, s.end_s,
                                     COALESCE(v.n_labellers, 0) AS labellers, v.verdict,

@@ -238,7 +238,20 @@ def _migration_3(db: sqlite_utils.Database) -> None:
                                   AND b.question_id = a.question_id AND b.labeller = a.labeller))""")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3]
+def _model_labels(db: sqlite_utils.Database) -> None:
+    """The labels each model was trained and tested against, so every figure can say how many
+    verdicts changed since (issue 11: stated freshness)."""
+    db.execute("""CREATE TABLE model_labels (
+                      model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+                      segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+                      side TEXT NOT NULL,
+                      verdict TEXT NOT NULL,
+                      PRIMARY KEY (model_id, segment_id)
+                  ) WITHOUT ROWID""")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3,
+                                                              _model_labels]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

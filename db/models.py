@@ -13,6 +13,7 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from haverford.db.connection import now, write
+from haverford.db.vocabulary import VERDICT_PARAMS
 
 JSON_COLUMNS = ("params", "curves", "metrics")
 
@@ -23,26 +24,28 @@ def labelled_segments(db: sqlite_utils.Database) -> list[dict]:
     """Segments with a consensus verdict: ``{segment_id, track_id, verdict}``, by track then index."""
     sql = """SELECT s.id AS segment_id, s.track_id, v.verdict FROM segment_verdicts v
              JOIN segments s ON s.id = v.segment_id
-             WHERE v.verdict IN ('banger', 'not_a_banger') ORDER BY s.track_id, s.idx"""
-    return list(db.query(sql))
+             WHERE v.verdict IN (:banger, :not_a_banger) ORDER BY s.track_id, s.idx"""
+    return list(db.query(sql, VERDICT_PARAMS))
 
 
 def excluded_label_count(db: sqlite_utils.Database) -> int:
     """Segments that labellers answered but that have no usable verdict (ties, other values)."""
     sql = """SELECT COUNT(*) FROM segment_verdicts WHERE n_labellers > 0
-             AND (verdict IS NULL OR verdict NOT IN ('banger', 'not_a_banger'))"""
-    return db.execute(sql).fetchone()[0]
+             AND (verdict IS NULL OR verdict NOT IN (:banger, :not_a_banger))"""
+    return db.execute(sql, VERDICT_PARAMS).fetchone()[0]
 
 
 def labelled_tracks(db: sqlite_utils.Database) -> list[dict]:
-    """Tracks with labelled segments and their majority verdict: ``{track_id, content_hash, verdict}``."""
-    sql = """SELECT t.id AS track_id, t.content_hash,
-                    CASE WHEN SUM(v.verdict = 'banger') * 2 >= COUNT(*) THEN 'banger'
-                         ELSE 'not_a_banger' END AS verdict
+    """Tracks with labelled segments and their label: ``{track_id, content_hash, verdict}``.
+
+    ``verdict`` is the majority of the segments' consensus verdicts (``vocabulary.majority_class``
+    as the aggregate ``track_majority``), None when they tie.
+    """
+    sql = """SELECT t.id AS track_id, t.content_hash, track_majority(v.verdict) AS verdict
              FROM tracks t JOIN segments s ON s.track_id = t.id
              JOIN segment_verdicts v ON v.segment_id = s.id
-             WHERE v.verdict IN ('banger', 'not_a_banger') GROUP BY t.id ORDER BY t.id"""
-    return list(db.query(sql))
+             WHERE v.verdict IN (:banger, :not_a_banger) GROUP BY t.id ORDER BY t.id"""
+    return list(db.query(sql, VERDICT_PARAMS))
 
 
 def split_sides(db: sqlite_utils.Database) -> dict[int, str]:
@@ -102,6 +105,39 @@ def _decode(row: dict) -> dict:
     for key in JSON_COLUMNS:
         row[key] = json.loads(row[key]) if row.get(key) else {}
     return row
+
+
+# --- the labels a model was trained against ---------------------------------------------------
+
+def save_model_labels(db: sqlite_utils.Database, model_id: int, rows: Iterable[tuple[int, str, str]]) -> None:
+    """Store the ``(segment_id, side, verdict)`` a model was trained and tested on, one transaction."""
+    records = ({"model_id": int(model_id), "segment_id": int(s), "side": side, "verdict": v} for s, side, v in rows)
+    with write(db):
+        db["model_labels"].insert_all(records, batch_size=5000)
+
+
+def label_changes(db: sqlite_utils.Database, model_id: int) -> dict[str, int]:
+    """How the consensus moved since a model was trained.
+
+    ``changed``: segments it was trained or tested on whose verdict is now different (or gone);
+    ``added``: segments labelled banger/not_a_banger now that it never saw.
+    """
+    changed = """SELECT COUNT(*) FROM model_labels ml LEFT JOIN segment_verdicts v ON v.segment_id = ml.segment_id
+                 WHERE ml.model_id = :m AND v.verdict IS NOT ml.verdict"""
+    added = """SELECT COUNT(*) FROM segment_verdicts v WHERE v.verdict IN (:banger, :not_a_banger)
+               AND NOT EXISTS (SELECT 1 FROM model_labels ml WHERE ml.model_id = :m AND ml.segment_id = v.segment_id)"""
+    params = {"m": int(model_id), **VERDICT_PARAMS}
+    return {"changed": db.execute(changed, params).fetchone()[0], "added": db.execute(added, params).fetchone()[0]}
+
+
+def has_label_snapshot(db: sqlite_utils.Database, model_id: int) -> bool:
+    """Whether the model's training labels were recorded (models trained before migration 4 were not)."""
+    return db.execute("SELECT 1 FROM model_labels WHERE model_id = ? LIMIT 1", [int(model_id)]).fetchone() is not None
+
+
+def set_metrics(db: sqlite_utils.Database, model_id: int, metrics: dict) -> None:
+    """Store the evaluation summary computed when the model was trained."""
+    db.execute("UPDATE models SET metrics = ? WHERE id = ?", [json.dumps(metrics), int(model_id)])
 
 
 # --- predictions -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pytest
 import haverford.db as dbm
 from haverford.core import jobs
 from haverford.core.home import Home
-from haverford.core.train import TrainConfig
+from haverford.core.presets import TrainConfig
 from haverford.db import answers, questions
 from tests._train_home import copy_home
 from tests.conftest import clicks, tone, write_audio

@@ -9,7 +9,8 @@ import pytest
 
 from _train_home import copy_home
 from haverford.core import jobs
-from haverford.core.train import TrainConfig, load_model
+from haverford.core.inference import load_model
+from haverford.core.presets import TrainConfig
 from haverford.db import models as models_db
 from haverford.db import runs as runs_db
 

@@ -10,7 +10,7 @@ from haverford.core.config import HOME_ENV
 from haverford.core.demo import build_demo
 from haverford.core.home import Home
 from haverford.core.jobs import run_in_foreground
-from haverford.core.train import TrainConfig
+from haverford.core.presets import TrainConfig
 from haverford.db import answers as answers_db
 from haverford.db import evaluation as eval_db
 from haverford.db import models as models_db

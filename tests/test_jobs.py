@@ -11,7 +11,7 @@ import pytest
 from _train_home import copy_home
 from haverford.core import jobs
 from haverford.core.jobs import RunCancelled, RunGoingError, create_run, execute_run, refresh_runs, start_run
-from haverford.core.train import TrainConfig
+from haverford.core.presets import TrainConfig
 from haverford.db import models as models_db
 from haverford.db import runs as runs_db
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from haverford.core.errors import HaverfordError
-from haverford.core.model import CLASSES, PRESETS, build_model, compile_model, get_preset
+from haverford.core.model import CLASSES, build_model, compile_model
+from haverford.core.presets import PRESETS, get_preset
 
 
 def test_seed_preset_is_the_notebooks_network_with_57m_weights():

@@ -10,8 +10,10 @@ from _train_home import copy_home, write_library
 from haverford.core.cli import main
 from haverford.core.home import Home
 from haverford.core.jobs import run_in_foreground
-from haverford.core.train import (SIDES, SegmentBatches, TrainConfig, assign_split, balanced_weights,
-                        labelled_subsets, plan_sides)
+from haverford.core.dataset import SegmentBatches, balanced_weights
+from haverford.core.presets import TrainConfig
+from haverford.core.split import assign_split, labelled_subsets, plan_sides
+from haverford.core.vocabulary import SIDES
 from haverford.db import answers as answers_db
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db
@@ -177,3 +179,33 @@ def test_cli_predict_errors(trained, tmp_path, capsys):
     wav = write_library(tmp_path / "a", per_class=1) / "banger" / "banger-00.wav"
     assert main(["predict", str(wav), "--model", "999", "--home", str(home.path)]) == 1
     assert "no model with id 999" in capsys.readouterr().err
+
+
+def test_train_and_evaluate_report_the_same_figures_and_say_when_labels_moved(home, capsys):
+    """One metrics path: the Retrain summary and ``evaluate`` agree on one model; relabelling
+    after training changes the figures and both documents say how many verdicts moved."""
+    assert main(["train", "--home", str(home.path), "--preset", "tiny", "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", "--home", str(home.path), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["metrics"]["accuracy"] == trained["test_accuracy"]
+    assert evaluated["majority_baseline"] == trained["majority_baseline"]
+    assert evaluated["track_metrics"]["accuracy"] == trained["track_accuracy"]
+    assert trained["labels"]["changed_since_training"] == 0 and not trained["labels"]["stale"]
+
+    db = home.connect()
+    test_tracks = models_db.get_model(db, trained["model_id"])["params"]["split"]["test"]
+    flipped = [s for t in test_tracks for s in tracks_db.segment_ids(db, t)]
+    verdict = questions_db.verdict_question_id(db)
+    for s in flipped:  # every test segment relabelled by a second person who outvotes nobody...
+        old = answers_db.current_answers(db, s)[0]["value"]
+        new = "banger" if old == "not_a_banger" else "not_a_banger"
+        answers_db.save_answers(db, [s], "second", {verdict: new})
+        answers_db.save_answers(db, [s], "third", {verdict: new})  # ...with a third: the verdict flips
+    assert main(["evaluate", "--home", str(home.path), "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["labels"]["changed_since_training"] == len(flipped) and after["labels"]["stale"]
+    assert "Retrain" in after["labels"]["text"]
+    assert after["metrics"]["accuracy"] == pytest.approx(1 - trained["test_accuracy"])
+    assert main(["misclassified", "--home", str(home.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["labels"]["changed_since_training"] == len(flipped)

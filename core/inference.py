@@ -1,0 +1,70 @@
+"""Inference with a saved ConvNet: load a ``.keras`` file, p(banger) for batches of features.
+
+Used by library scoring, ``haverford predict`` and the cross-check; imports TensorFlow, but not
+the training code.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stderr
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from haverford.core.errors import HaverfordError  # noqa: E402
+from haverford.core.home import Home  # noqa: E402
+from haverford.core.dataset import SegmentBatches  # noqa: E402
+from haverford.core.model import inference_batch_size  # noqa: E402
+from haverford.core.split import Subset  # noqa: E402
+from haverford.core.vocabulary import BANGER, CLASSES  # noqa: E402
+
+PREDICT_BATCH = 256
+
+
+def predict_p_banger(model: keras.Model, batches_x) -> np.ndarray:
+    """p(banger) for each segment of an iterable of feature batches.
+
+    Parameters
+    ----------
+    batches_x : iterable of np.ndarray [shape=(b, n_bins, n_frames)]
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=float32]
+    """
+    step = inference_batch_size(model)
+    parts = [_softmax_banger(model.predict_on_batch(x[i:i + step]))
+             for x in batches_x for i in range(0, len(x), step)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def _softmax_banger(logits) -> np.ndarray:
+    logits = np.asarray(logits, dtype=np.float64)
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    return p[:, CLASSES.index(BANGER)].astype(np.float32)
+
+
+def load_model(home: Home, row: dict) -> keras.Model:
+    """Load a model's ``.keras`` file; the error says what to do when it is gone."""
+    path = home.path / row["path"]
+    if not path.exists():
+        raise HaverfordError(f"model file missing: {path}; retrain with 'haverford train'")
+    return keras.models.load_model(path)
+
+
+def predict_subset(home: Home, model: keras.Model, subset: Subset, *, feature: str,
+                   progress=None) -> np.ndarray:
+    """p(banger) for each segment of ``subset``, read from the feature store in order.
+
+    ``progress(done, total)`` is called after each batch. Returns np.ndarray [shape=(len(subset),)].
+    """
+    batches = SegmentBatches(home, subset, feature=feature, batch_size=PREDICT_BATCH, seed=0, shuffle=False)
+    parts = []
+    for i in range(len(batches)):
+        parts.append(predict_p_banger(model, [batches[i][0]]))
+        if progress:
+            progress(i + 1, len(batches))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)

@@ -1,0 +1,24 @@
+"""The words Haverford uses, for the layers above the database: verdicts and their order, split
+sides, preset names, queue modes and the consensus rule, all defined once in
+``haverford.db.vocabulary`` (the database stores and aggregates them), plus their display titles.
+"""
+
+from __future__ import annotations
+
+from haverford.db.vocabulary import (AMBIGUOUS, BANGER, CLASSES, CONSENSUS_RULE, DEFAULT_PRESET,
+                                     NOT_A_BANGER, PRESET_NAMES, QUEUE_MODES, SIDES, TEST, TRAIN,
+                                     VALIDATION, VERDICT_NAMES, VERDICTS, consensus, majority_class)
+
+__all__ = ["AMBIGUOUS", "BANGER", "CLASSES", "CONSENSUS_RULE", "DEFAULT_PRESET", "NOT_A_BANGER",
+           "PRESET_NAMES", "QUEUE_MODES", "QUEUE_TITLES", "SIDES", "TEST", "TRAIN", "VALIDATION",
+           "VERDICT_NAMES", "VERDICTS", "consensus", "majority_class"]
+
+QUEUE_TITLES = {
+    "unlabelled_by_me": "Next unlabelled by me",
+    "unlabelled": "Unlabelled by anyone",
+    "random": "Random (unlabelled by me)",
+    "track_order": "In track order",
+    "disagreements": "Disagreements",
+    "most_uncertain": "Most uncertain for the model",
+}
+assert tuple(QUEUE_TITLES) == QUEUE_MODES  # one list of queues: a title for each, in order
