@@ -16,6 +16,11 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from haverford.core.haverford import as_bool
+from haverford.db.labelling import change_stamp, disagreements, labellers_count, question_answers, tracks_agreement
+from haverford.db.questions import list_questions
+
+__all__ = ["Agreement", "PairKappa", "agreement", "change_stamp", "disagreements", "labellers_count",
+           "mean_kappa", "question_answers", "summary", "tracks_agreement"]
 
 LEVELS = {"yes_no": "nominal", "choice": "nominal", "text": "nominal", "count": "ordinal",
           "rating": "ordinal", "number": "interval"}
@@ -129,3 +134,26 @@ def agreement(rows: list[Mapping], *, kind: str) -> Agreement:
     return Agreement(level=level_for(kind), n_segments=len({r["segment_id"] for r in rows}),
                      n_labellers=len({r["labeller"] for r in rows}),
                      alpha=krippendorff_alpha(rows, kind=kind), pairs=cohen_pairs(rows, kind=kind))
+
+
+def mean_kappa(pairs: Iterable[PairKappa]) -> float | None:
+    """Cohen's kappa averaged over labeller pairs, each weighted by the segments it shares.
+
+    A pair that shares 2 segments says little; weighting by ``n`` keeps it from pulling the mean
+    as far as a pair that shares 200. Pairs with an undefined kappa are left out.
+    """
+    defined = [p for p in pairs if p.kappa is not None and p.n > 0]
+    total = sum(p.n for p in defined)
+    return sum(p.kappa * p.n for p in defined) / total if total else None
+
+
+def summary(db) -> list[dict]:
+    """One row per question (retired ones too): level, segments with ≥ 2 labellers, labellers,
+    Krippendorff's alpha and the mean kappa weighted by shared segments."""
+    rows = []
+    for q in list_questions(db, include_retired=True):
+        result = agreement(question_answers(db, q["id"]), kind=q["kind"])
+        rows.append({"key": q["key"], "question": q["text"], "level": result.level,
+                     "segments": result.n_segments, "labellers": result.n_labellers,
+                     "alpha": result.alpha, "mean_kappa": mean_kappa(result.pairs)})
+    return rows

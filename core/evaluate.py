@@ -19,7 +19,7 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_
                              roc_curve)
 
 from haverford.core.errors import HaverfordError
-from haverford.core.vocabulary import BANGER, CLASSES, NOT_A_BANGER, VERDICTS, consensus, majority_class
+from haverford.core.vocabulary import BANGER, CLASSES, VERDICTS, consensus, majority_class
 from haverford.core.home import Home
 from haverford.core.labelling import algorithm_verdicts
 from haverford.db import evaluation as eval_db

@@ -16,7 +16,7 @@ import sqlite_utils
 from haverford.core.config import SR, UPLOAD_LIMIT_ENV, max_upload_mb
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import Decision, decide, is_asked
-from haverford.core.vocabulary import QUEUE_MODES, QUEUE_TITLES, consensus
+from haverford.core.vocabulary import QUEUE_MODES, consensus
 from haverford.db import answers as answers_db
 from haverford.db import labelling as labelling_db
 from haverford.db import questions as questions_db

@@ -11,12 +11,10 @@ import re
 import numpy as np
 import streamlit as st
 
-from haverford.core import audio, features
+from haverford.core import audio, catalogue, features
 from haverford.core.config import SR
 from haverford.core.errors import HaverfordError
 from haverford.dashboard import charts
-from haverford.db import labelling as labelling_db
-from haverford.db import tracks as tracks_db
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
@@ -48,7 +46,7 @@ def _go(state_key: str, segment_id: int | None) -> None:
 def render(db, state_key: str, *, show_strip: bool = True) -> dict | None:
     """Show the clip view of the segment in ``st.session_state[state_key]``; return its row."""
     segment_id = st.session_state.get(state_key)
-    segment = tracks_db.get_segment(db, segment_id) if segment_id is not None else None
+    segment = catalogue.get_segment(db, segment_id) if segment_id is not None else None
     if segment is None:
         st.info("No segment selected.")
         return None
@@ -62,7 +60,7 @@ def render(db, state_key: str, *, show_strip: bool = True) -> dict | None:
 
 
 def _nav(db, segment: dict, state_key: str) -> None:
-    prev_id, next_id = labelling_db.neighbours(db, segment["id"])
+    prev_id, next_id = catalogue.neighbours(db, segment["id"])
     row = st.container(horizontal=True)
     row.button("Previous segment", key=f"{state_key}_prev", disabled=prev_id is None,
                 on_click=_go, args=(state_key, prev_id), shortcut="Left")
@@ -84,7 +82,7 @@ def _media(segment: dict) -> None:
 
 
 def _strip(db, segment: dict, state_key: str) -> None:
-    rows = labelling_db.track_strip(db, segment["track_id"], model_id=labelling_db.active_model_id(db))
+    rows = catalogue.strip(db, segment["track_id"])
     fig = charts.track_strip_figure(rows, current_id=segment["id"])
     event = st.plotly_chart(fig, key=f"{state_key}_strip_{segment['id']}", on_select="rerun",
                             selection_mode="points", config={"displaylogo": False})

@@ -1,6 +1,5 @@
 """The dashboard can be closed with a password or a list of allowed labellers (Streamlit secrets)."""
 
-from pathlib import Path
 
 from importlib import resources
 import pytest

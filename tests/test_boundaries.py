@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TF_ALLOWED = {"core/model.py", "core/train.py"}
+# the model and training modules: the network, its input batches, inference, fitting
+TF_ALLOWED = {"core/model.py", "core/dataset.py", "core/inference.py", "core/train.py"}
 
 
 def _layer(module: str) -> str:
@@ -69,3 +70,12 @@ def test_ingest_workers_start_without_librosa_or_the_database_layer():
             "print(','.join(m for m in ('librosa', 'sqlite_utils', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT.parent, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("name", ["predict.py", "inference.py", "evaluate.py", "crosscheck.py", "presets.py"])
+def test_prediction_and_evaluation_never_import_the_training_module(name):
+    tree = ast.parse((ROOT / "core" / name).read_text())
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    allowed_fit = name == "crosscheck.py"  # the cross-check fits its fold models
+    assert allowed_fit or "haverford.core.train" not in modules

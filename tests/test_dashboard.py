@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from importlib import resources
 import shutil
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from haverford.core import labelling
 from haverford.core.config import HOME_ENV
+from haverford.core.vocabulary import QUEUE_MODES
 from haverford.core.home import Home
 from haverford.db import answers as answers_db
 from haverford.db import questions as questions_db
@@ -155,10 +155,17 @@ def add_model(home: Home) -> None:
 
 def test_queue_modes_pick_a_segment(demo_copy):
     add_model(demo_copy)
-    for mode in labelling.QUEUE_MODES:
+    db = demo_copy.connect()
+    nobodys = db.execute("SELECT MIN(id) FROM segments WHERE id NOT IN (SELECT segment_id FROM answers)").fetchone()[0]
+    for mode in QUEUE_MODES:
         at = app("views/label.py", label_mode=mode)
-        assert at.session_state["label_segment"] is not None, mode
+        if mode == "unlabelled":  # unlabelled by anyone: the first such segment, or none left
+            assert at.session_state["label_segment"] == nobodys
+        else:
+            assert at.session_state["label_segment"] is not None, mode
     assert app("views/label.py", label_mode="most_uncertain").session_state["label_segment"] == 5
+    db.execute("DELETE FROM answers WHERE segment_id = 7")  # nobody's answers now
+    assert app("views/label.py", label_mode="unlabelled").session_state["label_segment"] == 7
 
 
 def test_pages_show_model_scores_once_a_model_is_active(demo_copy):

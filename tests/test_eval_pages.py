@@ -14,6 +14,7 @@ from haverford.core.presets import TrainConfig
 from haverford.db import answers as answers_db
 from haverford.db import evaluation as eval_db
 from haverford.db import models as models_db
+from haverford.db import questions as questions_db
 from haverford.db import runs as runs_db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,3 +136,20 @@ def test_a_prediction_flip_opens_its_clip(home):
     at.run()
     assert not at.exception
     assert any(b.label == "Mark reviewed (no change)" for b in at.button)
+
+
+@pytest.mark.parametrize("page", [EVALUATE, MISCLASSIFIED])
+def test_pages_say_which_labels_and_offer_a_retrain_when_verdicts_moved(home, page):
+    fresh = run(page)
+    assert not any("Computed" in w.value for w in fresh.warning)
+    assert any("no verdict changed since it was trained" in c.value for c in fresh.caption)
+    db = home.connect()
+    segment = models_db.labelled_segments(db)[0]
+    other = "banger" if segment["verdict"] == "not_a_banger" else "not_a_banger"
+    verdict = questions_db.verdict_question_id(db)
+    for who in ("x1", "x2", "x3"):  # outvote the demo's two labellers on one segment
+        answers_db.save_answers(db, [segment["segment_id"]], who, {verdict: other})
+    moved = run(page)
+    warning = " ".join(w.value for w in moved.warning)
+    assert "since training 1 verdicts changed" in warning and "Retrain" in warning
+    assert any(b.label == "Retrain now" for b in moved.button)

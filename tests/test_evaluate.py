@@ -7,7 +7,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from _eval_data import TRACKS, build, label
+from _eval_data import build, label
 from haverford.core.cli import main
 from haverford.core.errors import HaverfordError
 from haverford.core.evaluate import as_pred_probs, curves, evaluate_model, metrics, track_results

@@ -11,6 +11,7 @@ import pytest
 
 import haverford.db.connection as connection
 from haverford.core.export import export_answers
+from haverford.core.vocabulary import QUEUE_MODES
 from haverford.core.ingest import ingest
 from haverford.db import answers, labelling, library, questions
 from tests.conftest import tone, write_audio
@@ -56,7 +57,7 @@ def test_hostile_text_never_enters_sql_text(recorded, home, tmp_path):
                          note=MARK)
     answers.current_answers(database, segment, labeller=MARK)
     verdict = questions.verdict_question_id(database)
-    for mode in labelling.QUEUE_MODES:
+    for mode in QUEUE_MODES:
         labelling.next_segment(database, mode=mode, labeller=MARK, verdict_question=verdict)
     labelling.segments_table(database, verdict_question=verdict, status="labelled", labeller=MARK)
     library.tracks_overview(database)

@@ -3,29 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from haverford.core import agreement
+from haverford.core import agreement, questionnaire
 from haverford.dashboard import charts, clip
 from haverford.dashboard.context import connect, home
-from haverford.db import labelling as labelling_db
-from haverford.db import questions as questions_db
 
 
 @st.cache_data(max_entries=16, show_spinner=False, ttl=30)
-def summary_rows(db_path: str, stamp: str) -> list[dict]:
-    """One row per question: level, segments with ≥2 labellers, Krippendorff's alpha, mean kappa.
-
-    ``stamp`` (the latest answer's id) keys the cache, so a new answer recomputes it.
-    """
-    db = connect()
-    rows = []
-    for q in questions_db.list_questions(db, include_retired=True):
-        result = agreement.agreement(labelling_db.question_answers(db, q["id"]), kind=q["kind"])
-        kappas = [p.kappa for p in result.pairs if p.kappa is not None]
-        rows.append({"key": q["key"], "question": q["text"], "level": result.level,
-                     "segments (≥2 labellers)": result.n_segments, "labellers": result.n_labellers,
-                     "Krippendorff's alpha": result.alpha,
-                     "mean Cohen's kappa": sum(kappas) / len(kappas) if kappas else None})
-    return rows
+def summary_rows(db_path: str, stamp: tuple) -> list[dict]:
+    """``agreement.summary``, cached per database and change stamp (a new answer recomputes it)."""
+    return agreement.summary(connect())
 
 
 def question_detail(db, questions: list[dict]) -> None:
@@ -33,11 +19,13 @@ def question_detail(db, questions: list[dict]) -> None:
     verdict = next((q["key"] for q in questions if q.get("role") == "verdict"), keys[0])
     picked = st.selectbox("Question", keys, index=keys.index(verdict), key="agreement_question")
     q = next(q for q in questions if q["key"] == picked)
-    result = agreement.agreement(labelling_db.question_answers(db, q["id"]), kind=q["kind"])
+    result = agreement.agreement(agreement.question_answers(db, q["id"]), kind=q["kind"])
     a, b, c = st.columns(3)
     a.metric("Segments with ≥ 2 labellers", result.n_segments)
     b.metric(f"Krippendorff's alpha ({result.level})", "n/a" if result.alpha is None else f"{result.alpha:.3f}")
     c.metric("Labellers", result.n_labellers)
+    mean = agreement.mean_kappa(result.pairs)
+    st.caption("Mean Cohen's kappa, weighted by shared segments: " + ("n/a" if mean is None else f"{mean:.3f}"))
     pairs = [{"a": p.a, "b": p.b, "n": p.n, "kappa": p.kappa} for p in result.pairs]
     if pairs:
         st.dataframe(pd.DataFrame(pairs), hide_index=True, width="stretch",
@@ -53,7 +41,7 @@ def question_detail(db, questions: list[dict]) -> None:
 
 def disagreement_list(db) -> None:
     st.subheader("Disagreements on the verdict")
-    rows = labelling_db.disagreements(db)
+    rows = agreement.disagreements(db)
     if not rows:
         st.info("No segment has conflicting verdicts.")
         return
@@ -74,16 +62,20 @@ def disagreement_list(db) -> None:
 def main() -> None:
     st.title("Agreement")
     db = connect()
-    questions = questions_db.list_questions(db, include_retired=True)
-    labellers = labelling_db.labellers_count(db)
+    questions = questionnaire.list_questions(db, include_retired=True)
+    labellers = agreement.labellers_count(db)
     if labellers < 2:
         st.info("Agreement needs answers from two or more labellers. Label segments on the Label page "
                 "(each person enters their name in the sidebar), or build the demo with `haverford demo`.")
         return
-    stamp = str(db.execute("SELECT MAX(id) FROM answers").fetchone()[0])
-    st.dataframe(pd.DataFrame(summary_rows(str(home().db_path), stamp)), hide_index=True, width="stretch",
-                 column_config={"Krippendorff's alpha": st.column_config.NumberColumn(format="%.3f"),
-                                "mean Cohen's kappa": st.column_config.NumberColumn(format="%.3f")})
+    st.dataframe(pd.DataFrame(summary_rows(str(home().db_path), agreement.change_stamp(db))), hide_index=True,
+                 width="stretch",
+                 column_config={"key": "Key", "question": "Question", "level": "Level",
+                                "segments": "Segments (≥ 2 labellers)", "labellers": "Labellers",
+                                "alpha": st.column_config.NumberColumn("Krippendorff's alpha", format="%.3f"),
+                                "mean_kappa": st.column_config.NumberColumn(
+                                    "Mean Cohen's kappa", format="%.3f",
+                                    help="Averaged over pairs of labellers, each weighted by the segments it shares")})
     st.caption("Krippendorff's alpha: nominal for yes/no, choices and the verdict; ordinal for counts and "
                "ratings; interval for numbers. 1 is perfect agreement, 0 is chance.")
     question_detail(db, questions)

@@ -3,12 +3,13 @@
 import pandas as pd
 import streamlit as st
 
+from haverford.core import catalogue, versions
+from haverford.core.agreement import change_stamp
 from haverford.core.errors import HaverfordError
 from haverford.core.evaluate import Evaluation, curves, evaluate_model
-from haverford.dashboard import eval_charts
+from haverford.core.vocabulary import VERDICT_NAMES
+from haverford.dashboard import eval_charts, freshness
 from haverford.dashboard.context import connect, home
-from haverford.db import labelling as labelling_db
-from haverford.db import models as models_db
 
 PLOTLY = {"displaylogo": False}
 
@@ -30,8 +31,7 @@ def pick_model(models: list[dict]) -> int:
     """The model selector, the active model first."""
     ids = [m["id"] for m in models]
     active = next((m["id"] for m in models if m["active"]), ids[0])
-    labels = {m["id"]: f"model {m['id']} · {m['preset']} on {m['feature']} · {m['created_at'][:16]}"
-              + (" (active)" if m["active"] else "") for m in models}
+    labels = {m["id"]: versions.model_title(m) for m in models}
     return st.selectbox("Model", ids, index=ids.index(active), format_func=labels.get, key="eval_model")
 
 
@@ -45,6 +45,7 @@ def headline(ev: Evaluation) -> None:
         col.metric(name, "—" if value is None else f"{value:.3f}")
     st.caption(f"Segment-level, banger = positive class, threshold {ev.threshold:.2f} · {ev.split.text}"
                + (f" · {ev.split.unscored_segments} unscored test segments left out" if ev.split.unscored_segments else ""))
+
 
 
 def operating_point(confusion: list[list[int]]) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
@@ -81,9 +82,16 @@ def tracks_table(ev: Evaluation, titles: dict[int, str]) -> None:
     st.caption(f"A track's verdict is banger when its segments' mean P(banger) ≥ {ev.threshold:.2f}; its label is "
                f"the majority of its segments' labels · {ev.split.text} · track accuracy "
                f"{'—' if t.accuracy is None else f'{t.accuracy:.3f}'} on {t.n} tracks")
-    frame = pd.DataFrame([{**r, "title": titles.get(r["track_id"], "?")} for r in ev.tracks])
-    st.dataframe(frame[["title", "segments", "label", "predicted", "correct", "mean_p_banger", "banger_share",
-                        "track_id"]], hide_index=True, width="stretch")
+    frame = pd.DataFrame([{**r, "title": titles.get(r["track_id"], "?"), "label": VERDICT_NAMES.get(r["label"], "tie"),
+                           "predicted": VERDICT_NAMES[r["predicted"]],
+                           "correct": "—" if r["correct"] is None else ("yes" if r["correct"] else "no")}
+                          for r in ev.tracks])
+    st.dataframe(frame[["title", "segments", "label", "predicted", "correct", "mean_p_banger", "banger_share"]],
+                 hide_index=True, width="stretch",
+                 column_config={"title": "Track", "segments": "Test segments", "label": "Label (segments' majority)",
+                                "predicted": "Model's verdict", "correct": "Right?",
+                                "mean_p_banger": st.column_config.NumberColumn("Mean P(banger)", format="%.3f"),
+                                "banger_share": st.column_config.NumberColumn("Banger segments", format="percent")})
 
 
 def baselines_table(ev: Evaluation) -> None:
@@ -92,20 +100,22 @@ def baselines_table(ev: Evaluation) -> None:
     st.caption(f"{ev.split.text}. Haverford's algorithm runs each labeller's answers through the rules on the "
                "Questions page and takes the majority; it only counts segments whose answers are complete.")
     st.dataframe(pd.DataFrame(ev.baselines), hide_index=True, width="stretch",
-                 column_config={"accuracy": st.column_config.NumberColumn(format="%.3f"),
-                                "balanced_accuracy": st.column_config.NumberColumn(format="%.3f"),
-                                "f1": st.column_config.NumberColumn(format="%.3f")})
+                 column_config={"name": "Model or baseline", "segments": "Segments", "tracks": "Tracks",
+                                "accuracy": st.column_config.NumberColumn("Accuracy", format="%.3f"),
+                                "balanced_accuracy": st.column_config.NumberColumn("Balanced accuracy", format="%.3f"),
+                                "f1": st.column_config.NumberColumn("F1 (banger)", format="%.3f"),
+                                "note": "How"})
 
 
 def stamp(db, model_id: int) -> tuple:
     """Changes whenever labels, questions or this model's scores change."""
-    return (*labelling_db.change_stamp(db), models_db.prediction_count(db, model_id))
+    return (*change_stamp(db), versions.prediction_count(db, model_id))
 
 
 def main() -> None:
     st.title("Evaluate")
     db = connect()
-    models = models_db.list_models(db)
+    models = versions.list_models(db)
     if not models:
         st.info(f"No model yet in `{home().path}`. Label some music (or run `haverford demo`), then train one "
                 "on the Train page or with `haverford train`; its evaluation on held-out test tracks shows here.")
@@ -120,9 +130,10 @@ def main() -> None:
     threshold = st.slider("Decision threshold: banger when P(banger) ≥", 0.0, 1.0, 0.5, 0.01, key="eval_threshold")
     ev = base if threshold == base.threshold else base.at(threshold)
     headline(ev)
+    freshness.note(ev.freshness, model=next(m for m in models if m["id"] == model_id), key="eval")
     figures(ev, load_curves(model_id, key))
     baselines_table(ev)
-    tracks_table(ev, labelling_db.track_titles(db))
+    tracks_table(ev, catalogue.track_titles(db))
 
 
 # Streamlit runs a page as __main__; the guard keeps a bare re-import (a forkserver child

@@ -2,16 +2,12 @@
 
 import streamlit as st
 
-from haverford.core import labelling
+from haverford.core import catalogue, labelling, questionnaire
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import as_bool, is_asked
+from haverford.core.vocabulary import AMBIGUOUS, BANGER, NOT_A_BANGER, QUEUE_MODES, QUEUE_TITLES, VERDICT_NAMES
 from haverford.dashboard import clip
 from haverford.dashboard.context import connect
-from haverford.db import labelling as labelling_db
-from haverford.db import questions as questions_db
-from haverford.db import tracks as tracks_db
-
-VERDICT_LABELS = {"banger": "Banger", "not_a_banger": "Not a banger", "ambiguous": "Ambiguous"}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -39,7 +35,7 @@ def save(segment_id: int, verdict: str | None, *, whole_track: bool = False) -> 
     """Button callback: save the form (with ``verdict``) in one transaction, then move on."""
     db = connect()
     labeller = st.session_state.get("app_labeller", "")
-    questions = questions_db.list_questions(db)
+    questions = questionnaire.list_questions(db)
     answers = form_answers(segment_id, questions)
     verdict_key = next((q["key"] for q in questions if q.get("role") == "verdict"), None)
     if verdict and verdict_key:
@@ -47,11 +43,12 @@ def save(segment_id: int, verdict: str | None, *, whole_track: bool = False) -> 
     try:
         ids = [segment_id]
         if whole_track:
-            ids = tracks_db.segment_ids(db, tracks_db.get_segment(db, segment_id)["track_id"])
+            ids = catalogue.segment_ids(db, catalogue.get_segment(db, segment_id)["track_id"])
             answers = {verdict_key: verdict}
         n = labelling.save_form(db, ids, labeller, answers, questions)
         _advance(db, segment_id, labeller.strip())
-        st.session_state["label_flash"] = f"Saved {n} answers ({VERDICT_LABELS.get(verdict, 'no verdict')})."
+        st.session_state["label_flash"] = (f"Saved {n} answer{'s' if n != 1 else ''} "
+                                           f"({VERDICT_NAMES.get(verdict, 'no verdict')}).")
     except HaverfordError as exc:
         st.session_state["label_error"] = str(exc)
 
@@ -130,12 +127,12 @@ def render_form(db, segment: dict, labeller: str, questions: list[dict]) -> None
         answers[q["key"]] = st.session_state.get(widget_key(segment["id"], q["key"]))
     decision = labelling.live_decision(answers, questions)
     if decision.verdict:
-        st.info(f"Haverford's algorithm says: {VERDICT_LABELS[decision.verdict]} ({'; '.join(decision.reasons)})")
+        st.info(f"Haverford's algorithm says: {VERDICT_NAMES[decision.verdict]} ({'; '.join(decision.reasons)})")
     else:
         st.caption(f"Haverford's algorithm needs: {', '.join(decision.missing) or 'its rules'}")
     mine = saved.get(next((q["key"] for q in questions if q.get("role") == "verdict"), ""), None)
     if mine:
-        st.caption(f"Your verdict so far: {VERDICT_LABELS.get(mine, mine)}. "
+        st.caption(f"Your verdict so far: {VERDICT_NAMES.get(mine, mine)}. "
                    "Answering again keeps the old one in history.")
     _buttons(segment["id"])
 
@@ -143,10 +140,10 @@ def render_form(db, segment: dict, labeller: str, questions: list[dict]) -> None
 def _buttons(segment_id: int) -> None:
     row = st.container(horizontal=True)
     row.button("Banger", key="label_banger", type="primary", shortcut="B", on_click=save,
-               args=(segment_id, "banger"), icon=":material/local_fire_department:")
-    row.button("Not a banger", key="label_not", type="primary", shortcut="N", on_click=save,
-               args=(segment_id, "not_a_banger"), icon=":material/block:")
-    row.button("Ambiguous", key="label_ambiguous", shortcut="A", on_click=save, args=(segment_id, "ambiguous"),
+               args=(segment_id, BANGER), icon=":material/local_fire_department:")
+    row.button("Not a banger", key="label_not", type="secondary", shortcut="N", on_click=save,
+               args=(segment_id, NOT_A_BANGER), icon=":material/block:")
+    row.button("Ambiguous", key="label_ambiguous", shortcut="A", on_click=save, args=(segment_id, AMBIGUOUS),
                help="Neither clearly: counted as labelled, left out of training")
     row.button("Skip", key="label_skip", shortcut="S", on_click=skip, args=(segment_id,))
     st.button("Save answers without a verdict", key="label_save_only", on_click=save, args=(segment_id, None))
@@ -154,24 +151,23 @@ def _buttons(segment_id: int) -> None:
         st.caption("Stores the verdict for every segment of this track; earlier answers stay in the history.")
         x, y = st.columns(2)
         x.button("Whole track: banger", key="label_track_banger", on_click=save,
-                 args=(segment_id, "banger"), kwargs={"whole_track": True})
+                 args=(segment_id, BANGER), kwargs={"whole_track": True})
         y.button("Whole track: not a banger", key="label_track_not", on_click=save,
-                 args=(segment_id, "not_a_banger"), kwargs={"whole_track": True})
+                 args=(segment_id, NOT_A_BANGER), kwargs={"whole_track": True})
 
 
 def main() -> None:
     st.title("Label")
     db = connect()
-    if tracks_db.counts(db)["tracks"] == 0:
+    if catalogue.counts(db)["tracks"] == 0:
         st.info("Nothing to label yet: import music on the Library page (or run `haverford demo`).")
         return
     labeller = st.session_state.get("app_labeller", "").strip()
     if not labeller:
         st.warning("Enter your name in the sidebar first: every answer is stored with it.")
         return
-    modes = [m for m in labelling.QUEUE_MODES
-             if m != "most_uncertain" or labelling_db.active_model_id(db) is not None]
-    mode = st.segmented_control("Queue", modes, format_func=labelling.QUEUE_MODES.get,
+    modes = [m for m in QUEUE_MODES if m != "most_uncertain" or catalogue.active_model_id(db) is not None]
+    mode = st.segmented_control("Queue", modes, format_func=QUEUE_TITLES.get,
                                 default="unlabelled_by_me", required=True, key="label_mode",
                                 on_change=_reset_queue)
     for kind in ("label_flash", "label_error"):
@@ -187,7 +183,7 @@ def main() -> None:
         segment = clip.render(db, "label_segment")
     if segment is not None:
         with right:
-            render_form(db, segment, labeller, questions_db.list_questions(db))
+            render_form(db, segment, labeller, questionnaire.list_questions(db))
 
 
 main()

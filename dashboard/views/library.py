@@ -3,18 +3,17 @@
 import pandas as pd
 import streamlit as st
 
-from haverford.core import labelling
+from haverford.core import agreement, catalogue, labelling
 from haverford.core.config import LABELS
 from haverford.core.errors import HaverfordError
 from haverford.core.ingest import AUDIO_EXTENSIONS, ingest
+from haverford.core.vocabulary import VERDICT_NAMES
 from haverford.dashboard import clip
 from haverford.dashboard.context import connect, home
-from haverford.db import labelling as labelling_db
-from haverford.db import library as library_db
-from haverford.db import questions as questions_db
-from haverford.db import tracks as tracks_db
 
 PAGE_SIZE = 50
+FILTER_NAMES = {"all": "All", "unlabelled": "Unlabelled", "labelled": "Labelled", "banger": "Banger",
+                "not_a_banger": "Not a banger", "disagreement": "Disagreements"}
 SORT_NAMES = {"track": "track and time", "most_labellers": "most labellers first",
               "model_score_high": "model score, high first", "model_score_low": "model score, low first"}
 
@@ -45,6 +44,7 @@ def run_ingest(paths: list[str], label: str | None, *, errors: list[dict] = ()) 
         return
     report.errors[:0] = errors
     st.session_state["library_report"] = report.to_json()
+    st.rerun()  # the counts and tables on this page show what was imported
 
 
 def show_report() -> None:
@@ -82,12 +82,12 @@ def import_section(empty: bool) -> None:
 def tracks_overview(db_path: str, stamp: tuple) -> tuple[list[dict], dict]:
     """Tracks with their label mix and agreement; ``stamp`` (latest ids) keys the cache."""
     db = connect()
-    return library_db.tracks_overview(db), labelling_db.tracks_agreement(db)
+    return catalogue.tracks_overview(db), agreement.tracks_agreement(db)
 
 
 def tracks_section(db) -> None:
     st.subheader("Tracks")
-    rows, agree = tracks_overview(str(home().db_path), labelling_db.change_stamp(db))
+    rows, agree = tracks_overview(str(home().db_path), agreement.change_stamp(db))
     tracks = pd.DataFrame(rows)
     tracks["labelled_share"] = tracks["labelled"] / tracks["n_segments"].clip(lower=1)
     tracks["agreement"] = [(agree[t]["agreed"] / agree[t]["multi"]) if t in agree else None for t in tracks["id"]]
@@ -109,9 +109,9 @@ def tracks_section(db) -> None:
 
 def segment_filters(db) -> dict:
     a, b, c, d = st.columns([3, 2, 2, 1])
-    status = a.segmented_control("Show", list(labelling_db.SEGMENT_FILTERS), default="all", required=True,
-                                 key="library_status")
-    titles = labelling_db.track_titles(db)
+    status = a.segmented_control("Show", list(catalogue.SEGMENT_FILTERS), default="all", required=True,
+                                 key="library_status", format_func=FILTER_NAMES.get)
+    titles = catalogue.track_titles(db)
     track = b.selectbox("Track", [None, *titles], key="library_track",
                         format_func=lambda t: "all tracks" if t is None else titles[t])
     sort = c.selectbox("Sort by", list(SORT_NAMES), format_func=SORT_NAMES.get, key="library_sort")
@@ -123,11 +123,9 @@ def segment_filters(db) -> dict:
 def segments_section(db) -> None:
     st.subheader("Segments")
     filters = segment_filters(db)
-    verdict_q = questions_db.verdict_question_id(db)
-    model_id = labelling_db.active_model_id(db)
+    model_id = catalogue.active_model_id(db)
     page = st.session_state.get("library_page", 1)
-    rows, total = labelling_db.segments_table(db, verdict_question=verdict_q, model_id=model_id,
-                                              limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters)
+    rows, total = catalogue.segments_page(db, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters)
     pages = max(1, -(-total // PAGE_SIZE))
     if page > pages:
         st.session_state["library_page"] = 1
@@ -135,7 +133,10 @@ def segments_section(db) -> None:
     if not rows:
         st.info("No segments match these filters.")
         return
-    table = segments_frame(db, rows, model_id)
+    table = pd.DataFrame(rows)
+    for column in ("verdict", "algorithm"):
+        table[column] = table[column].map(lambda v: VERDICT_NAMES.get(v, "—"))
+    table["labelled_by"] = table["labelled_by"].fillna("—")
     event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
                          selection_mode="single-row", key=f"library_table_{page}",
                          column_config=SEGMENT_COLUMNS | {"p_banger": None if model_id is None else
@@ -156,15 +157,6 @@ SEGMENT_COLUMNS = {
 }
 
 
-def segments_frame(db, rows: list[dict], model_id: int | None) -> pd.DataFrame:
-    """The page's rows with Haverford's algorithm's verdict computed from their answers."""
-    questions = questions_db.list_questions(db)
-    verdicts = labelling.algorithm_verdicts(labelling_db.latest_answers(db, [r["id"] for r in rows]), questions)
-    table = pd.DataFrame(rows)
-    table["algorithm"] = [verdicts.get(i) for i in table["id"]]
-    return table
-
-
 def open_segment(db) -> None:
     clip.render_with_label_link(db, "library_segment", hint="Select a row to see and hear its segment.",
                                 button_key="library_label_it")
@@ -173,7 +165,7 @@ def open_segment(db) -> None:
 def main() -> None:
     st.title("Library")
     db = connect()
-    counts = tracks_db.counts(db)
+    counts = catalogue.counts(db)
     import_section(counts["tracks"] == 0)
     if counts["tracks"] == 0:
         st.info(f"The library at `{home().path}` is empty. Import music above, or from a terminal with "

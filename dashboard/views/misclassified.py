@@ -4,17 +4,14 @@ likely label errors; and prediction flips between two model versions."""
 import pandas as pd
 import streamlit as st
 
-from haverford.core import jobs
+from haverford.core import catalogue, jobs, review, versions
 from haverford.core.crosscheck import CrossCheckConfig, start_crosscheck
 from haverford.core.errors import HaverfordError
-from haverford.core.cli_models import PRESET_NAMES
-from haverford.dashboard import eval_charts, review
+from haverford.core.evaluate import misclassified
+from haverford.core.vocabulary import BANGER, DEFAULT_PRESET, NOT_A_BANGER, PRESET_NAMES, VERDICT_NAMES
+from haverford.dashboard import eval_charts, freshness
+from haverford.dashboard import review as review_panel
 from haverford.dashboard.context import connect, home
-from haverford.db import answers as answers_db
-from haverford.db import evaluation as eval_db
-from haverford.db import labelling as labelling_db
-from haverford.db import models as models_db
-from haverford.db import runs as runs_db
 
 MODES = {"mistakes": "Model mistakes", "crosscheck": "Cross-check: likely label errors",
          "flips": "Prediction flips between models"}
@@ -28,10 +25,10 @@ def filters(db) -> dict:
     """Split, track, labeller and confidence filters (shared by the model and cross-check lists)."""
     cols = st.columns(4)
     side = cols[0].selectbox("Split", list(SPLITS), format_func=SPLITS.get, key="mis_split")
-    titles = labelling_db.track_titles(db)
+    titles = catalogue.track_titles(db)
     track = cols[1].selectbox("Track", [None, *titles], format_func=lambda t: "all tracks" if t is None else titles[t],
                               key="mis_track")
-    people = answers_db.labellers(db)
+    people = review.labellers(db)
     labeller = cols[2].selectbox("Labelled by", [None, *people], format_func=lambda p: p or "anyone",
                                  key="mis_labeller")
     conf = cols[3].slider("Min. model confidence", 0.5, 1.0, 0.5, 0.01, key="mis_conf",
@@ -41,8 +38,7 @@ def filters(db) -> dict:
 
 def pick(models: list[dict], label: str, key: str, *, index: int = 0) -> int:
     ids = [m["id"] for m in models]
-    names = {m["id"]: f"model {m['id']} · {m['preset']} · {m['created_at'][:16]}" + (" (active)" if m["active"] else "")
-             for m in models}
+    names = {m["id"]: versions.model_title(m) for m in models}
     return st.selectbox(label, ids, index=min(index, len(ids) - 1), format_func=names.get, key=key)
 
 
@@ -54,10 +50,18 @@ def split_note(model: dict) -> str:
 def ranked_table(rows: list[dict], *, score_col: str, key: str) -> None:
     """The ranked rows; selecting one opens it in the review panel below."""
     frame = pd.DataFrame(rows)
+    frame["verdict"] = frame["verdict"].map(lambda v: VERDICT_NAMES.get(v, "—"))
     cols = ["title", "start_s", "verdict", "p_banger", score_col, "side", "reviewed", "segment_id"]
     event = st.dataframe(frame[[c for c in cols if c in frame]], hide_index=True, width="stretch",
                          on_select="rerun", selection_mode="single-row", key=key,
-                         column_config={"p_banger": st.column_config.ProgressColumn("P(banger)", min_value=0,
+                         column_config={"title": "Track", "segment_id": "Segment", "side": "Split side",
+                                        "start_s": st.column_config.NumberColumn("Start (s)", format="%.0f"),
+                                        "verdict": "Verdict now", "reviewed": "Reviewed",
+                                        "confidence": st.column_config.NumberColumn("Model confidence",
+                                                                                    format="%.3f"),
+                                        "self_confidence": st.column_config.NumberColumn(
+                                            "P(label) out of fold", format="%.3f"),
+                                        "p_banger": st.column_config.ProgressColumn("P(banger)", min_value=0,
                                                                                     max_value=1, format="%.3f")})
     picked = (event or {}).get("selection", {}).get("rows", []) if event else []
     if picked and rows[picked[0]]["segment_id"] != st.session_state.get(STATE):
@@ -81,16 +85,18 @@ def mistakes(db, models: list[dict]) -> None:
     threshold = right.number_input("Threshold", 0.0, 1.0, 0.5, 0.05, key="mis_threshold")
     model = next(m for m in models if m["id"] == model_id)
     f = filters(db)
-    hist_rows = eval_db.score_histogram(db, model_id, side=f["side"], track_id=f["track_id"], labeller=f["labeller"])
+    hist_rows = review.score_histogram(db, model_id, side=f["side"], track_id=f["track_id"], labeller=f["labeller"])
     st.plotly_chart(eval_charts.histogram_figure(*histogram_counts(hist_rows), threshold=threshold,
                                                  split=split_note(model) + f" · showing {SPLITS[f['side'] or 'all']}",
                                                  name="Scores of the filtered labelled segments"),
                     config={"displaylogo": False})
     offset = (st.session_state.get("mis_page", 1) - 1) * PAGE_SIZE
-    rows, totals = eval_db.misclassified(db, model_id, threshold=threshold, limit=PAGE_SIZE, offset=offset, **f)
-    if not rows and offset:  # the filters changed under a later page: back to the first
+    page = misclassified(home(), model_id, threshold=threshold, limit=PAGE_SIZE, offset=offset, **f)
+    if not page["rows"] and offset:  # the filters changed under a later page: back to the first
         st.session_state["mis_page"], offset = 1, 0
-        rows, totals = eval_db.misclassified(db, model_id, threshold=threshold, limit=PAGE_SIZE, **f)
+        page = misclassified(home(), model_id, threshold=threshold, limit=PAGE_SIZE, **f)
+    rows, totals = page["rows"], page
+    freshness.note(page["labels"], model=page["model"], key="mis")
     progress(totals, "misclassified segments")
     if not rows:
         st.info("No labelled segment under these filters is misclassified.")
@@ -100,12 +106,12 @@ def mistakes(db, models: list[dict]) -> None:
     st.caption(f"Most confidently wrong first (lowest P of the label) · {offset + 1}–{offset + len(rows)} "
                f"of {totals['total']}")
     ranked_table(rows, score_col="confidence", key="mis_table")
-    review.panel(db, STATE, model_id=model_id)
+    review_panel.panel(db, STATE, model_id=model_id)
 
 
 def histogram_counts(rows: list[dict], *, bins: int = 20) -> tuple[list[float], dict[str, list[int]]]:
     """Bin edges and per-verdict counts from ``db.evaluation.score_histogram`` rows."""
-    counts = {"banger": [0] * bins, "not_a_banger": [0] * bins}
+    counts = {BANGER: [0] * bins, NOT_A_BANGER: [0] * bins}
     for r in rows:
         counts[r["verdict"]][r["bin"]] = r["n"]
     return [i / bins for i in range(bins + 1)], counts
@@ -116,7 +122,8 @@ def crosscheck_form() -> None:
     with st.form("mis_crosscheck"):
         cols = st.columns(3)
         folds = cols[0].number_input("Folds (k)", 2, 10, 3, key="mis_cc_folds")
-        preset = cols[1].selectbox("Preset", PRESET_NAMES, index=PRESET_NAMES.index("fast"), key="mis_cc_preset")
+        preset = cols[1].selectbox("Preset", PRESET_NAMES, index=PRESET_NAMES.index(DEFAULT_PRESET),
+                                   key="mis_cc_preset")
         epochs = cols[2].number_input("Epochs per fold", 1, 50, 6, key="mis_cc_epochs")
         if st.form_submit_button("Run cross-check"):
             config = CrossCheckConfig(folds=int(folds), preset=preset, epochs=int(epochs))
@@ -132,8 +139,9 @@ def crosscheck_status() -> None:
     """The newest cross-check run's state, re-read from SQLite every 2 s."""
     db = connect()
     jobs.refresh_runs(db)
-    run = next(iter(runs_db.list_runs(db, limit=1, kind="crosscheck")), None)
-    if run is None or run["status"] not in runs_db.ACTIVE:
+    run = next(iter(versions.list_runs(db, limit=1, kind="crosscheck")), None)
+    _rerun_when_finished("mis_cc_seen", run)
+    if run is None or run["status"] not in versions.ACTIVE:
         if run and run["status"] == "failed":
             st.error(f"Cross-check run {run['id']} failed: {run['error']}")
         return
@@ -144,6 +152,16 @@ def crosscheck_status() -> None:
         jobs.cancel_run(db, run["id"])
 
 
+def _rerun_when_finished(state_key: str, run: dict | None) -> None:
+    """Rerun the whole page once when the run this fragment watched has finished, so the results
+    outside the fragment (the ranking, the model list) show without a reload."""
+    seen = (run or {}).get("id"), (run or {}).get("status")
+    before = st.session_state.get(state_key)
+    st.session_state[state_key] = seen
+    if before and before[0] == seen[0] and before[1] in versions.ACTIVE and seen[1] not in versions.ACTIVE:
+        st.rerun(scope="app")
+
+
 def crosscheck(db) -> None:
     """The latest cross-check's ranking of likely label errors."""
     st.caption("k models trained on folds of whole tracks; each labelled segment is scored only by the model "
@@ -151,14 +169,14 @@ def crosscheck(db) -> None:
                "(self-confidence) come first.")
     crosscheck_form()
     crosscheck_status()
-    latest = eval_db.latest_crosscheck(db)
+    latest = review.latest_crosscheck(db)
     if latest is None:
         st.info("No cross-check yet: press **Run cross-check** (it trains k small models in the background).")
         return
     only = st.toggle("Only segments flagged as label issues", value=True, key="mis_cc_only")
     f = filters(db)
     f.pop("min_confidence")
-    rows, totals = eval_db.label_issues(db, latest["id"], issues_only=only, limit=PAGE_SIZE, **f)
+    rows, totals = review.label_issues(db, latest["id"], issues_only=only, limit=PAGE_SIZE, **f)
     st.caption(f"Cross-check run {latest['id']} ({latest['finished_at'][:16]}): {latest['scored']} segments scored "
                f"out of fold, {latest['issues']} flagged · split by track into folds")
     progress(totals, "ranked segments")
@@ -166,9 +184,9 @@ def crosscheck(db) -> None:
         st.info("Nothing to show under these filters.")
         return
     for r in rows:
-        r["label_then"] = "banger" if r["label"] else "not_a_banger"
+        r["label_then"] = BANGER if r["label"] else NOT_A_BANGER
     ranked_table(rows, score_col="self_confidence", key="mis_cc_table")
-    review.panel(db, STATE, run_id=latest["id"])
+    review_panel.panel(db, STATE, run_id=latest["id"])
 
 
 def flips(db, models: list[dict]) -> None:
@@ -183,20 +201,25 @@ def flips(db, models: list[dict]) -> None:
         b = pick(models, "Newer model", "mis_flip_b", index=0)
     ma, mb = sorted((next(m for m in models if m["id"] == i) for i in (a, b)), key=lambda m: m["created_at"])
     window = {"since": ma["created_at"], "until": mb["created_at"]}
-    rows = eval_db.flips(db, ma["id"], mb["id"], **window)
-    edits = eval_db.label_edit_count(db, **window)
+    rows = review.flips(db, ma["id"], mb["id"], **window)
+    edits = review.label_edit_count(db, **window)
     st.caption(f"{len(rows)} segments change verdict from model {ma['id']} to model {mb['id']}; "
                f"{edits} verdict answers were given in between (segments with label edits listed first).")
     if rows:
         event = st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", on_select="rerun",
-                             selection_mode="single-row", key="mis_flip_table")
+                             selection_mode="single-row", key="mis_flip_table",
+                             column_config={"segment_id": "Segment", "track_id": None, "title": "Track", "idx": None,
+                                            "start_s": st.column_config.NumberColumn("Start (s)", format="%.0f"),
+                                            "p_a": st.column_config.NumberColumn("P(banger), older", format="%.3f"),
+                                            "p_b": st.column_config.NumberColumn("P(banger), newer", format="%.3f"),
+                                            "verdict": "Verdict now", "label_edits": "Label edits between"})
         picked = event.selection.rows if event else []
         if picked:
             st.session_state[STATE] = rows[picked[0]]["segment_id"]
     with st.expander(f"Label edits between the two models ({edits})"):
-        st.dataframe(pd.DataFrame(eval_db.label_edits(db, **window)), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(review.label_edits(db, **window)), hide_index=True, width="stretch")
     if st.session_state.get(STATE) in {r["segment_id"] for r in rows}:
-        review.panel(db, STATE, model_id=mb["id"])
+        review_panel.panel(db, STATE, model_id=mb["id"])
     elif rows:
         st.caption("Select a row to open its clip, answers and the newer model's scores.")
 
@@ -208,7 +231,7 @@ def review_name() -> str:
 def main() -> None:
     st.title("Misclassified")
     db = connect()
-    models = models_db.list_models(db)
+    models = versions.list_models(db)
     if not models:
         st.info(f"No model yet in `{home().path}`: train one on the Train page (or `haverford train`); "
                 "the labelled segments it gets wrong are listed here for review.")

@@ -7,10 +7,9 @@ every change keeps the previous version in ``question_revisions``.
 import pandas as pd
 import streamlit as st
 
-from haverford.core import labelling
+from haverford.core import questionnaire
 from haverford.core.errors import HaverfordError
 from haverford.dashboard.context import connect
-from haverford.db import questions as questions_db
 
 KIND_NAMES = {"yes_no": "yes / no", "number": "number", "count": "count", "rating": "rating",
               "choice": "choice", "text": "free text"}
@@ -18,7 +17,7 @@ OPS = [">", ">=", "<", "<=", "==", "!="]
 
 
 def _run(action, *args, **kwargs) -> None:
-    """Callback wrapper: run a db/core action, keep a one-line error for the next rerun."""
+    """Callback wrapper: run a core action, keep a one-line error for the next rerun."""
     try:
         action(connect(), *args, **kwargs)
         st.session_state["questions_flash"] = "Saved."
@@ -61,18 +60,18 @@ def edit_question(q: dict, keys: list[str]) -> None:
         rule = _rule_inputs(q, prefix)
         active = st.checkbox("Active (asked when labelling)", value=q["active"], key=f"{prefix}_active")
         if st.form_submit_button("Save changes"):
-            _run(questions_db.update_question, q["id"], text=text.strip() or q["text"], help=help_ or None,
+            _run(questionnaire.update_question, q["id"], text=text.strip() or q["text"], help=help_ or None,
                  options=options, ask_when=ask_when, rule=rule, active=active)
             st.rerun()
     up, down, _ = st.columns([1, 1, 4])
-    up.button("Move up", key=f"{prefix}_up", on_click=_run, args=(questions_db.move_question, q["id"]),
+    up.button("Move up", key=f"{prefix}_up", on_click=_run, args=(questionnaire.move_question, q["id"]),
               kwargs={"offset": -1})
-    down.button("Move down", key=f"{prefix}_down", on_click=_run, args=(questions_db.move_question, q["id"]),
+    down.button("Move down", key=f"{prefix}_down", on_click=_run, args=(questionnaire.move_question, q["id"]),
                 kwargs={"offset": 1})
-    history = questions_db.revisions(connect(), q["id"])
+    history = questionnaire.revisions(connect(), q["id"])
     if history:
         st.caption(f"{len(history)} earlier version(s):")
-        st.dataframe(pd.DataFrame(history)[["changed_at", "text", "options", "rule", "ask_when", "active"]],
+        st.dataframe(pd.DataFrame([questionnaire.describe_revision(r) for r in history]),
                      hide_index=True, width="stretch")
 
 
@@ -142,12 +141,12 @@ def add_form(db) -> None:
 
 def _add(db, key: str, text: str, kind: str, lo, hi, choices: list[str]) -> None:
     try:
-        labelling.check_new_question(db, key=key, text=text, kind=kind)
-        options = labelling.default_options(kind, lo=lo, hi=hi, choices=choices)
-        questions_db.add_question(db, key=key, text=text, kind=kind, options=options)
-        st.success(f"Added question {key}.")
+        questionnaire.add_question(db, key=key, text=text, kind=kind, lo=lo, hi=hi, choices=choices)
     except HaverfordError as exc:
         st.error(str(exc))
+        return
+    st.session_state["questions_flash"] = f"Added question {key}."
+    st.rerun()  # the overview above shows the new question
 
 
 def main() -> None:
@@ -158,7 +157,7 @@ def main() -> None:
     for kind, show in (("questions_flash", st.success), ("questions_error", st.error)):
         if st.session_state.get(kind):
             show(st.session_state.pop(kind))
-    questions = questions_db.list_questions(db, include_retired=True)
+    questions = questionnaire.list_questions(db, include_retired=True)
     overview(questions)
     st.subheader("Edit a question")
     keys = [q["key"] for q in questions]

@@ -4,14 +4,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from haverford.core import jobs
-from haverford.core.cli_models import PRESET_NAMES
+from haverford.core import catalogue, jobs, versions
 from haverford.core.errors import HaverfordError
+from haverford.core.evaluate import freshness
 from haverford.core.features import FEATURES
+from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES
 from haverford.dashboard.context import connect, home
-from haverford.db import models as models_db
-from haverford.db import runs as runs_db
-from haverford.db import tracks as tracks_db
 
 PRESET_HELP = {"fast": "fast (default): small ConvNet on log_mel, about a minute on 2 cores",
                "seed": "seed: the 2018 notebook's 57 M-weight ConvNet on log_stft (slow: ~45 min)",
@@ -39,7 +37,7 @@ def retrain_form(db) -> None:
     """Preset and feature choice and the Retrain button (starts a worker process)."""
     with st.form("train_retrain"):
         left, right = st.columns(2)
-        preset = left.selectbox("Preset", PRESET_NAMES, index=PRESET_NAMES.index("fast"),
+        preset = left.selectbox("Preset", PRESET_NAMES, index=PRESET_NAMES.index(DEFAULT_PRESET),
                                 format_func=PRESET_HELP.get, key="train_preset")
         feature = right.selectbox("Feature", ["(preset's own)", *FEATURES], key="train_feature")
         if st.form_submit_button("Retrain", type="primary"):
@@ -56,12 +54,23 @@ def live_run() -> None:
     """The latest run, re-read from SQLite every 2 s (works across reloads and browsers)."""
     db = connect()
     jobs.refresh_runs(db)
-    runs = runs_db.list_runs(db, limit=1, kind="train")
+    runs = versions.list_runs(db, limit=1, kind="train")
     if not runs:
         st.caption("No training run yet.")
         return
     run = runs[0]
     show_run(db, run)
+    rerun_when_finished("train_seen", run)
+
+
+def rerun_when_finished(state_key: str, run: dict) -> None:
+    """Rerun the whole page once when the watched run finishes, so the versions list below (outside
+    this fragment) shows the new model without a reload."""
+    seen = run["id"], run["status"]
+    before = st.session_state.get(state_key)
+    st.session_state[state_key] = seen
+    if before and before[0] == seen[0] and before[1] in versions.ACTIVE and seen[1] not in versions.ACTIVE:
+        st.rerun(scope="app")
 
 
 def show_run(db, run: dict) -> None:
@@ -70,7 +79,7 @@ def show_run(db, run: dict) -> None:
     st.markdown(f"**Run {run['id']}**: {status} · preset `{run['config'].get('preset')}` · "
                 f"started by {run['created_by'] or '?'} at {run['created_at'][:19]}")
     progress = run["progress"] or {}
-    if status in runs_db.ACTIVE:
+    if status in versions.ACTIVE:
         done, total = progress.get("done", 0), max(1, progress.get("total", 1))
         st.progress(min(1.0, done / total), text=f"{progress.get('stage', 'queued')}: {done}/{total} · epoch {run['epoch'] or 0}")
         if st.button("Cancel run", key=f"train_cancel_{run['id']}"):
@@ -80,7 +89,7 @@ def show_run(db, run: dict) -> None:
         st.error(f"Run failed: {run['error']}")
     elif status == "succeeded":
         st.success(f"Run succeeded: model {run['model_id']} is active and has scored the library.")
-    rows = runs_db.run_metrics(db, run["id"])
+    rows = versions.run_metrics(db, run["id"])
     if rows:
         left, right = st.columns(2)
         left.plotly_chart(curves_figure(rows, "loss"), key=f"train_live_loss_{run['id']}_{len(rows)}")
@@ -88,27 +97,34 @@ def show_run(db, run: dict) -> None:
 
 
 def models_table(models: list[dict]) -> pd.DataFrame:
-    """One row per model version with its headline metrics."""
+    """One row per model version with its headline metrics (as computed when it was trained)."""
     return pd.DataFrame([{
-        "id": m["id"], "active": bool(m["active"]), "created": m["created_at"][:19], "by": m["created_by"],
-        "preset": m["preset"], "feature": m["feature"],
-        "test accuracy": m["metrics"].get("accuracy"), "majority baseline": m["metrics"].get("majority_baseline"),
-        "track accuracy": m["metrics"].get("track_accuracy"),
-        "train segments": m["params"].get("segments", {}).get("train"),
-        "test segments": m["params"].get("segments", {}).get("test"), "scored": m["n_predictions"],
-        "labels": (m["labels_hash"] or "")[:10]} for m in models])
+        "Model": m["id"], "Active": bool(m["active"]), "Trained (UTC)": m["created_at"][:16].replace("T", " "),
+        "By": m["created_by"] or "—", "Preset": m["preset"], "Feature": m["feature"],
+        "Test accuracy": _pct(_accuracy(m["metrics"])), "Majority baseline": _pct(m["metrics"].get("majority_baseline")),
+        "Track accuracy": _pct(m["metrics"].get("track_accuracy")),
+        "Training segments": m["params"].get("segments", {}).get("train"),
+        "Test segments": m["params"].get("segments", {}).get("test"), "Scored segments": m["n_predictions"]}
+        for m in models])
+
+
+def _accuracy(metrics: dict) -> float | None:
+    """Test accuracy (``test_accuracy``; models trained before it had that name stored ``accuracy``)."""
+    return metrics.get("test_accuracy", metrics.get("accuracy"))
 
 
 def model_card(m: dict, *, side: str) -> None:
     """One model's facts and curves, for the side-by-side comparison."""
     metrics, params = m["metrics"], m["params"]
-    st.markdown(f"**Model {m['id']}** · `{m['preset']}` on `{m['feature']}` · {m['created_at'][:19]}")
+    st.markdown(f"**{versions.model_title(m)}**")
     cols = st.columns(3)
-    cols[0].metric("Test accuracy", _pct(metrics.get("accuracy")))
+    cols[0].metric("Test accuracy", _pct(_accuracy(metrics)))
     cols[1].metric("Majority baseline", _pct(metrics.get("majority_baseline")))
     cols[2].metric("Track accuracy", _pct(metrics.get("track_accuracy")))
+    auc = metrics.get("roc_auc")
     st.caption(f"Split by track: {metrics.get('test_tracks')} test tracks, {metrics.get('test_segments')} "
-               f"segments · ROC AUC {metrics.get('roc_auc') or float('nan'):.3f} · labels {m['labels_hash'][:10]}")
+               f"segments · ROC AUC {'—' if auc is None else f'{auc:.3f}'} · computed against the labels "
+               f"as they were when it was trained")
     rows = curve_rows(m["curves"])
     st.plotly_chart(curves_figure(rows, "loss"), key=f"train_cmp_loss_{side}_{m['id']}")
     with st.expander("Hyperparameters"):
@@ -124,32 +140,45 @@ def _pct(value) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
-def versions(db) -> None:
+def versions_section(db) -> None:
     """Model versions: the table, a side-by-side comparison and 'make active'."""
-    models = models_db.list_models(db)
+    models = versions.list_models(db)
     if not models:
         st.info("No model yet: press **Retrain** (or run `haverford train`).")
         return
-    st.dataframe(models_table(models), hide_index=True, use_container_width=True)
+    active = next((m for m in models if m["active"]), None)
+    if active is not None:
+        labels = freshness(db, active)
+        (st.warning if labels.stale else st.caption)(f"Active model {active['id']}: figures below were computed "
+                                                     f"when it was trained; evaluated now, {labels.text}.")
+    st.dataframe(models_table(models), hide_index=True, width="stretch")
     st.caption("Accuracies are on held-out test tracks: the split is by track, never by segment.")
     ids = [m["id"] for m in models]
     by_id = {m["id"]: m for m in models}
     left, right = st.columns(2)
-    a = left.selectbox("Compare model", ids, index=0, key="train_cmp_a")
-    b = right.selectbox("with model", ids, index=min(1, len(ids) - 1), key="train_cmp_b")
+    a = left.selectbox("Compare model", ids, index=0, key="train_cmp_a",
+                       format_func=lambda i: versions.model_title(by_id[i]))
+    b = right.selectbox("with model", ids, index=min(1, len(ids) - 1), key="train_cmp_b",
+                        format_func=lambda i: versions.model_title(by_id[i]))
     with left:
         model_card(by_id[a], side="a")
     with right:
         model_card(by_id[b], side="b")
-    choice = st.selectbox("Make active", ids, key="train_activate_choice")
+    choice = st.selectbox("Make active", ids, key="train_activate_choice",
+                          format_func=lambda i: versions.model_title(by_id[i]))
     if st.button("Make active", key="train_activate"):
-        models_db.activate(db, choice)
-        st.success(f"Model {choice} is now active.")
+        try:
+            versions.activate(db, choice)
+        except HaverfordError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["train_flash"] = f"Model {choice} is now active."
+        st.rerun()  # the table above shows the new active model
 
 
 st.title("Train")
 db = connect()
-counts = tracks_db.counts(db)
+counts = catalogue.counts(db)
 if counts["labelled_segments"] == 0:
     st.info(f"The library at `{home().path}` has no labelled segments yet. Import labelled music with "
             "`haverford ingest PATH...` (folders named `banger` / `not_a_banger`), label segments on "
@@ -157,7 +186,9 @@ if counts["labelled_segments"] == 0:
     st.stop()
 st.caption(f"{counts['labelled_segments']} labelled segments in {counts['tracks']} tracks. "
            "Retrain splits by track (70% train, 10% validation, 20% test; a track keeps its side).")
+if st.session_state.get("train_flash"):
+    st.success(st.session_state.pop("train_flash"))
 retrain_form(db)
 live_run()
 st.subheader("Model versions")
-versions(db)
+versions_section(db)

@@ -1,0 +1,60 @@
+"""Haverford's test as data: reading the questions and the actions that change them.
+
+Questions live in SQLite (``haverford.db.questions``); a reworded or retired question keeps
+every answer already given, and each change is kept as a revision.
+"""
+
+from __future__ import annotations
+
+import json
+
+from haverford.core.labelling import check_new_question, default_options
+from haverford.db import questions as questions_db
+from haverford.db.questions import KINDS, list_questions, revisions, verdict_question_id
+
+__all__ = ["KINDS", "add_question", "describe_revision", "list_questions", "move_question", "revisions", "update_question",
+           "verdict_question_id"]
+
+
+def add_question(db, *, key: str, text: str, kind: str, lo: float | None = None, hi: float | None = None,
+                 choices: list[str] | None = None) -> int:
+    """Validate and add a question at the end of the questionnaire; returns its id.
+
+    Raises ``HaverfordError`` for a bad or taken key, an empty text, an unknown kind or bad options.
+    """
+    check_new_question(db, key=key, text=text, kind=kind)
+    options = default_options(kind, lo=lo, hi=hi, choices=choices)
+    return questions_db.add_question(db, key=key, text=text, kind=kind, options=options)
+
+
+def update_question(db, question_id: int, **changes) -> None:
+    """Reword, retire, re-rule or re-option a question (the old text is kept as a revision)."""
+    questions_db.update_question(db, question_id, **changes)
+
+
+def move_question(db, question_id: int, *, offset: int) -> None:
+    """Move a question ``offset`` places up (negative) or down the questionnaire."""
+    questions_db.move_question(db, question_id, offset=offset)
+
+
+def describe_revision(row: dict) -> dict:
+    """A question revision as people read it: when, the text, and options, rule and condition in words."""
+    return {"Changed": (row.get("changed_at") or "")[:16].replace("T", " "), "Question": row.get("text"),
+            "Options": _words(row.get("options")), "Rule": _words(row.get("rule")),
+            "Asked when": _words(row.get("ask_when")), "Active": "yes" if row.get("active") else "retired"}
+
+
+def _words(value) -> str:
+    """``{"min": 40, "max": 220}`` → ``min 40, max 220``; lists joined by ' / '; empty → '—'."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if not value:
+        return "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_words(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return " / ".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,30 @@
+"""Model versions and the runs that made them, as the Train, Evaluate and Misclassified pages
+list them; activating a version."""
+
+from __future__ import annotations
+
+from haverford.core.errors import NotFoundError
+from haverford.db import models as models_db
+from haverford.db.labelling import active_model_id
+from haverford.db.models import get_model, list_models, prediction_count
+from haverford.db.runs import ACTIVE, list_runs, run_metrics
+
+__all__ = ["ACTIVE", "activate", "active_model_id", "get_model", "list_models", "list_runs", "model_title",
+           "prediction_count", "run_metrics"]
+
+
+def activate(db, model_id: int) -> None:
+    """Make ``model_id`` the active model (the one ``predict``, the queues and Misclassified use).
+
+    Raises ``NotFoundError`` when there is no such model.
+    """
+    if get_model(db, model_id) is None:
+        raise NotFoundError(f"no model with id {model_id}; list them on the Train page")
+    models_db.activate(db, model_id)
+
+
+def model_title(model: dict) -> str:
+    """How a model is named in pickers: id, preset, feature, date and whether it is active."""
+    when = (model.get("created_at") or "")[:16].replace("T", " ")
+    active = " · active" if model.get("active") else ""
+    return f"model {model['id']} · {model['preset']} on {model['feature']} · {when} UTC{active}"
