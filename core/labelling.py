@@ -14,6 +14,7 @@ from typing import Mapping
 import numpy as np
 import sqlite_utils
 
+from haverford.core.accounts import require
 from haverford.core.config import SR, UPLOAD_LIMIT_ENV, max_upload_mb
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import Decision, decide, is_asked
@@ -57,6 +58,7 @@ def save_form(db: sqlite_utils.Database, segment_ids: list[int], labeller: str,
     earlier answers stay in the history. Returns the number of answer rows written.
     """
     name = check_labeller(labeller)
+    require(db, "label", as_name=name)
     ids = {q["key"]: q["id"] for q in questions}
     values = {ids[k]: v for k, v in asked_values(answers, questions).items()}
     if not values:
@@ -127,6 +129,7 @@ def suggest_tempo(y: np.ndarray, *, sr: int = SR) -> float | None:
 
 def check_new_question(db: sqlite_utils.Database, *, key: str, text: str, kind: str) -> None:
     """Validate a question about to be added; the error says what to change."""
+    require(db, "questions", detail=f"add question {key}")
     if not KEY_PATTERN.match(key or ""):
         raise HaverfordError(f"key {key!r} must be lower-case letters, digits and _ (start with a letter)")
     if questions_db.get_question(db, key) is not None:
