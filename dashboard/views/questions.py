@@ -7,7 +7,7 @@ every change keeps the previous version in ``question_revisions``.
 import pandas as pd
 import streamlit as st
 
-from haverford.core import labelling
+from haverford.core import admin, labelling
 from haverford.core.errors import HaverfordError
 from haverford.dashboard.context import connect
 from haverford.db import questions as questions_db
@@ -61,13 +61,13 @@ def edit_question(q: dict, keys: list[str]) -> None:
         rule = _rule_inputs(q, prefix)
         active = st.checkbox("Active (asked when labelling)", value=q["active"], key=f"{prefix}_active")
         if st.form_submit_button("Save changes"):
-            _run(questions_db.update_question, q["id"], text=text.strip() or q["text"], help=help_ or None,
+            _run(admin.update_question, q["id"], text=text.strip() or q["text"], help=help_ or None,
                  options=options, ask_when=ask_when, rule=rule, active=active)
             st.rerun()
     up, down, _ = st.columns([1, 1, 4])
-    up.button("Move up", key=f"{prefix}_up", on_click=_run, args=(questions_db.move_question, q["id"]),
+    up.button("Move up", key=f"{prefix}_up", on_click=_run, args=(admin.move_question, q["id"]),
               kwargs={"offset": -1})
-    down.button("Move down", key=f"{prefix}_down", on_click=_run, args=(questions_db.move_question, q["id"]),
+    down.button("Move down", key=f"{prefix}_down", on_click=_run, args=(admin.move_question, q["id"]),
                 kwargs={"offset": 1})
     history = questions_db.revisions(connect(), q["id"])
     if history:
@@ -144,7 +144,7 @@ def _add(db, key: str, text: str, kind: str, lo, hi, choices: list[str]) -> None
     try:
         labelling.check_new_question(db, key=key, text=text, kind=kind)
         options = labelling.default_options(kind, lo=lo, hi=hi, choices=choices)
-        questions_db.add_question(db, key=key, text=text, kind=kind, options=options)
+        admin.add_question(db, key=key, text=text, kind=kind, options=options)
         st.success(f"Added question {key}.")
     except HaverfordError as exc:
         st.error(str(exc))

@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from haverford.core import jobs
+from haverford.core import admin, jobs
 from haverford.core.cli_models import PRESET_NAMES
 from haverford.core.errors import HaverfordError
 from haverford.core.features import FEATURES
@@ -143,8 +143,11 @@ def versions(db) -> None:
         model_card(by_id[b], side="b")
     choice = st.selectbox("Make active", ids, key="train_activate_choice")
     if st.button("Make active", key="train_activate"):
-        models_db.activate(db, choice)
-        st.success(f"Model {choice} is now active.")
+        try:
+            admin.activate_model(db, choice)
+            st.success(f"Model {choice} is now active.")
+        except HaverfordError as exc:
+            st.error(str(exc))
 
 
 st.title("Train")
