@@ -9,7 +9,8 @@ created an account, every action asks ``require`` who is acting:
 - on the command line, the *operator* (``OPERATOR``): whoever can run ``haverford`` on the
   data home can also open its SQLite file, so the shell is trusted as an admin.
 
-(``Actor``, ``acting_as`` and friends live in ``core.identity`` and are re-exported here.)
+(``Actor``, ``acting_as`` and friends live in ``core.identity``, ``require`` in ``core.roles``;
+both are re-exported here.)
 
 No actor at all (a script that names nobody) is refused while accounts exist.
 
@@ -21,46 +22,31 @@ token signed with itsdangerous (a key kept in the database) that names the user 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import argon2
 import itsdangerous
 
 from haverford.core.errors import HaverfordError
 from haverford.core.identity import OPERATOR, Actor, acting_as, current_actor, set_actor_source
+from haverford.core.roles import ACTION_NAMES, PERMISSIONS, ROLES, AccessDenied, accounts_on, require
 from haverford.db import users as users_db
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-    from haverford.core.home import Home
 
-ROLES = ("labeller", "admin")
-# What each action needs. Labellers label, review and read every page; the rest is the admin's.
-PERMISSIONS = {
-    "label": ROLES, "review": ROLES,
-    "questions": ("admin",), "train": ("admin",), "activate": ("admin",), "import": ("admin",),
-    "relocate": ("admin",), "users": ("admin",),
-}
-ACTION_NAMES = {"label": "save answers", "review": "review segments", "questions": "edit questions or rules",
-                "train": "start a Retrain or cross-check", "activate": "activate a model",
-                "import": "import music", "relocate": "relocate the library", "users": "manage accounts"}
 TOKEN_MAX_AGE_S = 7 * 24 * 3600
 MAX_DELAY_S = 300
 MIN_PASSWORD = 8
 NAME_PATTERN = re.compile(r"^[\w][\w .@-]{0,39}$")
 _hasher = argon2.PasswordHasher()
-__all__ = ["OPERATOR", "AccessDenied", "Actor", "LoginError", "acting_as", "accounts_on", "add_user",
-           "current_actor", "disable_user", "issue_token", "list_users", "login", "logout", "require",
+__all__ = ["ACTION_NAMES", "OPERATOR", "PERMISSIONS", "ROLES", "AccessDenied", "Actor", "LoginError",
+           "acting_as", "accounts_on", "add_user", "current_actor", "disable_user", "issue_token", "list_users", "login", "logout", "require",
            "set_actor_source", "user_from_token"]
-
-
-class AccessDenied(HaverfordError):
-    """The person acting may not do this (wrong role, not logged in, disabled, other name)."""
 
 
 class LoginError(HaverfordError):
@@ -69,68 +55,6 @@ class LoginError(HaverfordError):
     def __init__(self, message: str, *, wait_s: float = 0.0):
         super().__init__(message)
         self.wait_s = wait_s
-
-
-def accounts_on(db: sqlite_utils.Database) -> bool:
-    """True once the library has an account: from then on every action needs a login."""
-    return users_db.any_users(db)
-
-
-def require(target: sqlite_utils.Database | Home, permission: str, *, as_name: str | None = None,
-            detail: str | None = None) -> str | None:
-    """Refuse the action unless the current actor may do ``permission``; return who acts.
-
-    The one role check: every guarded action calls it first. Without accounts everything is
-    allowed and ``as_name`` is returned. With accounts, the actor must be the operator or an
-    enabled account whose role allows ``permission`` (``PERMISSIONS``), and ``as_name`` (the
-    labeller an answer will be stored under) must be the actor's own name. Actions other than
-    labelling are written to the audit log with the actor's name.
-
-    Raises
-    ------
-    AccessDenied
-        Not logged in, account disabled, role too low, or ``as_name`` is someone else.
-    """
-    actor = current_actor()
-    with _database(target) as db:
-        if not accounts_on(db):
-            return as_name if as_name is not None or actor is None else actor.name
-        name = _check_actor(db, actor, permission, as_name)
-        if permission != "label":
-            users_db.log_action(db, actor=name, action=permission, detail=detail)
-        return name
-
-
-@contextlib.contextmanager
-def _database(target) -> Iterator[sqlite_utils.Database]:
-    from haverford.core.home import Home
-
-    if not isinstance(target, Home):
-        yield target
-        return
-    db = target.connect()
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def _check_actor(db, actor: Actor | None, permission: str, as_name: str | None) -> str:
-    if permission not in PERMISSIONS:
-        raise ValueError(f"unknown permission {permission!r}")
-    if actor is None:
-        raise AccessDenied(f"log in to {ACTION_NAMES[permission]}: this library has accounts")
-    if actor.shell:
-        return actor.name
-    user = users_db.get_user(db, actor.name)
-    if user is None or user["disabled_at"]:
-        raise AccessDenied(f"account {actor.name!r} is disabled or gone; ask an admin")
-    if user["role"] not in PERMISSIONS[permission]:
-        raise AccessDenied(f"only an admin may {ACTION_NAMES[permission]}; {user['name']} is a {user['role']}")
-    if as_name is not None and as_name.strip().casefold() != user["name"].casefold():
-        raise AccessDenied(f"you are logged in as {user['name']}: answers are saved under your own name, "
-                           f"not {as_name.strip()!r}")
-    return user["name"]
 
 
 # --- managing accounts ----------------------------------------------------------------------

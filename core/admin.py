@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from haverford.core.accounts import require
+from haverford.core.roles import require
 from haverford.core.errors import NotFoundError
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db

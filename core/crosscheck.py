@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from haverford.core import jobs
-from haverford.core.accounts import require
+from haverford.core.roles import require
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import BANGER
 from haverford.core.home import Home

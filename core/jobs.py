@@ -18,7 +18,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from haverford.core.accounts import require
+from haverford.core.roles import require
 from haverford.core.errors import HaverfordError
 from haverford.core.home import Home
 from haverford.db import models as models_db

@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import sqlite_utils
 
-from haverford.core.accounts import require
+from haverford.core.roles import require
 from haverford.core.config import SR, UPLOAD_LIMIT_ENV, max_upload_mb
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import Decision, decide, is_asked

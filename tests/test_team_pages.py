@@ -3,7 +3,6 @@ labellers are refused the admin actions on the pages, admins are not."""
 
 from __future__ import annotations
 
-import shutil
 from importlib import resources
 
 import pytest
@@ -15,7 +14,6 @@ from haverford.core.accounts import OPERATOR, acting_as
 from haverford.core.config import HOME_ENV
 from haverford.core.home import Home
 from haverford.dashboard.access import COOKIE
-from haverford.db import answers as answers_db
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db
 from haverford.db import runs as runs_db
