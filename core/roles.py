@@ -58,6 +58,8 @@ def require(target: sqlite_utils.Database | Home, permission: str, *, as_name: s
     """
     from haverford.db import users as users_db
 
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
     actor = current_actor()
     with _database(target) as db:
         if not users_db.any_users(db):
@@ -85,8 +87,6 @@ def _database(target) -> Iterator[sqlite_utils.Database]:
 def _check_actor(db, actor: Actor | None, permission: str, as_name: str | None) -> str:
     from haverford.db import users as users_db
 
-    if permission not in PERMISSIONS:
-        raise ValueError(f"unknown permission {permission!r}")
     if actor is None:
         raise AccessDenied(f"log in to {ACTION_NAMES[permission]}: this library has accounts")
     if actor.shell:
@@ -96,7 +96,7 @@ def _check_actor(db, actor: Actor | None, permission: str, as_name: str | None) 
         raise AccessDenied(f"account {actor.name!r} is disabled or gone; ask an admin")
     if user["role"] not in PERMISSIONS[permission]:
         raise AccessDenied(f"only an admin may {ACTION_NAMES[permission]}; {user['name']} is a {user['role']}")
-    if as_name is not None and as_name.strip().casefold() != user["name"].casefold():
+    if as_name is not None and as_name.strip() != user["name"]:
         raise AccessDenied(f"you are logged in as {user['name']}: answers are saved under your own name, "
                            f"not {as_name.strip()!r}")
     return user["name"]

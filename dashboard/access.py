@@ -107,8 +107,8 @@ def login_form(db) -> None:
     if st.session_state.pop("access_clear_cookie", False):
         _set_cookie("", max_age=0)
     with st.form("access_login"):
-        name = st.text_input("Name", key="access_name", max_chars=40)
-        password = st.text_input("Password", type="password", key="access_secret")
+        name = st.text_input("Name", key="access_name", max_chars=40, autocomplete="username")
+        password = st.text_input("Password", type="password", key="access_secret", autocomplete="current-password")
         if not st.form_submit_button("Log in", type="primary"):
             return
     try:
