@@ -17,10 +17,11 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from haverford.core import cli_eval, cli_models
+from haverford.core import cli_eval, cli_models, cli_team
 from haverford.core.cli_types import port, positive_int
 from haverford.core.config import DEFAULT_FEATURE, HOME_ENV, LABELS, max_upload_mb
 from haverford.core.errors import HaverfordError
+from haverford.core.identity import OPERATOR, acting_as
 
 
 class UsageError(HaverfordError):
@@ -233,7 +234,9 @@ TEXT_FORMATS: dict[str, Callable[[dict], str]] = {"ingest": _ingest_text, "demo"
                                                    "train": cli_models.train_text,
                                                    "predict": cli_models.predict_text,
                                                    "evaluate": cli_eval.evaluate_text,
-                                                   "misclassified": cli_eval.misclassified_text}
+                                                   "misclassified": cli_eval.misclassified_text,
+                                                   "users": cli_team.users_text, "backup": cli_team.backup_text,
+                                                   "restore": cli_team.restore_text, "check": cli_team.check_text}
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "demo": ("build the demo library (generated offline) and open the dashboard on it", _configure_demo),
@@ -246,6 +249,12 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "evaluate": ("metrics and baselines on the track-held-out test split", cli_eval.configure_evaluate),
     "misclassified": ("labelled segments the model gets wrong, most confidently wrong first",
                       cli_eval.configure_misclassified),
+    "users": ("accounts and roles for a team server: users add|list|disable", cli_team.configure_users),
+    "backup": ("a consistent copy of the home (database, models, features) taken while people work",
+               cli_team.configure_backup),
+    "restore": ("bring a home back from a folder written by 'haverford backup'", cli_team.configure_restore),
+    "check": ("integrity_check of the database, and every model and feature file it names exists",
+              cli_team.configure_check),
 }
 
 
@@ -262,7 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:
         args = build_parser().parse_args(argv)
-        out = args.func(args)
+        with acting_as(OPERATOR):  # the shell may do anything: it can open the database anyway
+            out = args.func(args)
         if out is not None:
             _print_result(args, out, TEXT_FORMATS.get(args.command))
         return 0

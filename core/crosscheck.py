@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from haverford.core import jobs
+from haverford.core.roles import require
 from haverford.core.errors import HaverfordError
 from haverford.core.presets import TrainConfig
 from haverford.core.split import Subset
@@ -230,6 +231,7 @@ def create_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str |
 
 def start_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str | None) -> int:
     """Queue a cross-check and launch its worker process; returns the run id."""
+    require(home, "train", detail="cross-check")
     run_id = create_crosscheck(home, config, created_by=created_by)
     proc = jobs.launch_worker(home, run_id)  # haverford.core.worker runs it: the run's kind says how
     runs_db.set_pid(home.connect(), run_id, proc.pid)

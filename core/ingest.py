@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from haverford.core import analyse, features
+from haverford.core.roles import require
 from haverford.core.config import DEFAULT_FEATURE, LABELS, SEGMENT_SECONDS
 from haverford.core.errors import AudioError, HaverfordError
 
@@ -149,6 +150,7 @@ def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None 
            labeller: str = "import", feature_names: Iterable[str] = (DEFAULT_FEATURE,),
            source: str = "import", workers: int | None = None, progress: Progress | None = None) -> IngestReport:
     """Import audio files and folders into ``home``; see DESIGN.md for the contract."""
+    require(home, "import")
     started = time.perf_counter()
     feature_names = tuple(dict.fromkeys(feature_names))
     for name in feature_names:

@@ -18,6 +18,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
+from haverford.core.roles import require
 from haverford.core.errors import HaverfordError
 from haverford.core.home import Home
 from haverford.db import models as models_db
@@ -42,6 +43,7 @@ def start_run(home: Home, config, *, created_by: str | None) -> int:
 
     ``config`` is a ``core.train.TrainConfig`` (or its JSON dict).
     """
+    require(home, "train", detail="retrain")
     run_id = create_run(home, config, created_by=created_by)
     proc = launch_worker(home, run_id)
     runs_db.set_pid(home.connect(), run_id, proc.pid)

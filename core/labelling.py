@@ -13,6 +13,7 @@ from typing import Mapping
 import numpy as np
 import sqlite_utils
 
+from haverford.core.roles import require
 from haverford.core.config import SR, UPLOAD_LIMIT_ENV, max_upload_mb
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import Decision, decide, is_asked
@@ -50,6 +51,7 @@ def save_form(db: sqlite_utils.Database, segment_ids: list[int], labeller: str,
     earlier answers stay in the history. Returns the number of answer rows written.
     """
     name = check_labeller(labeller)
+    require(db, "label", as_name=name)
     ids = {q["key"]: q["id"] for q in questions}
     values = {ids[k]: v for k, v in asked_values(answers, questions).items()}
     if not values:

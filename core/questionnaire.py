@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from haverford.core.labelling import check_new_question, default_options
+from haverford.core.roles import require
 from haverford.db import questions as questions_db
 from haverford.db.questions import KINDS, list_questions, revisions, verdict_question_id
 
@@ -20,20 +21,24 @@ def add_question(db, *, key: str, text: str, kind: str, lo: float | None = None,
                  choices: list[str] | None = None) -> int:
     """Validate and add a question at the end of the questionnaire; returns its id.
 
-    Raises ``HaverfordError`` for a bad or taken key, an empty text, an unknown kind or bad options.
+    Raises ``AccessDenied`` for anyone but an admin (with accounts on); ``HaverfordError`` for a
+    bad or taken key, an empty text, an unknown kind or bad options.
     """
+    require(db, "questions", detail=f"add question {key}")
     check_new_question(db, key=key, text=text, kind=kind)
     options = default_options(kind, lo=lo, hi=hi, choices=choices)
     return questions_db.add_question(db, key=key, text=text, kind=kind, options=options)
 
 
 def update_question(db, question_id: int, **changes) -> None:
-    """Reword, retire, re-rule or re-option a question (the old text is kept as a revision)."""
+    """Reword, retire, re-rule or re-option a question (the old text is kept as a revision); admins only."""
+    require(db, "questions", detail=f"update question {question_id}")
     questions_db.update_question(db, question_id, **changes)
 
 
 def move_question(db, question_id: int, *, offset: int) -> None:
-    """Move a question ``offset`` places up (negative) or down the questionnaire."""
+    """Move a question ``offset`` places up (negative) or down the questionnaire; admins only."""
+    require(db, "questions", detail=f"move question {question_id} by {offset}")
     questions_db.move_question(db, question_id, offset=offset)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from haverford.core.errors import HaverfordError
 from haverford.core.labelling import check_labeller
+from haverford.core.roles import require
 from haverford.core.vocabulary import VERDICTS
 from haverford.db import answers as answers_db
 from haverford.db import evaluation as eval_db
@@ -30,9 +31,11 @@ def relabel(db, segment_id: int, *, labeller: str, verdict: str, reason: str, mo
             run_id: int | None = None) -> None:
     """Save ``verdict`` as ``labeller``'s answer (note = ``reason``) and record the review, in one call.
 
-    Raises ``HaverfordError`` for a bad name, an unknown verdict or a missing reason.
+    Raises ``AccessDenied`` when the person acting is not ``labeller`` (with accounts on);
+    ``HaverfordError`` for a bad name, an unknown verdict or a missing reason.
     """
     name = check_labeller(labeller)
+    require(db, "review", as_name=name, detail=f"relabel segment {segment_id}")
     if verdict not in VERDICTS:
         raise HaverfordError(f"unknown verdict {verdict!r}; use one of: {', '.join(VERDICTS)}")
     if reason not in REASONS:
@@ -45,5 +48,6 @@ def relabel(db, segment_id: int, *, labeller: str, verdict: str, reason: str, mo
 def mark_reviewed(db, segment_id: int, *, reviewer: str, model_id: int | None = None,
                   run_id: int | None = None) -> None:
     """Record that ``reviewer`` looked at a segment and left its label as it is."""
-    eval_db.mark_reviewed(db, segment_id, reviewer=check_labeller(reviewer), model_id=model_id, run_id=run_id,
-                          action="no change")
+    name = check_labeller(reviewer)
+    require(db, "review", as_name=name, detail=f"mark segment {segment_id} reviewed")
+    eval_db.mark_reviewed(db, segment_id, reviewer=name, model_id=model_id, run_id=run_id, action="no change")

@@ -4,6 +4,7 @@ list them; activating a version."""
 from __future__ import annotations
 
 from haverford.core.errors import NotFoundError
+from haverford.core.roles import require
 from haverford.db import models as models_db
 from haverford.db.labelling import active_model_id
 from haverford.db.models import get_model, list_models, prediction_count
@@ -16,8 +17,10 @@ __all__ = ["ACTIVE", "activate", "active_model_id", "get_model", "list_models", 
 def activate(db, model_id: int) -> None:
     """Make ``model_id`` the active model (the one ``predict``, the queues and Misclassified use).
 
-    Raises ``NotFoundError`` when there is no such model.
+    Raises ``AccessDenied`` for anyone but an admin (with accounts on), ``NotFoundError`` when
+    there is no such model.
     """
+    require(db, "activate", detail=f"model {model_id}")
     if get_model(db, model_id) is None:
         raise NotFoundError(f"no model with id {model_id}; list them on the Train page")
     models_db.activate(db, model_id)

@@ -1,6 +1,10 @@
-"""Who may use the dashboard: an optional password and list of allowed labellers.
+"""Who may use the dashboard: accounts with a login, else an optional password and name list.
 
-Both come from Streamlit's secrets (``.streamlit/secrets.toml`` where ``haverford serve`` runs,
+With accounts (``haverford users add``), every browser session logs in; the login survives a
+reload through a signed, expiring token (``core.accounts.issue_token``) kept in a
+``SameSite=Strict`` cookie, never in the URL, and the labeller is the person logged in.
+
+Without accounts, the shared password and list of allowed labellers come from Streamlit's secrets (``.streamlit/secrets.toml`` where ``haverford serve`` runs,
 or ``~/.streamlit/secrets.toml``)::
 
     [haverford]
@@ -15,6 +19,10 @@ from __future__ import annotations
 import hmac
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from haverford.core import accounts
+from haverford.core.accounts import Actor
 
 
 def settings() -> dict:
@@ -57,3 +65,85 @@ def labeller_ok(config: dict, name: str) -> bool:
     else:
         st.info("Enter your name in the sidebar: only listed labellers may use this dashboard.")
     return False
+
+
+# --- accounts (``haverford users add``): a login replaces the typed name --------------------
+
+COOKIE = "haverford_login"
+
+
+def session_actor() -> Actor | None:
+    """The person logged in to the browser session running now, for ``core.accounts.require``.
+
+    Read from the session's state on every call, so widget callbacks and fragments (which run
+    without the app script) act as the right person; None outside a script run.
+    """
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    name = st.session_state.get("access_user")
+    return Actor(name) if name else None
+
+
+def logged_in_user(db) -> dict | None:
+    """The account of this browser session, checked against the database on every rerun.
+
+    The session's token, else the login cookie sent when the page was (re)loaded; a token
+    that no longer holds (expired, logged out, account disabled) ends the login.
+    """
+    user = accounts.user_from_token(db, st.session_state.get("access_token"))
+    if user is None:
+        token = st.context.cookies.get(COOKIE)
+        user = accounts.user_from_token(db, token)
+        st.session_state["access_token"] = token if user else None
+    st.session_state["access_user"] = user["name"] if user else None
+    return user
+
+
+def login_form(db) -> None:
+    """Ask for a name and password; on success keep a signed token in the session and a cookie."""
+    st.title("Haverford")
+    st.caption("This library has accounts: log in to label. An admin creates accounts with "
+               "`haverford users add NAME`.")
+    if st.session_state.pop("access_clear_cookie", False):
+        _set_cookie("", max_age=0)
+    with st.form("access_login"):
+        name = st.text_input("Name", key="access_name", max_chars=40, autocomplete="username")
+        password = st.text_input("Password", type="password", key="access_secret", autocomplete="current-password")
+        if not st.form_submit_button("Log in", type="primary"):
+            return
+    try:
+        user = accounts.login(db, name, password)
+    except accounts.LoginError as exc:
+        st.error(str(exc))
+        return
+    _start_session(db, user)
+    st.rerun()
+
+
+def _start_session(db, user: dict) -> None:
+    st.session_state["access_token"] = accounts.issue_token(db, user)
+    st.session_state["access_user"] = user["name"]
+    st.session_state["access_store_cookie"] = True
+
+
+def account_sidebar(db, user: dict) -> None:
+    """Who is logged in, the log-out button, and the cookie write after a fresh login."""
+    if st.session_state.pop("access_store_cookie", False):
+        _set_cookie(st.session_state["access_token"], max_age=accounts.TOKEN_MAX_AGE_S)
+    st.sidebar.caption(f"Logged in as **{user['name']}** ({user['role']}); answers are saved under this name.")
+    if st.sidebar.button("Log out", key="access_logout"):
+        accounts.logout(db, user["name"])
+        for key in ("access_token", "access_user", "app_labeller"):
+            st.session_state.pop(key, None)
+        st.session_state["access_clear_cookie"] = True
+        st.rerun()
+
+
+def _set_cookie(token: str, *, max_age: int) -> None:
+    """Set (or with ``max_age=0`` clear) the login cookie from the browser.
+
+    Streamlit has no call to set a cookie from Python, so a tiny script does it; the value is a
+    signed token (URL-safe base64 and dots), never a password.
+    """
+    st.html(f"<script>document.cookie = '{COOKIE}={token}; Path=/; Max-Age={int(max_age)}; SameSite=Strict';"
+            f"</script>", unsafe_allow_javascript=True, width=1)

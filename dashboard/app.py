@@ -4,7 +4,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from haverford.dashboard.access import labeller_ok, password_ok, settings
+from haverford.core import accounts
+from haverford.dashboard.access import (account_sidebar, labeller_ok, logged_in_user, login_form, password_ok,
+                                        session_actor, settings)
+from haverford.dashboard.context import connect
 
 st.set_page_config(page_title="Haverford: is it a banger?", page_icon="🎧", layout="wide")
 
@@ -18,14 +21,25 @@ pages = [
     st.Page(VIEWS / "evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
     st.Page(VIEWS / "misclassified.py", title="Misclassified", icon=":material/report:", url_path="misclassified"),
 ]
-access = settings()
-if not password_ok(access):
-    st.stop()
-# The labeller's name: asked once, kept for the browser session, stored with every answer.
-st.sidebar.text_input("Your name (stored with your answers)", key="app_labeller", max_chars=40,
-                      placeholder="e.g. tom")
-if not st.session_state.get("app_labeller", "").strip():
-    st.sidebar.caption("Enter your name to label segments.")
-if not labeller_ok(access, st.session_state.get("app_labeller", "").strip()):
-    st.stop()
+accounts.set_actor_source(session_actor)  # core's role check asks the session who is acting
+db = connect()
+if accounts.accounts_on(db):
+    user = logged_in_user(db)
+    if user is None:
+        login_form(db)
+        st.stop()
+    # The labeller is the person logged in: there is no name to type.
+    st.session_state["app_labeller"] = user["name"]
+    account_sidebar(db, user)
+else:
+    access = settings()
+    if not password_ok(access):
+        st.stop()
+    # The labeller's name: asked once, kept for the browser session, stored with every answer.
+    st.sidebar.text_input("Your name (stored with your answers)", key="app_labeller", max_chars=40,
+                          placeholder="e.g. tom")
+    if not st.session_state.get("app_labeller", "").strip():
+        st.sidebar.caption("Enter your name to label segments.")
+    if not labeller_ok(access, st.session_state.get("app_labeller", "").strip()):
+        st.stop()
 st.navigation(pages).run()

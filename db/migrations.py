@@ -7,10 +7,12 @@ always at exactly one version. Never edit a released migration: append a new one
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Callable
 
 import sqlite_utils
 
+from haverford.db.backup import backup_before_migration
 from haverford.db.connection import DatabaseError, now, write
 
 SCHEMA_1 = """
@@ -250,8 +252,45 @@ def _model_labels(db: sqlite_utils.Database) -> None:
                   ) WITHOUT ROWID""")
 
 
+# Team server (issue 14): accounts with a role and a growing delay after wrong passwords, the key
+# that signs login tokens, and a log of who made every write that has no author column of its own.
+SCHEMA_TEAM = """
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,       -- argon2id, salted, never the password
+    role TEXT NOT NULL CHECK (role IN ('labeller', 'admin')),
+    disabled_at TEXT,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    last_failed_at TEXT,
+    token_epoch INTEGER NOT NULL DEFAULT 0,   -- bumped to invalidate every login token of the user
+    created_by TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE app_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+def _migration_team(db: sqlite_utils.Database) -> None:
+    for statement in SCHEMA_TEAM.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("INSERT INTO app_secrets (name, value) VALUES ('token_key', ?)", [secrets.token_hex(32)])
+
+
+# Append only: a released migration never changes, and never moves.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3,
-                                                              _model_labels]
+                                                             _model_labels, _migration_team]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -261,11 +300,17 @@ def version(db: sqlite_utils.Database) -> int:
 
 
 def migrate(db: sqlite_utils.Database) -> int:
-    """Bring ``db`` up to ``SCHEMA_VERSION``; return how many migrations ran."""
+    """Bring ``db`` up to ``SCHEMA_VERSION``; return how many migrations ran.
+
+    A database file that already holds a schema is first copied to ``backups/`` beside it
+    (``db.backup.backup_before_migration``), and the copy is kept.
+    """
     current = version(db)
     if current > SCHEMA_VERSION:
         raise DatabaseError(f"database schema version {current} is newer than this Haverford "
                             f"({SCHEMA_VERSION}); upgrade Haverford")
+    if 0 < current < SCHEMA_VERSION:
+        backup_before_migration(db, current)
     for number in range(current + 1, SCHEMA_VERSION + 1):
         with write(db):
             if version(db) >= number:  # another process migrated meanwhile

@@ -1,0 +1,69 @@
+"""In a real headless Chromium: log in to a library with accounts, reload, still logged in; the
+cookie holds a signed token (no password) and the URL holds no secret."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from haverford.core import accounts
+from haverford.core.accounts import OPERATOR, acting_as
+from haverford.core.home import Home
+from haverford.dashboard.access import COOKIE
+from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, idle, shot, wait_for
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """An empty home with one labeller account, served by `haverford serve` on a free port."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    home = Home(tmp_path_factory.mktemp("team-browser") / "home")
+    with acting_as(OPERATOR):
+        accounts.add_user(home.connect(), "donna", PASSWORD)
+    port = free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("haverford")), "serve", "--port", str(port),
+                             "--home", str(home.path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(f"http://localhost:{port}/_stcore/health")
+        yield f"http://localhost:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_login_survives_a_reload_without_a_secret_in_the_url(served):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.goto(served)
+        page.get_by_label("Name", exact=True).fill("donna")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_text("Logged in as").wait_for(timeout=30_000)
+        idle(page)
+        page.wait_for_timeout(1000)  # the cookie is written by the rerun after the login
+        page.reload()
+        page.get_by_text("Logged in as").wait_for(timeout=30_000)
+        shot(page, "team-login-after-reload")
+        cookies = {c["name"]: c for c in page.context.cookies()}
+        url = page.url
+        browser.close()
+    assert COOKIE in cookies and PASSWORD not in cookies[COOKIE]["value"]
+    assert cookies[COOKIE]["sameSite"] == "Strict"
+    assert cookies[COOKIE]["value"] not in url and "token" not in url
