@@ -14,15 +14,12 @@ heartbeat and cancel through ``core.jobs.DbReporter``. TensorFlow is used only t
 
 from __future__ import annotations
 
-import os
 import time
-import traceback
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from haverford.core import jobs
-from haverford.core.roles import require
 from haverford.core.errors import HaverfordError
 from haverford.core.presets import TrainConfig
 from haverford.core.split import Subset
@@ -220,43 +217,26 @@ def run_crosscheck(home: Home, config: CrossCheckConfig, *, reporter) -> dict:
 
 def create_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str | None) -> int:
     """Record a queued cross-check run, refusing while any run (Retrain or cross-check) is going."""
-    db = home.connect()
-    jobs.refresh_runs(db)
-    run_id, going = runs_db.create_run(db, config.to_json(), created_by=created_by, kind=KIND)
-    if going is not None:
-        raise jobs.RunGoingError(f"a run is already going (run {going}); wait for it to finish or "
-                                 f"cancel it on the Train page")
-    return run_id
+    return jobs.create_run(home, config, created_by=created_by, kind=KIND)
 
 
 def start_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str | None) -> int:
-    """Queue a cross-check and launch its worker process; returns the run id."""
-    require(home, "train", detail="cross-check")
-    run_id = create_crosscheck(home, config, created_by=created_by)
-    proc = jobs.launch_worker(home, run_id)  # haverford.core.worker runs it: the run's kind says how
-    runs_db.set_pid(home.connect(), run_id, proc.pid)
-    return run_id
+    """Queue a cross-check and launch its worker process (the one job framework); returns the run id."""
+    return jobs.start_run(home, config, created_by=created_by, kind=KIND)
 
 
 def execute_crosscheck(home: Home, run_id: int, *, reporter=None) -> dict:
-    """Run a queued cross-check, store its folds and scores and mark it succeeded (one transaction)."""
-    db = home.connect()
-    run = runs_db.get_run(db, run_id)
-    if run is None or run["kind"] != KIND or not runs_db.mark_running(db, run_id, pid=os.getpid()):
-        raise HaverfordError(f"run {run_id} is not a queued cross-check (status: {run and run['status']})")
+    """Run a queued cross-check in this process (``jobs.execute_run``); returns its summary."""
+    return jobs.execute_run(home, run_id, reporter=reporter)
+
+
+def run_body(home: Home, run: dict, reporter) -> dict:
+    """The ``crosscheck`` run kind: fold models, out-of-fold scores, stored with the run's success."""
     started = time.perf_counter()
-    db_reporter = jobs.DbReporter(db, run_id, also=reporter)
-    try:
-        out = run_crosscheck(home, CrossCheckConfig.from_json(run["config"]), reporter=db_reporter)
-        _store(db, run_id, out)
-    except jobs.RunCancelled:
-        runs_db.finish_run(db, run_id, "cancelled", error="cancelled by a user")
-        raise
-    except BaseException as exc:
-        runs_db.finish_run(db, run_id, "failed", error=_error_text(exc))
-        raise
+    out = run_crosscheck(home, CrossCheckConfig.from_json(run["config"]), reporter=reporter)
+    _store(home.connect(), run["id"], out)
     issues = sum(r["is_issue"] for r in out["rows"])
-    return {"run_id": run_id, "scored_segments": len(out["rows"]), "issues": issues, "method": out["method"],
+    return {"scored_segments": len(out["rows"]), "issues": issues, "method": out["method"],
             "folds": len(out["folds"]), "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -268,21 +248,3 @@ def _store(db, run_id: int, out: dict) -> None:
                                                 "method": out["method"]})
         if not runs_db.finish_run(db, run_id, "succeeded"):
             raise HaverfordError(f"run {run_id} was marked finished by someone else (presumed dead?)")
-
-
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, HaverfordError):
-        return str(exc)
-    return "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
-
-
-def worker_main(home: Home, run_id: int) -> int:
-    """Body of ``python -m haverford.core.worker``: the exit status says how the run ended."""
-    try:
-        execute_crosscheck(home, run_id)
-    except jobs.RunCancelled:
-        return 0
-    except BaseException:  # noqa: BLE001 - recorded on the run already; full traceback to the log
-        traceback.print_exc()
-        return 1
-    return 0

@@ -1,15 +1,21 @@
-"""Training runs in the background: start, execute (in the worker), cancel, detect dead workers.
+"""One framework for every background run: start, execute (in the worker), cancel, detect dead workers.
 
+A run has a *kind* (``RUN_KINDS``): ``train`` (Retrain) or ``crosscheck`` (out-of-fold scores).
 The Retrain button calls ``start_run``, which records a queued run and launches
 ``python -m haverford.core.worker`` as a separate OS process in its own session, so Streamlit's script
 thread never trains and closing the browser does not stop the run. The worker writes status,
 epochs, curves and a heartbeat to SQLite; any page reads them. ``haverford train`` runs the same
-``execute_run`` in the foreground. The new model becomes active only once it has scored the
-library, in the same transaction that marks the run succeeded.
+``execute_run`` in the foreground. One run is going at a time, whatever its kind.
+
+A kind's *body* ``body(home, run, reporter) -> summary`` does the work and marks the run
+succeeded in the same transaction that stores its results (a new model becomes active only
+once it has scored the library); it removes its own half-made results when it fails.
+``execute_run`` records the start, a cancel or a failure around it.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -38,26 +44,35 @@ class RunCancelled(HaverfordError):
     """Raised inside a run when a user asked to cancel it."""
 
 
-def start_run(home: Home, config, *, created_by: str | None) -> int:
-    """Queue a training run and launch its worker process; returns the run id.
+# kind → "module:function" of its body, imported when a run of that kind executes
+RUN_KINDS = {"train": "haverford.core.jobs:train_body", "crosscheck": "haverford.core.crosscheck:run_body"}
+KIND_NAMES = {"train": "a training run", "crosscheck": "a cross-check"}
 
-    ``config`` is a ``core.train.TrainConfig`` (or its JSON dict).
+
+def start_run(home: Home, config, *, created_by: str | None, kind: str = "train") -> int:
+    """Queue a run of ``kind`` and launch its worker process; returns the run id.
+
+    ``config`` is the kind's config object (``TrainConfig``, ``CrossCheckConfig``) or its JSON dict.
+    Raises ``AccessDenied`` for anyone but an admin (with accounts on), ``RunGoingError`` while
+    another run is going.
     """
-    require(home, "train", detail="retrain")
-    run_id = create_run(home, config, created_by=created_by)
+    require(home, "train", detail=kind)
+    run_id = create_run(home, config, created_by=created_by, kind=kind)
     proc = launch_worker(home, run_id)
     runs_db.set_pid(home.connect(), run_id, proc.pid)
     return run_id
 
 
-def create_run(home: Home, config, *, created_by: str | None) -> int:
-    """Record a queued run, refusing when one is going (after clearing dead ones)."""
+def create_run(home: Home, config, *, created_by: str | None, kind: str = "train") -> int:
+    """Record a queued run of ``kind``, refusing while any run is going (after clearing dead ones)."""
+    if kind not in RUN_KINDS:
+        raise HaverfordError(f"unknown run kind {kind!r}; use one of: {', '.join(RUN_KINDS)}")
     db = home.connect()
     refresh_runs(db)
     data = config if isinstance(config, dict) else config.to_json()
-    run_id, going = runs_db.create_run(db, data, created_by=created_by)
+    run_id, going = runs_db.create_run(db, data, created_by=created_by, kind=kind)
     if going is not None:
-        raise RunGoingError(f"a training run is already going (run {going}); wait for it to finish "
+        raise RunGoingError(f"a run is already going (run {going}); wait for it to finish "
                             f"or cancel it on the Train page")
     return run_id
 
@@ -158,7 +173,7 @@ class DbReporter:
 
 
 def execute_run(home: Home, run_id: int, *, reporter=None) -> dict:
-    """Train, score the library and activate the model, recording everything on run ``run_id``.
+    """Execute queued run ``run_id`` with its kind's body, recording start, cancel or failure.
 
     Returns the run's summary (the CLI's JSON); raises what failed after recording it.
     """
@@ -167,19 +182,32 @@ def execute_run(home: Home, run_id: int, *, reporter=None) -> dict:
     if run is None or not runs_db.mark_running(db, run_id, pid=os.getpid()):
         raise HaverfordError(f"run {run_id} is not queued (status: {run and run['status']})")
     reporter = DbReporter(db, run_id, also=reporter)
-    model_id = None
     try:
         reporter.stage("starting", 0, 1)
-        summary, model_id = _train_and_score(home, run, reporter=reporter)
-        _succeed(db, run_id, model_id)
-        return {"run_id": run_id, "model_id": model_id, **summary}
+        return {"run_id": run_id, **_body(run["kind"])(home, run, reporter)}
     except RunCancelled:
-        _discard(home, db, model_id)
         runs_db.finish_run(db, run_id, "cancelled", error="cancelled by a user")
         raise
     except BaseException as exc:
-        _discard(home, db, model_id)
         runs_db.finish_run(db, run_id, "failed", error=_error_text(exc))
+        raise
+
+
+def _body(kind: str):
+    module, _, name = RUN_KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def train_body(home: Home, run: dict, reporter) -> dict:
+    """The ``train`` kind: fit, score the library, activate the model; a failure leaves no model."""
+    db = home.connect()
+    model_id = None
+    try:
+        summary, model_id = _train_and_score(home, run, reporter=reporter)
+        _succeed(db, run["id"], model_id)
+        return {"model_id": model_id, **summary}
+    except BaseException:
+        _discard(home, db, model_id)
         raise
 
 
@@ -239,9 +267,9 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def run_in_foreground(home: Home, config, *, created_by: str | None, reporter=None) -> dict:
+def run_in_foreground(home: Home, config, *, created_by: str | None, reporter=None, kind: str = "train") -> dict:
     """``haverford train``: the same run as the Retrain button, in this process."""
-    run_id = create_run(home, config, created_by=created_by)
+    run_id = create_run(home, config, created_by=created_by, kind=kind)
     return execute_run(home, run_id, reporter=reporter)
 
 

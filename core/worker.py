@@ -1,6 +1,6 @@
 """``python -m haverford.core.worker --home DIR --run N``: the background process that executes one run.
 
-A run's ``kind`` says what it does: ``train`` (Retrain) or ``crosscheck`` (out-of-fold scores).
+A run's ``kind`` says what it does (``core.jobs.RUN_KINDS``); ``core.jobs.worker_main`` runs it.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import argparse
 import sys
 
 from haverford.core.home import Home
-from haverford.db import runs as runs_db
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,15 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     parser.add_argument("--run", type=int, required=True)
     args = parser.parse_args(argv)
-    home = Home(args.home, create=False)
-    run = runs_db.get_run(home.connect(), args.run)
-    if run is not None and run["kind"] == "crosscheck":
-        from haverford.core.crosscheck import worker_main as crosscheck_main
-
-        return crosscheck_main(home, args.run)
     from haverford.core.jobs import worker_main
 
-    return worker_main(home, args.run)
+    return worker_main(Home(args.home, create=False), args.run)
 
 
 if __name__ == "__main__":

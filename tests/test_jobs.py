@@ -51,7 +51,7 @@ def test_background_run_succeeds_and_activates_its_model(home):
 
 def test_a_second_run_is_refused_while_one_is_going(home):
     first = create_run(home, TINY, created_by="a")
-    with pytest.raises(RunGoingError, match=f"a training run is already going \\(run {first}\\)"):
+    with pytest.raises(RunGoingError, match=f"a run is already going \\(run {first}\\)"):
         create_run(home, TINY, created_by="b")
 
 
