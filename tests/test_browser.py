@@ -58,7 +58,7 @@ def served(tmp_path_factory):
     port = free_port()
     script = Path(sys.executable).with_name("haverford")
     cli = [str(script)] if script.exists() else \
-        [sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main())"]
+        [sys.executable, "-m", "haverford.core.cli"]
     proc = subprocess.Popen([*cli, "serve", "--port", str(port), "--home", str(home.path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -129,7 +129,7 @@ def test_label_one_segment_with_the_keyboard_only(served, page):
     shot(page, "label")
     press_until_saved(page, home, "b", count=1)
     assert verdicts_of(home, "kbd") == [(1, "banger")]
-    page.get_by_text("Saved 1 answers").wait_for(timeout=20_000)
+    page.get_by_text("Saved 1 answer (").wait_for(timeout=20_000)
     page.get_by_text("segment 2 of").first.wait_for(timeout=20_000)
     idle(page)
     page.evaluate("document.activeElement && document.activeElement.blur()")
