@@ -238,7 +238,14 @@ def _migration_3(db: sqlite_utils.Database) -> None:
                                   AND b.question_id = a.question_id AND b.labeller = a.labeller))""")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3]
+def _migration_ingest_silence(db: sqlite_utils.Database) -> None:
+    """A segment too quiet to judge is ``silent``: kept (its track's timeline stays whole) but
+    left out of labelling queues, training, evaluation and track verdicts (issue 10)."""
+    db.execute("ALTER TABLE segments ADD COLUMN silent INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3,
+                                                             _migration_ingest_silence]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
