@@ -34,14 +34,14 @@ def quiet_tensorflow() -> None:
     so progress bars and errors still show.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:
+    if "haverford.core.model" in sys.modules:
         return
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
+        import haverford.core.model  # noqa: F401 - the model module imports TensorFlow and Keras
     finally:
         os.dup2(saved, 2)
         os.close(saved)
