@@ -393,8 +393,8 @@ def compute_missing(home: Home, feature: str, *, workers: int | None = None,
         for track, future in _Pipeline(pool, todo, prepare, lambda t: tick(t["path"]), depth=2 * workers).completed():
             try:
                 result = future.result()
-            except Exception as exc:  # noqa: BLE001 - reported per track, the others go on
-                report.errors.append({"path": track["path"], "error": f"{type(exc).__name__}: {exc}"})
+            except (AudioError, OSError) as exc:  # reported per track, the others go on
+                report.errors.append({"path": audio.display_path(track["path"]), "error": str(exc)})
             else:
                 tracks_db.add_features(db, track["id"], result["features"])
                 report.segments_added += result["track"]["n_segments"]
