@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -65,15 +66,22 @@ def decode_ffmpeg(path: str) -> float:
 DECODERS = {"libsndfile": decode_sndfile, "ffmpeg": decode_ffmpeg}
 
 
-def bench_decode(files: list[str], workers: int, decoder: str) -> tuple[float, float] | None:
-    """Seconds to decode ``files`` with one decoder and the audio seconds, or None if it cannot."""
-    started = time.perf_counter()
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of every finished child process and its descendants so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_decode(files: list[str], workers: int, decoder: str) -> tuple[float, float, float] | None:
+    """Seconds and CPU seconds to decode ``files`` with one decoder, and the audio seconds;
+    None if the decoder cannot read them."""
+    started, cpu = time.perf_counter(), children_cpu_s()
     try:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             audio_s = sum(pool.map(DECODERS[decoder], sorted(files, key=lambda p: -os.path.getsize(p))))
     except (sf.LibsndfileError, RuntimeError, av.error.FFmpegError):
         return None
-    return time.perf_counter() - started, audio_s
+    return time.perf_counter() - started, audio_s, children_cpu_s() - cpu
 
 
 def convert(folder: str, fmt: str, out: Path) -> str:
@@ -90,11 +98,11 @@ def convert(folder: str, fmt: str, out: Path) -> str:
     return str(out)
 
 
-def bench_ingest(folder: str, home: Path) -> tuple[float, dict]:
-    started = time.perf_counter()
+def bench_ingest(folder: str, home: Path) -> tuple[float, dict, float]:
+    started, cpu = time.perf_counter(), children_cpu_s()
     proc = subprocess.run([sys.executable, "-m", "haverford.core.cli", "ingest", folder, "--home", str(home), "--json"],
                           capture_output=True, text=True, check=True)
-    return time.perf_counter() - started, json.loads(proc.stdout)
+    return time.perf_counter() - started, json.loads(proc.stdout), children_cpu_s() - cpu
 
 
 def bench_read(home: Path, n: int = 1000) -> tuple[float, int, int]:
@@ -119,12 +127,14 @@ def bench_format(folder: str, args) -> dict:
         audio_s = next(d[1] for d in decodes.values() if d)
         home = Path(tempfile.mkdtemp(prefix="haverford-bench-"))
         try:
-            ingest_s, report = bench_ingest(folder, home)
+            ingest_s, report, ingest_cpu = bench_ingest(folder, home)
             read = bench_read(home)
         finally:
             shutil.rmtree(home, ignore_errors=True)
+        fastest_cpu = min(d[2] for d in decodes.values() if d)
         rounds.append({"decode": {k: v and v[0] for k, v in decodes.items()}, "fastest": fastest,
-                       "ingest": ingest_s, "ratio": ingest_s / fastest})
+                       "ingest": ingest_s, "ratio": ingest_s / fastest, "ingest_cpu": ingest_cpu,
+                       "cpu_ratio": ingest_cpu / fastest_cpu})
         times = ", ".join(f"{k} {v:.2f} s" if v else f"{k} cannot" for k, v in rounds[-1]["decode"].items())
         print(f"  round {len(rounds)}: (a) {times}; (b) {ingest_s:.2f} s; (b)/fastest (a) {ingest_s / fastest:.2f}")
     return {"files": len(files), "audio_s": audio_s, "rounds": rounds, "report": report, "read": read}
@@ -132,7 +142,7 @@ def bench_format(folder: str, args) -> dict:
 
 def summarise(fmt: str, result: dict, workers: int) -> None:
     rounds, audio_s, report = result["rounds"], result["audio_s"], result["report"]
-    med = {k: statistics.median(r[k] for r in rounds) for k in ("fastest", "ingest", "ratio")}
+    med = {k: statistics.median(r[k] for r in rounds) for k in ("fastest", "ingest", "ratio", "ingest_cpu", "cpu_ratio")}
     for name in DECODERS:
         times = [r["decode"][name] for r in rounds if r["decode"][name]]
         text = f"{statistics.median(times):.2f} s ({audio_s / statistics.median(times):.0f}x real time)" if times \
@@ -142,6 +152,8 @@ def summarise(fmt: str, result: dict, workers: int) -> None:
           f"{report['tracks_added']} tracks, {report['segments_added']} segments, {len(report['errors'])} errors")
     print(f"{fmt}: (b) / fastest (a) = {med['ratio']:.2f}, range {min(r['ratio'] for r in rounds):.2f}-"
           f"{max(r['ratio'] for r in rounds):.2f} (target <= 1.5); {result['files']} files, {audio_s / 60:.1f} min")
+    print(f"{fmt}: (b) CPU time {med['ingest_cpu']:.2f} s, {med['cpu_ratio']:.2f}x the fastest decode's; "
+          f"on {workers} otherwise idle cores that is {audio_s * workers / med['ingest_cpu']:.0f}x real time")
     read_s, n_read, bytes_per_segment = result["read"]
     print(f"{fmt}: store read: {n_read} segments of log_mel in {read_s:.3f} s; {bytes_per_segment} bytes per segment")
 

@@ -36,6 +36,8 @@ AUDIO_EXTENSIONS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", "
                     ".alac", ".wma", ".asf", ".webm", ".weba", ".mka", ".ac3", ".eac3", ".dts", ".ape",
                     ".wv", ".tta", ".mpc", ".amr", ".3gp", ".spx"}
 SAME_CONTENT = "already in the library (same content)"
+CONFLICT = ("the same content is under both banger/ and not_a_banger/: imported once, unlabelled; "
+            "label it in the dashboard")
 
 Progress = Callable[[int, int, str], None]
 Item = TypeVar("Item")
@@ -65,6 +67,21 @@ class IngestReport:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def add_track(self, track_id: int, result: dict, *, conflict: bool) -> None:
+        """Count a stored track (``analyse.analyse_file``'s result), its truncation and conflict."""
+        track = result["track"]
+        path = audio.display_path(track["path"])
+        self.tracks_added += 1
+        self.segments_added += track["n_segments"]
+        self.silent_segments += sum(result["silent"])
+        self.audio_seconds += track["duration_s"]
+        self.track_ids.append(track_id)
+        if result["truncated"]:
+            self.truncated.append({"path": path, "reason": result["truncated"],
+                                   "decoded_s": round(track["duration_s"], 3)})
+        if conflict:
+            self.conflicts.append({"path": path, "reason": CONFLICT})
 
     @property
     def processed(self) -> int:
@@ -298,18 +315,7 @@ class _Run:
         if track_id is None:  # another process stored it meanwhile
             self.already_known(candidate, digest)
             return
-        self.report.tracks_added += 1
-        self.report.segments_added += track["n_segments"]
-        self.report.silent_segments += sum(result["silent"])
-        self.report.audio_seconds += track["duration_s"]
-        self.report.track_ids.append(track_id)
-        if result["truncated"]:
-            self.report.truncated.append({"path": audio.display_path(candidate.path), "reason": result["truncated"],
-                                          "decoded_s": round(track["duration_s"], 3)})
-        if digest in self.conflicts:
-            self.report.conflicts.append({"path": audio.display_path(candidate.path),
-                                          "reason": "the same content is under both banger/ and not_a_banger/: "
-                                                    "imported once, unlabelled; label it in the dashboard"})
+        self.report.add_track(track_id, result, conflict=digest in self.conflicts)
 
 
 def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None = None,
