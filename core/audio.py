@@ -1,17 +1,27 @@
-"""Audio loading and segmenting: any file libsndfile reads, to mono float32 at 22,050 Hz.
+"""Audio loading and segmenting: anything FFmpeg or libsndfile decodes, to mono float32 at 22,050 Hz.
+
+Two decoders, chosen per format by measurement (``bench/ingest_bench.py``, see
+``bench/README.md``): libsndfile (``soundfile``) for the formats in ``SNDFILE_FORMATS``,
+where it is at least as fast, and FFmpeg through PyAV (which ships its codecs in the wheel)
+for everything else: AAC/m4a, ALAC, Opus, WMA, and any file libsndfile refuses.
 
 Decoding is streamed block by block (decode → downmix → resample with soxr) so that a
-three-hour file costs a few megabytes, not gigabytes. Every failure is an ``AudioError``
-whose message says what is wrong with the file.
+three-hour file costs a few megabytes, not gigabytes. The length of a file is what actually
+decodes, never the header's estimate (a VBR MP3 without a Xing header states the wrong one);
+a file that stops decoding part way keeps what decoded and says so in ``Decoding.truncated``.
+Every failure is an ``AudioError`` whose message says what is wrong and what to do.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
+import av
+import av.error
 import numpy as np
 import soundfile as sf
 import soxr
@@ -20,47 +30,138 @@ from haverford.core.config import SEGMENT_SAMPLES, SR
 from haverford.core.errors import AudioError
 
 BLOCK_SECONDS = 20.0
-SILENCE_PEAK = 1e-6
+# Formats libsndfile decodes at least as fast as FFmpeg (bench/README.md): sf.info(...).format.
+# Its header frame count is exact for these, except MPEG (read to the end instead).
+# Not MP3: libsndfile stops at the length its header estimates, and for a VBR file without a
+# Xing header that estimate (from the first frame's bitrate) can be a third of the file.
+SNDFILE_FORMATS = {"WAV", "WAVEX", "FLAC", "AIFF", "AU", "W64", "RF64", "CAF"}
+SNDFILE_EXACT_LENGTH = SNDFILE_FORMATS
+# A length the header only estimates (MP3 from its first frame's bitrate, when there is no Xing
+# header) is trusted to within this share: shorter still means the file was cut.
+ESTIMATE_TOLERANCE = 0.10
+# Codec priming and padding (AAC, Opus, WMA) make an intact file decode a few hundredths of a
+# second short of its container's duration: a shortfall within this is not a truncation.
+PADDING_S = 0.25
+# libsndfile's log for a WAV or AIFF whose data chunk runs past the end of the file.
+_CUT_CHUNK = re.compile(r"^(?:data|SSND)\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
+# A segment whose RMS level, DC offset removed, is below this is silent: too quiet to judge.
+# -60 dBFS is 60 dB under a full-scale sine's peak, the quiet end of mastered music's dynamic
+# range (EBU R 128 programmes sit around -23 LUFS; their quietest passages rarely fall 35 dB
+# lower). Digital zeros give -inf.
+SILENCE_DBFS = -60.0
+# Containers whose duration FFmpeg estimates from the bitrate rather than reads.
+ESTIMATED_BY_FFMPEG = {"mp3", "aac", "ac3", "eac3", "dts", "mp2"}
+DECODE_REMEDY = "convert it with 'ffmpeg -i FILE out.flac' or check that it is a complete audio file"
+MOVED_REMEDY = ("if the music moved, run 'haverford relocate OLD_DIR NEW_DIR' or import it again from "
+                "its new place")
 
 
 @dataclass(frozen=True)
 class AudioInfo:
-    """What the file header says: original rate, channels and duration."""
+    """What the file header says: original rate, channels, an estimate of the length, the decoder.
+
+    ``frames`` is exact only when ``exact`` is true; the stored duration is always what decodes.
+    """
 
     path: str
     sr: int
     channels: int
     frames: int
+    decoder: str = "sndfile"  # or "ffmpeg"
+    exact: bool = True
 
     @property
     def duration_s(self) -> float:
         return self.frames / self.sr if self.sr else 0.0
 
 
+@dataclass
+class Decoding:
+    """What streaming one file found, filled in as it goes: frames at the original rate, and why
+    decoding stopped early if it did (``None`` for a complete file)."""
+
+    sr: int = 0
+    frames: int = 0
+    truncated: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sr if self.sr else 0.0
+
+
+def display_path(path: str | os.PathLike | bytes) -> str:
+    """``path`` as printable text: bytes that are not UTF-8 (a Latin-1 é) become U+FFFD.
+
+    A name the file system allows may hold any bytes; Python keeps them as lone surrogates,
+    which no terminal, JSON parser or SQLite text column takes.
+    """
+    return os.fsencode(path).decode("utf-8", errors="replace")
+
+
 def probe(path: str | os.PathLike) -> AudioInfo:
-    """Read the header of ``path``; raise ``AudioError`` for a missing, empty or unreadable file."""
-    path = Path(path)
+    """Read the header of ``path``: libsndfile for its fast formats, else FFmpeg.
+
+    Raises
+    ------
+    AudioError
+        For a missing or empty file, or one that no decoder reads (with the remedy).
+    """
+    path = Path(os.fsdecode(path))
     if not path.is_file():
-        raise AudioError(f"not a file: {path}")
+        raise AudioError(f"not a file: {display_path(path)}; {MOVED_REMEDY}")
     if path.stat().st_size == 0:
-        raise AudioError("empty file (0 bytes)")
+        raise AudioError("empty file (0 bytes); nothing to decode")
+    info = _probe_sndfile(path)
+    return info if info is not None else _probe_ffmpeg(path)
+
+
+def _probe_sndfile(path: Path) -> AudioInfo | None:
+    """libsndfile's header, or ``None`` when the format is not one it decodes fastest (or at all)."""
     try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise AudioError(f"not a readable audio file ({_reason(exc)})") from None
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise AudioError("no audio frames in file")
-    return AudioInfo(str(path), int(info.samplerate), int(info.channels), int(info.frames))
+        info = sf.info(os.fsencode(path))  # bytes: soundfile cannot encode a non-UTF-8 name itself
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return None
+    if info.format not in SNDFILE_FORMATS or info.samplerate <= 0 or info.channels <= 0:
+        return None
+    exact = info.format in SNDFILE_EXACT_LENGTH
+    if exact and info.frames <= 0:
+        raise AudioError("no audio frames in file (the header says 0); "
+                         "it holds no sound: export it again from its source")
+    frames = int(info.frames)
+    cut = _CUT_CHUNK.search(info.extra_info or "")
+    if cut and int(cut.group(2)) < int(cut.group(1)):  # the header's length, not what is left
+        frames = int(frames * int(cut.group(1)) / max(1, int(cut.group(2))))
+    return AudioInfo(str(path), int(info.samplerate), int(info.channels), max(0, frames), "sndfile", exact)
+
+
+def _probe_ffmpeg(path: Path) -> AudioInfo:
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioError(f"no audio stream in this {container.format.name} file; "
+                                 f"give a file with sound in it")
+            stream = container.streams.audio[0]
+            ctx = stream.codec_context
+            seconds = float(container.duration / av.time_base) if container.duration else 0.0
+            sr, channels = int(ctx.sample_rate or 0), int(ctx.layout.nb_channels if ctx.layout else 0)
+            exact = container.format.name not in ESTIMATED_BY_FFMPEG
+    except av.error.FFmpegError as exc:
+        raise AudioError(f"not a readable audio file ({_reason(exc)}); {DECODE_REMEDY}") from None
+    if sr <= 0 or channels <= 0:
+        raise AudioError(f"audio stream without a sample rate or channels; {DECODE_REMEDY}")
+    return AudioInfo(str(path), sr, channels, int(seconds * sr), "ffmpeg", exact)
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, av.error.FFmpegError) and exc.strerror:
+        return exc.strerror  # without the errno and FFmpeg's function name
     text = str(exc).strip().splitlines()
     return text[-1] if text else type(exc).__name__
 
 
 def _check_block(block: np.ndarray) -> None:
     if not np.isfinite(block).all():
-        raise AudioError("audio contains NaN or infinite samples")
+        raise AudioError("audio contains NaN or infinite samples; export it again as 16- or 24-bit PCM")
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:
@@ -79,40 +180,165 @@ def to_mono(block: np.ndarray) -> np.ndarray:
     return y
 
 
-def _mono_blocks(info: AudioInfo, *, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
-    """Decoded blocks of the original file, downmixed to mono float32 like ``librosa.to_mono``."""
+def _sndfile_blocks(info: AudioInfo, decoding: Decoding, *, start: int, stop: int | None) -> Iterator[np.ndarray]:
+    """Blocks [shape=(n, channels)] from libsndfile, read until the end of the data, not the
+    header's frame count (an MPEG header only estimates it)."""
     blocksize = max(1, int(BLOCK_SECONDS * info.sr))
     try:
-        with sf.SoundFile(info.path) as f:
-            f.seek(start)
-            remaining = (stop if stop is not None else info.frames) - start
-            while remaining > 0:
-                block = f.read(min(blocksize, remaining), dtype="float32", always_2d=True)
+        with sf.SoundFile(os.fsencode(info.path)) as f:
+            if start:
+                f.seek(min(start, info.frames) if info.exact else start)
+            while stop is None or decoding.frames < stop - start:
+                want = blocksize if stop is None else min(blocksize, stop - start - decoding.frames)
+                block = f.read(want, dtype="float32", always_2d=True)
                 if len(block) == 0:
                     break
-                remaining -= len(block)
-                mono = to_mono(block)
-                _check_block(mono)  # NaN and ±inf survive the downmix, so one check suffices
-                yield mono
+                decoding.frames += len(block)
+                yield block
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"corrupt or truncated audio ({_reason(exc)})") from None
+        if decoding.frames == 0:  # FFmpeg may still read it (it resyncs where libsndfile gives up)
+            yield from _ffmpeg_blocks(replace(info, decoder="ffmpeg"), decoding, start=start, stop=stop)
+            return
+        _stopped_early(decoding, exc)
+    if stop is None:
+        _check_complete(info, decoding, start=start)
+
+
+def _check_complete(info: AudioInfo, decoding: Decoding, *, start: int) -> None:
+    """Note a file that decodes to less than its header's length (beyond an estimate's error)."""
+    expected = info.frames if info.exact else info.frames * (1 - ESTIMATE_TOLERANCE)
+    if not decoding.truncated and info.frames and start + decoding.frames < expected - PADDING_S * info.sr:
+        decoding.truncated = (f"the file ends after {(start + decoding.frames) / info.sr:.2f} s, "
+                              f"its header says {info.duration_s:.2f} s")
+
+
+def _stopped_early(decoding: Decoding, exc: BaseException) -> None:
+    """A decode error: the file is truncated if some audio came before it, else unreadable."""
+    if decoding.frames == 0:
+        raise AudioError(f"corrupt audio, nothing decodes ({_reason(exc)}); {DECODE_REMEDY}") from None
+    decoding.truncated = f"decoding stopped after {decoding.duration_s:.2f} s ({_reason(exc)})"
+
+
+def _ffmpeg_blocks(info: AudioInfo, decoding: Decoding, *, start: int, stop: int | None) -> Iterator[np.ndarray]:
+    """Blocks [shape=(n, channels)] from FFmpeg, about ``BLOCK_SECONDS`` each."""
+    try:
+        for planes in _ffmpeg_planes(info, start=start, block=max(1, int(BLOCK_SECONDS * info.sr))):
+            if stop is not None:
+                planes = planes[:, : stop - start - decoding.frames]
+            decoding.frames += planes.shape[1]
+            yield planes.T
+            if stop is not None and decoding.frames >= stop - start:
+                return
+    except av.error.FFmpegError as exc:
+        _stopped_early(decoding, exc)
+    if stop is None:
+        _check_complete(info, decoding, start=start)
+
+
+def _ffmpeg_planes(info: AudioInfo, *, start: int, block: int) -> Iterator[np.ndarray]:
+    """Decoded audio as planar float32 [shape=(channels, n)], n about ``block``, from ``start`` on.
+
+    Frames (1,024 samples or fewer) are gathered in FFmpeg's audio FIFO and converted ``block``
+    samples at a time: a NumPy conversion per frame cost half as much again as decoding Vorbis.
+    """
+    with av.open(info.path, metadata_errors="ignore") as container:
+        stream = container.streams.audio[0]
+        skip = _seek(container, info, start)
+        fifo = av.AudioFifo()
+        try:
+            for frame in container.decode(stream):
+                if skip is None:  # after a seek: drop what precedes ``start``, by the frame's time
+                    skip = max(0, start - _first_sample(frame, info.sr, default=start))
+                frame.pts = None  # the FIFO insists on gapless timestamps, which decoders do not promise
+                try:
+                    fifo.write(frame)
+                except ValueError:  # the format changed mid-stream (a chained Ogg): flush, go on
+                    yield from _drain(fifo.read(), skip=0)
+                    fifo = av.AudioFifo()
+                    fifo.write(frame)
+                if fifo.samples >= block + skip:
+                    planes = _drain(fifo.read(), skip=skip)
+                    skip = 0
+                    yield from planes
+        except av.error.FFmpegError:  # what decoded before the error is kept (a truncated file)
+            if fifo.samples:
+                yield from _drain(fifo.read(), skip=skip or 0)
+            raise
+        if fifo.samples:
+            yield from _drain(fifo.read(), skip=skip or 0)
+
+
+def _seek(container, info: AudioInfo, start: int) -> int | None:
+    """Seek to just before sample ``start``; 0 samples to skip when starting at the top, else
+    None (the first frame's time tells how many)."""
+    if not start:
+        return 0
+    container.seek(int(start / info.sr * av.time_base), backward=True)
+    return None
+
+
+def _first_sample(frame, sr: int, *, default: int) -> int:
+    return int(round(float(frame.pts * frame.time_base) * sr)) if frame.pts is not None else default
+
+
+def _drain(frame, *, skip: int) -> Iterator[np.ndarray]:
+    """One FIFO read as planar float32, less ``skip`` samples at its start (nothing if empty)."""
+    planes = _as_float_planes(frame)[:, skip:]
+    if planes.shape[1]:
+        yield planes
+
+
+_INT_SCALE = {"u8": 1 / 128, "s16": 1 / 2**15, "s32": 1 / 2**31, "s64": 1 / 2**63}
+
+
+def _as_float_planes(frame) -> np.ndarray:
+    """An ``av.AudioFrame`` as float32 [shape=(channels, n)], integers scaled to [-1, 1) as
+    libsndfile scales them (s16 / 32768)."""
+    array = frame.to_ndarray()
+    if frame.format.is_packed:
+        array = array.reshape(-1, frame.layout.nb_channels).T
+    kind = frame.format.name.rstrip("p")
+    if kind == "u8":
+        return (array.astype(np.float32) - 128) * np.float32(_INT_SCALE[kind])
+    if kind in _INT_SCALE:
+        return array.astype(np.float32) * np.float32(_INT_SCALE[kind])
+    return array.astype(np.float32, copy=False)
+
+
+def mono_blocks(info: AudioInfo, decoding: Decoding, *, start: int = 0,
+                stop: int | None = None) -> Iterator[np.ndarray]:
+    """Decoded blocks at the original rate, downmixed to mono float32 like ``librosa.to_mono``.
+
+    Yields
+    ------
+    np.ndarray [shape=(n,), dtype=float32]
+    """
+    decoding.sr = info.sr
+    source = _sndfile_blocks if info.decoder == "sndfile" else _ffmpeg_blocks
+    for block in source(info, decoding, start=start, stop=stop):
+        mono = to_mono(block)
+        _check_block(mono)  # NaN and ±inf survive the downmix, so one check suffices
+        yield mono
 
 
 def iter_audio(path: str | os.PathLike, *, sr: int = SR, info: AudioInfo | None = None,
-               start_s: float = 0.0, duration_s: float | None = None) -> Iterator[np.ndarray]:
+               start_s: float = 0.0, duration_s: float | None = None,
+               decoding: Decoding | None = None) -> Iterator[np.ndarray]:
     """Stream ``path`` as mono float32 blocks at ``sr`` Hz.
 
     Resampling uses soxr's HQ filter (librosa's default ``res_type='soxr_hq'``) in streaming
     mode, so the concatenated blocks match ``librosa.load(path, sr=sr)`` up to filter edges.
+    ``decoding``, if given, receives the decoded length and any truncation.
 
     Yields
     ------
     np.ndarray [shape=(n,), dtype=float32]
     """
     info = info or probe(path)
+    decoding = decoding if decoding is not None else Decoding()
     start = int(round(start_s * info.sr))
-    stop = None if duration_s is None else min(info.frames, start + int(round(duration_s * info.sr)))
-    blocks = _mono_blocks(info, start=start, stop=stop)
+    stop = None if duration_s is None else start + int(round(duration_s * info.sr))
+    blocks = mono_blocks(info, decoding, start=start, stop=stop)
     if info.sr == sr:
         yield from blocks
         return
@@ -155,38 +381,80 @@ def segment(y: np.ndarray, *, segment_samples: int = SEGMENT_SAMPLES) -> np.ndar
 
 
 def iter_segments(path: str | os.PathLike, *, batch: int = 32, info: AudioInfo | None = None,
-                  sr: int = SR, segment_samples: int = SEGMENT_SAMPLES) -> Iterator[np.ndarray]:
+                  sr: int = SR, segment_samples: int = SEGMENT_SAMPLES,
+                  decoding: Decoding | None = None) -> Iterator[np.ndarray]:
     """Stream the 5-second segments of ``path`` in batches, validating the audio as it goes.
 
-    Raises ``AudioError`` when the file is shorter than one segment, silent or non-finite.
+    Raises ``AudioError`` when less than one segment decodes, or on non-finite samples.
+    Silence is judged per segment by the caller (``segment_levels``).
 
     Yields
     ------
     np.ndarray [shape=(k, segment_samples), dtype=float32], k <= batch
     """
     info = info or probe(path)
-    check_long_enough(info, segment_s=segment_samples / sr)
+    decoding = decoding if decoding is not None else Decoding()
     pending: list[np.ndarray] = []
-    pending_n, peak = 0, 0.0
+    pending_n, n_yielded = 0, 0
     chunk = batch * segment_samples
-    for block in iter_audio(path, sr=sr, info=info):
-        peak = max(peak, float(block.max(initial=0.0)), -float(block.min(initial=0.0)))
+    for block in iter_audio(path, sr=sr, info=info, decoding=decoding):
         pending.append(block)
         pending_n += len(block)
         if pending_n >= chunk:  # join the blocks once per batch, not once per block
             buffer = np.concatenate(pending)
             n_full = len(buffer) // chunk * chunk
+            n_yielded += n_full // chunk
             yield from (b.reshape(batch, segment_samples) for b in np.split(buffer[:n_full], n_full // chunk))
             pending, pending_n = [buffer[n_full:]], len(buffer) - n_full
     buffer = np.concatenate(pending) if pending else np.zeros(0, dtype=np.float32)
-    if peak < SILENCE_PEAK:
-        raise AudioError("audio is silent (peak below -120 dBFS)")
     rest = segment(buffer, segment_samples=segment_samples)
+    if not n_yielded and not len(rest):
+        raise AudioError(f"too short: {decoding.duration_s:.2f} s, a segment needs "
+                         f"{segment_samples / sr:g} s")
     if len(rest):
         yield rest
 
 
-def check_long_enough(info: AudioInfo, *, segment_s: float) -> None:
-    """Raise ``AudioError`` when the file cannot give one full segment."""
-    if info.duration_s < segment_s:
-        raise AudioError(f"too short: {info.duration_s:.2f} s, a segment needs {segment_s:g} s")
+def segment_levels(y: np.ndarray) -> np.ndarray:
+    """RMS level of each segment with its DC offset removed, in dBFS (a full-scale square wave is 0).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(k, n)]
+
+    Returns
+    -------
+    np.ndarray [shape=(k,), dtype=float64], -inf for a constant segment
+    """
+    centred = y - y.mean(axis=1, keepdims=True)  # DC removed; float32, 3x faster than np.var in float64
+    ac = np.einsum("ij,ij->i", centred, centred) / np.float32(y.shape[1])
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(ac.astype(np.float64))
+
+
+def silent_segments(y: np.ndarray, *, threshold_db: float = SILENCE_DBFS) -> np.ndarray:
+    """Which segments [shape=(k, n)] are too quiet to judge: boolean [shape=(k,)]."""
+    return segment_levels(y) < threshold_db
+
+
+def why_silent(path: str | os.PathLike, *, threshold_db: float = SILENCE_DBFS) -> str:
+    """Why a file has no audible segment: all zeros, DC only, channels that cancel, or quiet.
+
+    Decodes the file once more at its own rate, keeping each channel (only called for a file
+    that is silent throughout, so the common path pays nothing).
+    """
+    info = probe(path)
+    peak, ac_peak, mono_peak = 0.0, 0.0, 0.0
+    source = _sndfile_blocks if info.decoder == "sndfile" else _ffmpeg_blocks
+    for block in source(info, Decoding(sr=info.sr), start=0, stop=None):
+        peak = max(peak, float(np.abs(block).max(initial=0.0)))
+        ac_peak = max(ac_peak, float(np.abs(block - block.mean(axis=0)).max(initial=0.0)))
+        mono_peak = max(mono_peak, float(np.abs(to_mono(block)).max(initial=0.0)))
+    audible = 10 ** (threshold_db / 20)
+    if peak == 0.0:
+        return "silent: every sample is zero (digital silence)"
+    if ac_peak < audible <= peak:
+        return "silent: only a constant (DC) offset, no sound"
+    if info.channels > 1 and mono_peak < audible <= ac_peak:
+        return "silent: its channels cancel when mixed to mono (one is the other inverted)"
+    return f"silent: every 5-second segment is quieter than {threshold_db:g} dBFS RMS"

@@ -28,6 +28,23 @@ class UsageError(HaverfordError):
     """Bad command-line arguments."""
 
 
+class NothingProcessed(HaverfordError):
+    """A batch command (ingest, predict) processed no file: exit 1, with its JSON all the same."""
+
+    def __init__(self, message: str, out: dict):
+        super().__init__(message)
+        self.out = out
+
+
+def nothing_processed(command: str, out: dict) -> NothingProcessed:
+    """The one-line error of a batch that did nothing: the first error says why."""
+    first = (out.get("errors") or [{}])[0]
+    why = f"{first['path']}: {first['error']}" if first else "no audio file found in the paths given"
+    more = len(out.get("errors") or []) - 1
+    return NothingProcessed(f"{command}: nothing processed; {why}" + (f" (and {more} more errors)" if more > 0 else ""),
+                            out)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with the contract's exit status: 1 and one line for any user error."""
 
@@ -81,21 +98,51 @@ def cmd_ingest(args) -> dict:
     with _progress("ingest", unit="file", quiet=False) as progress:
         report = ingest(Home(args.home), args.paths, label=args.label, labeller=_name(args.labeller),
                         feature_names=args.features or [DEFAULT_FEATURE], progress=progress)
-    return _report_json(report)
+    out = _report_json(report)
+    if not report.processed:
+        raise nothing_processed("ingest", out)
+    return out
 
 
 def _report_json(report) -> dict:
     out = report.to_json()
-    out.pop("track_ids")
+    for internal in ("track_ids", "known"):
+        out.pop(internal)
     out["audio_seconds"] = round(out["audio_seconds"], 3)
     return out
 
 
 def _ingest_text(out: dict) -> str:
     lines = [f"imported {out['tracks_added']} tracks ({out['segments_added']} segments, "
-             f"{out['audio_seconds'] / 60:.1f} min of audio) in {out['seconds']:.1f} s"]
+             f"{out['silent_segments']} of them silent, {out['audio_seconds'] / 60:.1f} min of audio) "
+             f"in {out['seconds']:.1f} s"]
+    lines += [f"moved {m['from']} -> {m['to']}" for m in out["moved"]]
+    lines += [f"truncated {t['path']}: {t['reason']}" for t in out["truncated"]]
+    lines += [f"conflict {c['path']}: {c['reason']}" for c in out["conflicts"]]
     lines += [f"skipped {s['path']}: {s['reason']}" for s in out["skipped"]]
     lines += [f"error {e['path']}: {e['error']}" for e in out["errors"]]
+    return "\n".join(lines)
+
+
+# --- relocate -------------------------------------------------------------------------------
+
+def _configure_relocate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("old_dir", metavar="OLD_DIR", help="the folder the music was imported from")
+    p.add_argument("new_dir", metavar="NEW_DIR", help="the folder it is in now")
+    p.set_defaults(func=cmd_relocate)
+
+
+def cmd_relocate(args) -> dict:
+    from haverford.core.home import Home
+    from haverford.core.ingest import relocate
+
+    return relocate(Home(args.home, create=False), args.old_dir, args.new_dir)
+
+
+def _relocate_text(out: dict) -> str:
+    lines = [f"{out['moved']} tracks now point at their new place"]
+    lines += [f"not found {p}" for p in out["missing"]]
+    lines += [f"content differs, left alone {p}" for p in out["changed"]]
     return "\n".join(lines)
 
 
@@ -231,6 +278,7 @@ class _progress:
 
 
 TEXT_FORMATS: dict[str, Callable[[dict], str]] = {"ingest": _ingest_text, "demo": _demo_text,
+                                                   "relocate": _relocate_text,
                                                    "train": cli_models.train_text,
                                                    "predict": cli_models.predict_text,
                                                    "evaluate": cli_eval.evaluate_text,
@@ -244,6 +292,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "ingest": ("import audio files or folders", _configure_ingest),
     "features": ("compute a feature for every track that lacks it", _configure_features),
     "export": ("write every answer, one row per answer, as CSV or JSON", _configure_export),
+    "relocate": ("music moved on disk: point the library's tracks under OLD_DIR at NEW_DIR", _configure_relocate),
     "train": ("train the ConvNet on the labels (the Retrain job, in the foreground)", cli_models.configure_train),
     "predict": ("classify audio files with a trained model, without importing them", cli_models.configure_predict),
     "evaluate": ("metrics and baselines on the track-held-out test split", cli_eval.configure_evaluate),
@@ -269,6 +318,7 @@ def _print_result(args, out: dict, text: Callable[[dict], str] | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    args = None
     try:
         args = build_parser().parse_args(argv)
         with acting_as(OPERATOR):  # the shell may do anything: it can open the database anyway
@@ -276,12 +326,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if out is not None:
             _print_result(args, out, TEXT_FORMATS.get(args.command))
         return 0
+    except NothingProcessed as exc:
+        _print_result(args, exc.out, TEXT_FORMATS.get(args.command))
+        print(f"haverford: error: {exc}", file=sys.stderr)
+        return 1
     except HaverfordError as exc:
+        print(f"haverford: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
         print(f"haverford: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("haverford: interrupted", file=sys.stderr)
         return 130
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """A ``haverford.db.DatabaseError`` (a locked or newer database), recognised without importing
+    the database layer (and pandas with it) into every command."""
+    connection = sys.modules.get("haverford.db.connection")
+    return connection is not None and isinstance(exc, connection.DatabaseError)
 
 
 def run() -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 
 from haverford.core.config import DEFAULT_FEATURE
@@ -24,8 +25,33 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def quiet_tensorflow() -> None:
+    """Import TensorFlow with native stderr silenced, so a command prints no CUDA/oneDNN chatter.
+
+    TensorFlow's C++ logging writes to file descriptor 2 before absl is initialised, which
+    ``TF_CPP_MIN_LOG_LEVEL`` cannot stop; level 3 then keeps later native messages (a failed
+    ``cuInit`` on a machine without a GPU) off it. Python's own stderr is restored at once,
+    so progress bars and errors still show.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "haverford.core.model" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import haverford.core.model  # noqa: F401 - the model module imports TensorFlow and Keras
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def cmd_train(args) -> dict:
     from haverford.core.home import Home
+
+    quiet_tensorflow()
     from haverford.core.jobs import run_in_foreground
     from haverford.core.presets import TrainConfig
 
@@ -51,29 +77,33 @@ def train_text(out: dict) -> str:
 
 
 def configure_predict(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files to classify (not imported)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders to classify (not imported)")
     p.add_argument("--model", type=int, metavar="ID", help="model id (default: the active model)")
     p.set_defaults(func=cmd_predict)
 
 
 def cmd_predict(args) -> dict:
+    from haverford.core.cli import nothing_processed
     from haverford.core.home import Home
-    from haverford.core.predict import predict_files
 
     home = Home(args.home, create=False)
+    quiet_tensorflow()
+    from haverford.core.predict import predict_files
+
     with TqdmReporter() as reporter:
-        return predict_files(home, args.paths, model_id=args.model,
-                             progress=lambda d, t, _: reporter.stage("predict", d, t))
+        out = predict_files(home, args.paths, model_id=args.model,
+                            progress=lambda d, t, _: reporter.stage("predict", d, t))
+    if not out["tracks"]:
+        raise nothing_processed("predict", out)
+    return out
 
 
 def predict_text(out: dict) -> str:
     lines = [f"model {out['model_id']}"]
     for t in out["tracks"]:
-        if t.get("error"):
-            lines.append(f"error {t['path']}: {t['error']}")
-        else:
-            lines.append(f"{t['verdict']:<13} p(banger)={t['p_banger']:.3f}  {t['path']} "
-                         f"({len(t['segments'])} segments)")
+        lines.append(f"{t['verdict']:<13} p(banger)={t['p_banger']:.3f}  {t['path']} "
+                     f"({len(t['segments'])} segments)")
+    lines += [f"error {e['path']}: {e['error']}" for e in out["errors"]]
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from haverford.core.audio import display_path
 from haverford.core.errors import HaverfordError
 from haverford.core.home import Home
 from haverford.db import answers as answers_db
@@ -24,12 +25,19 @@ def export_answers(home: Home, out: Path, *, fmt: str = "csv") -> int:
         raise HaverfordError(f"{out} is a folder; give a file name such as labels.{fmt}")
     if not out.parent.exists():
         raise HaverfordError(f"folder {out.parent} does not exist")
-    rows = answers_db.export_rows(home.connect())
+    rows = (_printable(row) for row in answers_db.export_rows(home.connect()))
     tmp = out.with_name(f".{out.name}.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         count = _write_csv(f, rows) if fmt == "csv" else _write_json(f, rows)
     os.replace(tmp, out)
     return count
+
+
+def _printable(row: dict) -> dict:
+    """A file path that is not UTF-8 (stored as bytes) written as text, U+FFFD for the odd bytes."""
+    if isinstance(row.get("path"), bytes):
+        row["path"] = display_path(row["path"])
+    return row
 
 
 def _write_csv(f, rows) -> int:

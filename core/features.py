@@ -99,6 +99,8 @@ def to_db(S: np.ndarray) -> np.ndarray:
 
     ``10·log10(max(amin, S)) − 10·log10(max(amin, max S))`` floored at −80 dB: the log of the
     maximum is the maximum of the logs, so each clip is shifted by its own largest value.
+    A clip with no power above ``amin`` (digital silence) sits at the floor, −80 dB, where
+    librosa would give 0 dB, the top of the range, as if it were the loudest clip.
 
     Parameters
     ----------
@@ -111,7 +113,9 @@ def to_db(S: np.ndarray) -> np.ndarray:
     out = np.maximum(S, np.float32(AMIN), dtype=np.float32)
     np.log10(out, out=out)
     out *= np.float32(10.0)
-    out -= out.max(axis=(1, 2), keepdims=True)
+    peak = out.max(axis=(1, 2), keepdims=True)
+    out -= peak
+    out[peak[:, 0, 0] <= np.float32(10.0 * np.log10(AMIN))] = -TOP_DB  # no power at all: the floor
     return np.maximum(out, np.float32(-TOP_DB), out=out)
 
 

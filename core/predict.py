@@ -5,16 +5,16 @@ A track's verdict is ``banger`` when the mean p(banger) of its segments is at le
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
-from haverford.core import audio
-from haverford.core import features as features_mod
+from haverford.core import analyse, audio
 from haverford.core.config import SEGMENT_SECONDS
-from haverford.core.errors import AudioError, HaverfordError, NotFoundError
+from haverford.core.errors import AudioError, NotFoundError
 from haverford.core.home import Home
 from haverford.db import models as models_db
 from haverford.db import tracks as tracks_db
@@ -67,24 +67,27 @@ def score_library(home: Home, model_id: int, *, model=None, progress: Progress |
 
 def predict_files(home: Home, paths: Iterable[str], *, model_id: int | None = None,
                   progress: Progress | None = None) -> dict:
-    """Classify audio files without adding them to the library (DESIGN.md's JSON shape).
+    """Classify audio files and folders without adding them to the library (DESIGN.md's JSON).
 
-    A file that cannot be decoded gets ``"error"`` and null scores; the others go on.
+    Folders are read like ``ingest`` reads them. A file that cannot be used is an entry in
+    ``errors`` (with the reason) and the others are scored; ``skipped`` lists files in the
+    folders whose extension is not audio.
     """
     from haverford.core.inference import load_model
+    from haverford.core.ingest import discover
 
-    paths = [str(p) for p in paths]
-    missing = [p for p in paths if not Path(p).is_file()]
-    if missing:
-        raise HaverfordError(f"no such file: {missing[0]}; give audio files to classify")
+    candidates, skipped, errors = discover(paths)
     row = model_row(home.connect(), model_id)
-    model = load_model(home, row)
+    model = load_model(home, row) if candidates else None
     tracks = []
-    for done, path in enumerate(paths, start=1):
-        tracks.append(predict_file(model, path, feature=row["feature"]))
+    for done, candidate in enumerate(candidates, start=1):
+        try:
+            tracks.append(predict_file(model, candidate.path, feature=row["feature"]))
+        except AudioError as exc:
+            errors.append({"path": audio.display_path(candidate.path), "error": str(exc)})
         if progress:
-            progress(done, len(paths), path)
-    return {"model_id": row["id"], "tracks": tracks}
+            progress(done, len(candidates), str(candidate.path))
+    return {"model_id": row["id"], "tracks": tracks, "errors": errors, "skipped": skipped}
 
 
 def _as_stored(x: np.ndarray) -> np.ndarray:
@@ -92,16 +95,28 @@ def _as_stored(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float16).astype(np.float32)
 
 
-def predict_file(model, path: str, *, feature: str) -> dict:
-    """Segment scores and the track verdict of one audio file."""
+def predict_file(model, path: str | os.PathLike, *, feature: str) -> dict:
+    """Segment scores and the track verdict of one audio file.
+
+    Silent segments (``audio.SILENCE_DBFS``) are listed with ``p_banger`` None and left out of
+    the track's mean, which decides its verdict.
+
+    Raises
+    ------
+    AudioError
+        When the file cannot be decoded, is too short, or has no audible segment.
+    """
     from haverford.core.inference import predict_p_banger
 
-    try:
-        batches = (_as_stored(features_mod.compute(feature, y)) for y in audio.iter_segments(path, batch=32))
-        p = predict_p_banger(model, batches)
-    except AudioError as exc:
-        return {"path": path, "p_banger": None, "verdict": None, "segments": [], "error": str(exc)}
-    mean = float(p.mean())
-    return {"path": path, "p_banger": mean, "verdict": "banger" if mean >= 0.5 else "not_a_banger",
-            "segments": [{"index": i, "start_s": i * SEGMENT_SECONDS, "p_banger": float(v)}
-                         for i, v in enumerate(p)]}
+    path = Path(path)
+    info = audio.probe(path)
+    scores: list[float | None] = []
+    for values, silent in analyse.featurise(path, (feature,), info=info, decoding=audio.Decoding()):
+        p = iter(predict_p_banger(model, [_as_stored(values[feature][~silent])]) if (~silent).any() else [])
+        scores.extend(None if quiet else float(next(p)) for quiet in silent)
+    audible = [v for v in scores if v is not None]
+    mean = float(np.mean(audible))
+    return {"path": audio.display_path(path), "p_banger": mean,
+            "verdict": "banger" if mean >= 0.5 else "not_a_banger",
+            "segments": [{"index": i, "start_s": i * SEGMENT_SECONDS, "p_banger": v, "silent": v is None}
+                         for i, v in enumerate(scores)]}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
-import random
 import sqlite3
-import time
 import weakref
 from datetime import datetime, timezone
 from typing import Iterator
@@ -17,7 +16,9 @@ import sqlite_utils
 from haverford.db.vocabulary import ConsensusAggregate, MajorityAggregate
 
 BUSY_TIMEOUT_MS = 30_000
-WRITE_RETRIES = 50
+WAIT_ENV = "HAVERFORD_DB_WAIT_S"  # how long a writer waits for another program's lock (default 30)
+NOTICE_AFTER_MS = 1_000  # a wait longer than this is announced on stderr
+log = logging.getLogger("haverford.db")
 # Busy retries this process has needed (beyond SQLite's own busy timeout): for stress reports.
 retry_count = 0
 
@@ -96,15 +97,46 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         db.conn.execute("COMMIT")
 
 
+def write_wait_s() -> float:
+    """How long a writer waits for the database's write lock: ``$HAVERFORD_DB_WAIT_S``, else 30 s."""
+    try:
+        return max(0.0, float(os.environ.get(WAIT_ENV, BUSY_TIMEOUT_MS / 1000)))
+    except ValueError:
+        return BUSY_TIMEOUT_MS / 1000
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, waiting a bounded time for the write lock.
+
+    A wait past ``NOTICE_AFTER_MS`` is announced on stderr (through logging); past
+    ``write_wait_s()`` it ends in a ``DatabaseError`` naming the cause. Nothing has been
+    written at that point, so nothing is half-written.
+    """
     global retry_count
-    for attempt in range(WRITE_RETRIES):
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            retry_count += 1
-            time.sleep(min(0.5, 0.01 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.5))
-    conn.execute("BEGIN IMMEDIATE")
+    wait_ms = int(write_wait_s() * 1000)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {min(NOTICE_AFTER_MS, wait_ms)}")
+        conn.execute("BEGIN IMMEDIATE")
+        return
+    except sqlite3.OperationalError as exc:
+        if not _busy(exc):
+            raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    retry_count += 1
+    log.warning("haverford: the database is locked by another program; waiting up to %.0f s", wait_ms / 1000)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {max(0, wait_ms - NOTICE_AFTER_MS)}")
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if not _busy(exc):
+            raise
+        raise DatabaseError(f"the database stayed locked by another program for {wait_ms / 1000:.0f} s "
+                            f"(a sqlite3 shell or backup tool holding a transaction?); close it and run "
+                            f"the command again, or set {WAIT_ENV} to wait longer") from None
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

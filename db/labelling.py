@@ -35,7 +35,7 @@ def _position(db: sqlite_utils.Database, segment_id: int | None) -> tuple[int, i
 def _first_after(db: sqlite_utils.Database, where: str, params: dict, after: tuple[int, int]) -> int | None:
     """The first segment in track order strictly after ``after`` matching ``where`` (wrapping round)."""
     sql = f"""SELECT s.id FROM segments s LEFT JOIN segment_verdicts v ON v.segment_id = s.id
-              WHERE {where} AND (s.track_id, s.idx) > (:t, :i) ORDER BY s.track_id, s.idx LIMIT 1"""
+              WHERE {where} AND s.silent = 0 AND (s.track_id, s.idx) > (:t, :i) ORDER BY s.track_id, s.idx LIMIT 1"""
     row = db.execute(sql, {**params, "t": after[0], "i": after[1]}).fetchone()
     if row is None and after != (-1, -1):
         row = db.execute(sql, {**params, "t": -1, "i": -1}).fetchone()
@@ -75,7 +75,7 @@ def _most_uncertain(db: sqlite_utils.Database, params: dict, after: int | None) 
     """The segment I have not labelled whose active-model score is closest to 0.5."""
     sql = f"""SELECT s.id FROM predictions p JOIN segments s ON s.id = p.segment_id
               WHERE p.model_id = (SELECT id FROM models WHERE active = 1 LIMIT 1) AND {_NOT_MINE}
-                AND s.id IS NOT :after
+                AND s.id IS NOT :after AND s.silent = 0
               ORDER BY ABS(p.p_banger - 0.5), s.id LIMIT 1"""
     row = db.execute(sql, {**params, "after": after}).fetchone()
     return row[0] if row else None

@@ -288,9 +288,17 @@ def _migration_team(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO app_secrets (name, value) VALUES ('token_key', ?)", [secrets.token_hex(32)])
 
 
+
+def _migration_ingest_silence(db: sqlite_utils.Database) -> None:
+    """A segment too quiet to judge is ``silent``: kept (its track's timeline stays whole) but
+    left out of labelling queues, training, evaluation and track verdicts (issue 10)."""
+    db.execute("ALTER TABLE segments ADD COLUMN silent INTEGER NOT NULL DEFAULT 0")
+
+
 # Append only: a released migration never changes, and never moves.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3,
-                                                             _model_labels, _migration_team]
+                                                             _model_labels, _migration_team,
+                                                             _migration_ingest_silence]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -24,7 +24,7 @@ def labelled_segments(db: sqlite_utils.Database) -> list[dict]:
     """Segments with a consensus verdict: ``{segment_id, track_id, verdict}``, by track then index."""
     sql = """SELECT s.id AS segment_id, s.track_id, v.verdict FROM segment_verdicts v
              JOIN segments s ON s.id = v.segment_id
-             WHERE v.verdict IN (:banger, :not_a_banger) ORDER BY s.track_id, s.idx"""
+             WHERE v.verdict IN (:banger, :not_a_banger) AND s.silent = 0 ORDER BY s.track_id, s.idx"""
     return list(db.query(sql, VERDICT_PARAMS))
 
 
@@ -44,7 +44,7 @@ def labelled_tracks(db: sqlite_utils.Database) -> list[dict]:
     sql = """SELECT t.id AS track_id, t.content_hash, track_majority(v.verdict) AS verdict
              FROM tracks t JOIN segments s ON s.track_id = t.id
              JOIN segment_verdicts v ON v.segment_id = s.id
-             WHERE v.verdict IN (:banger, :not_a_banger) GROUP BY t.id ORDER BY t.id"""
+             WHERE v.verdict IN (:banger, :not_a_banger) AND s.silent = 0 GROUP BY t.id ORDER BY t.id"""
     return list(db.query(sql, VERDICT_PARAMS))
 
 
@@ -144,14 +144,14 @@ def set_metrics(db: sqlite_utils.Database, model_id: int, metrics: dict) -> None
 
 def segment_count(db: sqlite_utils.Database) -> int:
     """Number of segments in the library."""
-    return db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+    return db.execute("SELECT COUNT(*) FROM segments WHERE silent = 0").fetchone()[0]
 
 
 def iter_segment_batches(db: sqlite_utils.Database, *, batch: int) -> Iterator[list[int]]:
     """Every segment id of the library in id order, ``batch`` at a time (keyset pagination)."""
     last = 0
     while True:
-        ids = [r[0] for r in db.execute("SELECT id FROM segments WHERE id > ? ORDER BY id LIMIT ?",
+        ids = [r[0] for r in db.execute("SELECT id FROM segments WHERE id > ? AND silent = 0 ORDER BY id LIMIT ?",
                                         [last, int(batch)])]
         if not ids:
             return

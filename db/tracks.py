@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Iterable
 
 import sqlite_utils
 
 from haverford.db.connection import now, write
+
+
+def path_value(path: str) -> str | bytes:
+    """``path`` as SQLite stores it: text, or the file system's bytes when they are not UTF-8
+    (a name with a Latin-1 byte, which Python holds as a lone surrogate that no text column takes)."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def _with_path(row: dict | None) -> dict | None:
+    """A row whose ``path`` is a ``str`` again, whichever way it was stored."""
+    if row is not None and isinstance(row.get("path"), bytes):
+        row["path"] = os.fsdecode(row["path"])
+    return row
 
 
 def track_id_by_hash(db: sqlite_utils.Database, content_hash: str) -> int | None:
@@ -16,26 +34,50 @@ def track_id_by_hash(db: sqlite_utils.Database, content_hash: str) -> int | None
     return row[0] if row else None
 
 
+def track_by_hash(db: sqlite_utils.Database, content_hash: str) -> dict | None:
+    """The track (id, path, title) with this content hash, or None."""
+    rows = list(db.query("SELECT id, path, title FROM tracks WHERE content_hash = ?", [content_hash]))
+    return _with_path(rows[0]) if rows else None
+
+
 def known_hashes(db: sqlite_utils.Database) -> set[str]:
     """Content hashes of every track in the library."""
     return {row[0] for row in db.execute("SELECT content_hash FROM tracks")}
 
 
 def insert_track(db: sqlite_utils.Database, track: dict, *, segment_s: float,
-                 features: Iterable[dict] = ()) -> int:
+                 features: Iterable[dict] = (), silent: Iterable[bool] = ()) -> int | None:
     """Insert a track, its ``track['n_segments']`` segments and feature rows in one transaction.
 
-    ``track`` holds the ``tracks`` columns except ``id`` and ``imported_at``.
-    Returns the new track id.
+    ``track`` holds the ``tracks`` columns except ``id`` and ``imported_at``; ``silent`` flags
+    the segments too quiet to judge. The content hash is checked inside the transaction, so
+    two processes importing the same file store it once. Returns the new track id, or None
+    when the library already holds this content.
     """
+    flags = list(silent) or [False] * track["n_segments"]
     with write(db):
-        track_id = db["tracks"].insert({**track, "imported_at": now()}).last_pk
+        if track_id_by_hash(db, track["content_hash"]) is not None:
+            return None
+        row = {**track, "path": path_value(track["path"]), "imported_at": now()}
+        track_id = db["tracks"].insert(row).last_pk
         db["segments"].insert_all(
-            {"track_id": track_id, "idx": i, "start_s": i * segment_s, "end_s": (i + 1) * segment_s}
+            {"track_id": track_id, "idx": i, "start_s": i * segment_s, "end_s": (i + 1) * segment_s,
+             "silent": int(flags[i])}
             for i in range(track["n_segments"])
         )
         add_features(db, track_id, features)
     return track_id
+
+
+def set_path(db: sqlite_utils.Database, track_id: int, path: str) -> None:
+    """Point a track at its file's new place (the music moved)."""
+    with write(db):
+        db.execute("UPDATE tracks SET path = ? WHERE id = ?", [path_value(path), track_id])
+
+
+def tracks_paths(db: sqlite_utils.Database) -> list[dict]:
+    """Every track's id, path and content hash, in id order."""
+    return [_with_path(r) for r in db.query("SELECT id, path, content_hash FROM tracks ORDER BY id")]
 
 
 def add_features(db: sqlite_utils.Database, track_id: int, features: Iterable[dict]) -> None:
@@ -45,16 +87,16 @@ def add_features(db: sqlite_utils.Database, track_id: int, features: Iterable[di
         db["features"].upsert_all(rows, pk=("track_id", "feature"))
 
 
-def segment_ids(db: sqlite_utils.Database, track_id: int) -> list[int]:
-    """Segment ids of a track in time order."""
-    sql = "SELECT id FROM segments WHERE track_id = ? ORDER BY idx"
-    return [row[0] for row in db.execute(sql, [track_id])]
+def segment_ids(db: sqlite_utils.Database, track_id: int, *, audible_only: bool = False) -> list[int]:
+    """Segment ids of a track in time order (only those not ``silent`` with ``audible_only``)."""
+    sql = "SELECT id FROM segments WHERE track_id = ? AND (silent = 0 OR NOT ?) ORDER BY idx"
+    return [row[0] for row in db.execute(sql, [track_id, int(audible_only)])]
 
 
 def get_track(db: sqlite_utils.Database, track_id: int) -> dict | None:
     """One track as a dict, or None."""
     rows = list(db.query("SELECT * FROM tracks WHERE id = ?", [track_id]))
-    return rows[0] if rows else None
+    return _with_path(rows[0]) if rows else None
 
 
 def get_segment(db: sqlite_utils.Database, segment_id: int) -> dict | None:
@@ -62,7 +104,7 @@ def get_segment(db: sqlite_utils.Database, segment_id: int) -> dict | None:
     sql = """SELECT s.*, t.path, t.title, t.content_hash, t.n_segments
              FROM segments s JOIN tracks t ON t.id = s.track_id WHERE s.id = ?"""
     rows = list(db.query(sql, [segment_id]))
-    return rows[0] if rows else None
+    return _with_path(rows[0]) if rows else None
 
 
 def segment_locations(db: sqlite_utils.Database, ids: list[int], feature: str) -> list[dict]:
@@ -82,7 +124,7 @@ def tracks_missing_feature(db: sqlite_utils.Database, feature: str) -> list[dict
     sql = """SELECT t.id, t.path, t.content_hash, t.n_segments FROM tracks t
              WHERE NOT EXISTS (SELECT 1 FROM features f WHERE f.track_id = t.id AND f.feature = ?)
              ORDER BY t.id"""
-    return list(db.query(sql, [feature]))
+    return [_with_path(r) for r in db.query(sql, [feature])]
 
 
 def counts(db: sqlite_utils.Database) -> dict:

@@ -78,12 +78,13 @@ def test_text_file_named_wav(tmp_path):
         audio.probe(path)
 
 
-def test_truncated_flac(tmp_path):
+def test_truncated_flac_keeps_what_decodes_and_says_so(tmp_path):
     path = write_audio(tmp_path / "t.flac", tone(seconds=20.0))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
-    with pytest.raises(AudioError):
-        list(audio.iter_segments(path))
+    decoding = audio.Decoding()
+    assert sum(len(b) for b in audio.iter_segments(path, decoding=decoding)) == 1
+    assert 5.0 < decoding.duration_s < 7.0 and "stopped after" in decoding.truncated
 
 
 def test_shorter_than_one_segment(tmp_path):
@@ -93,9 +94,20 @@ def test_shorter_than_one_segment(tmp_path):
 
 
 def test_silent_audio(tmp_path):
+    from haverford.core import analyse
+
     path = write_audio(tmp_path / "silence.wav", np.zeros(SR * 7, dtype=np.float32))
-    with pytest.raises(AudioError, match="silent"):
-        list(audio.iter_segments(path))
+    assert audio.silent_segments(next(audio.iter_segments(path))).tolist() == [True]
+    with pytest.raises(AudioError, match="silent: every sample is zero"):
+        list(analyse.featurise(path, ("log_mel",), info=audio.probe(path), decoding=audio.Decoding()))
+
+
+def test_segment_levels_in_dbfs():
+    y = np.stack([tone(seconds=5.0, amplitude=1.0), tone(seconds=5.0, amplitude=1e-3) + 0.5,
+                  np.zeros(SR * 5, np.float32)])
+    levels = audio.segment_levels(y)
+    assert levels[0] == pytest.approx(-3.01, abs=0.01) and levels[1] == pytest.approx(-63.01, abs=0.01)
+    assert levels[2] == -np.inf and audio.silent_segments(y).tolist() == [False, True, True]
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])

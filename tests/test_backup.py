@@ -9,6 +9,7 @@ import threading
 import pytest
 
 import haverford.db as dbm
+from haverford.db import migrations
 from haverford.core import backup as backup_mod
 from haverford.core.cli import main
 from haverford.core.errors import HaverfordError
@@ -137,13 +138,17 @@ def test_a_backup_never_writes_into_a_folder_that_holds_files(library, tmp_path)
 
 def test_a_schema_migration_first_keeps_a_backup(tmp_path):
     path = tmp_path / "haverford.db"
-    db = dbm.connect(path)
-    segment = add_segments(db)[0]
-    answers_db.save_answers(db, [segment], "alice", {questions_db.verdict_question_id(db): "banger"})
     old = dbm.SCHEMA_VERSION - 1
-    for table in ("users", "audit_log", "app_secrets"):  # back to the schema before the last migration
-        db.execute(f"DROP TABLE {table}")
-    db.execute(f"PRAGMA user_version = {old}")
+    db = dbm.connect(path, migrate=False)
+    for number, step in enumerate(migrations.MIGRATIONS[:old], start=1):  # a library one release behind
+        with dbm.write(db):
+            step(db)
+            db.execute(f"PRAGMA user_version = {number}")
+    db["tracks"].insert({"id": 1, "path": "/music/t.wav", "content_hash": "t" * 8, "title": "t", "duration_s": 5.0,
+                         "orig_sr": 44100, "orig_channels": 2, "n_segments": 1, "imported_at": "2026-01-01"})
+    db["segments"].insert({"id": 1, "track_id": 1, "idx": 0, "start_s": 0.0, "end_s": 5.0})
+    db["answers"].insert({"segment_id": 1, "question_id": 1, "labeller": "alice", "value": "banger",
+                          "created_at": "2026-01-01"})
     db.close()
     dbm.connect(path).close()
     copies = list((tmp_path / "backups").glob(f"pre-migration-v{old}-*.db"))

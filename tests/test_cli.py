@@ -64,9 +64,18 @@ def test_bad_input_never_prints_a_traceback(tmp_path):
 
 
 def test_missing_files_are_reported_not_fatal(capsys, tmp_path):
-    code, out, _ = run(capsys, "ingest", tmp_path / "nope.wav", "--home", tmp_path / "h", "--json")
+    good = write_audio(tmp_path / "a.wav", tone(seconds=6.0))
+    code, out, _ = run(capsys, "ingest", tmp_path / "nope.wav", good, "--home", tmp_path / "h", "--json")
     assert code == 0 and json.loads(out)["errors"] == [{"path": str(tmp_path / "nope.wav"),
                                                         "error": "no such file or folder"}]
+
+
+def test_nothing_processed_exits_1_with_the_json_all_the_same(capsys, tmp_path):
+    code, out, err = run(capsys, "ingest", tmp_path / "nope.wav", "--home", tmp_path / "h", "--json")
+    assert code == 1 and json.loads(out)["errors"] == [{"path": str(tmp_path / "nope.wav"),
+                                                        "error": "no such file or folder"}]
+    assert err.strip().splitlines()[-1] == (f"haverford: error: ingest: nothing processed; "
+                                            f"{tmp_path / 'nope.wav'}: no such file or folder")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])

@@ -297,7 +297,11 @@ def test_library_imports_uploaded_files_under_the_home(demo_copy, tmp_path):
     assert not at.exception
     assert "Imported 1 tracks (1 segments)" in texts(at)
     assert "1 file(s) could not be imported" in texts(at)
-    assert sorted(p.name for p in demo_copy.uploads_dir.iterdir()) == ["bad.wav", "my song.wav"]
+    saved = sorted(p.name for p in demo_copy.uploads_dir.iterdir())  # safe unique names, never the browser's
+    assert len(saved) == 2 and all(name.startswith("upload-") and name.endswith(".wav") for name in saved)
+    titles = [r[0] for r in demo_copy.connect().execute("SELECT title FROM tracks WHERE path LIKE ?",
+                                                        [f"{demo_copy.uploads_dir}%"])]
+    assert titles == ["my song"]  # the original name, without the folder part the browser sent
 
 
 def test_a_disagreement_opens_its_clip_and_goes_to_labelling(demo_copy):

@@ -58,10 +58,17 @@ def test_shipped_mel_table_is_librosas_filter_bank():
 
 def test_db_scaling_matches_power_to_db_per_clip(segments):
     S = features.power(features.stft(segments))
-    S[2] = 0.0  # a silent clip: all bins at the floor, like librosa
     out = features.to_db(S)
     for clip, ref in zip(out, S):
         np.testing.assert_array_equal(clip, librosa.power_to_db(ref, ref=np.max, top_db=80))
+
+
+def test_a_silent_clip_sits_at_the_floor_not_at_the_top(segments):
+    S = features.power(features.stft(segments))
+    S[2] = 0.0  # librosa's power_to_db gives 0 dB here: the loudest possible image
+    out = features.to_db(S)
+    assert np.all(out[2] == -80.0)
+    assert out[0].max() == 0.0 and out[1].max() == 0.0
 
 
 def test_log_stft_is_scaled_per_clip_to_its_own_max(segments):

@@ -1,10 +1,13 @@
 """The training job: the stored split, labels, streaming, a tiny run, predictions, the CLI."""
 
 import json
+import os
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from _train_home import copy_home, write_library
 from haverford.core.cli import main
@@ -209,3 +212,39 @@ def test_train_and_evaluate_report_the_same_figures_and_say_when_labels_moved(ho
     assert after["metrics"]["accuracy"] == pytest.approx(1 - trained["test_accuracy"])
     assert main(["misclassified", "--home", str(home.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["labels"]["changed_since_training"] == len(flipped)
+
+
+def test_9_predict_scores_the_good_files_and_reports_the_bad_one(trained, tmp_path, capsys):
+    home, out = trained
+    good = write_library(tmp_path / "new", per_class=1, seed=98) / "banger" / "banger-00.wav"
+    missing = tmp_path / "missing.wav"
+    assert main(["predict", str(good), str(missing), "--home", str(home.path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [t["path"] for t in result["tracks"]] == [str(good)]
+    assert result["errors"] == [{"path": str(missing), "error": "no such file or folder"}]
+
+
+def test_9_predict_takes_a_folder_with_any_names_and_leaves_silence_out(trained, tmp_path, capsys):
+    home, _ = trained
+    folder = write_library(tmp_path / "new", per_class=1, seed=97)
+    odd = folder / "banger" / os.fsdecode(b"caf\xe9.wav")
+    y, sr = sf.read(folder / "banger" / "banger-00.wav", dtype="float32")
+    (folder / "banger" / "banger-00.wav").rename(odd)
+    sf.write(folder / "with-silence.wav", np.concatenate([y[: 5 * sr], np.zeros(5 * sr, np.float32)]), sr)
+    (folder / "notes.txt").write_text("not audio")
+    assert main(["predict", str(folder), "--home", str(home.path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    by_name = {Path(t["path"]).name: t for t in result["tracks"]}
+    assert set(by_name) == {"caf\ufffd.wav", "not_a_banger-00.wav", "with-silence.wav"}
+    quiet = by_name["with-silence.wav"]
+    assert [s["silent"] for s in quiet["segments"]] == [False, True] and quiet["segments"][1]["p_banger"] is None
+    assert quiet["p_banger"] == quiet["segments"][0]["p_banger"]
+    assert [s["path"].rsplit("/", 1)[-1] for s in result["skipped"]] == ["notes.txt"]
+
+
+def test_9_predict_with_nothing_to_score_exits_1_with_json(trained, tmp_path, capsys):
+    home, _ = trained
+    (tmp_path / "bad.wav").write_text("not audio")
+    assert main(["predict", str(tmp_path / "bad.wav"), "--home", str(home.path), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["tracks"] == [] and "not a readable audio file" in captured.err

@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from haverford.core import agreement, catalogue, labelling
+from haverford.core import agreement, catalogue
 from haverford.core.config import LABELS
 from haverford.core.errors import HaverfordError
-from haverford.core.ingest import AUDIO_EXTENSIONS, ingest
+from haverford.core.ingest import AUDIO_EXTENSIONS, ingest, save_upload
 from haverford.core.vocabulary import VERDICT_NAMES
 from haverford.dashboard import clip
 from haverford.dashboard.context import connect, home
@@ -18,18 +18,21 @@ SORT_NAMES = {"track": "track and time", "most_labellers": "most labellers first
               "model_score_high": "model score, high first", "model_score_low": "model score, low first"}
 
 
-def save_uploads(files) -> tuple[list[str], list[dict]]:
-    """Save each upload under the home; an oversized one is refused without stopping the others."""
-    saved, refused = [], []
+def save_uploads(files) -> tuple[dict[str, str], list[dict]]:
+    """Save each upload under a safe unique name in the home; return path → original title.
+    An oversized one is refused without stopping the others."""
+    saved, refused = {}, []
     for f in files:
         try:
-            saved.append(str(labelling.save_upload(home().uploads_dir, f.name, f.getvalue())))
+            path, title = save_upload(home().uploads_dir, f.name, f.getvalue())
+            saved[str(path)] = title
         except HaverfordError as exc:
             refused.append({"path": f.name, "error": str(exc)})
     return saved, refused
 
 
-def run_ingest(paths: list[str], label: str | None, *, errors: list[dict] = ()) -> None:
+def run_ingest(paths: list[str], label: str | None, *, errors: list[dict] = (),
+               titles: dict[str, str] | None = None) -> None:
     """Ingest ``paths`` with a progress bar; show what was added and every per-file error."""
     bar = st.progress(0.0, text="Starting…")
 
@@ -38,7 +41,7 @@ def run_ingest(paths: list[str], label: str | None, *, errors: list[dict] = ()) 
 
     who = st.session_state.get("app_labeller", "").strip() or "import"
     try:
-        report = ingest(home(), paths, label=label, labeller=who, progress=progress)
+        report = ingest(home(), paths, label=label, labeller=who, progress=progress, titles=titles)
     except HaverfordError as exc:
         st.error(str(exc))
         return
@@ -68,7 +71,7 @@ def import_section(empty: bool) -> None:
                                      type=sorted(e.lstrip(".") for e in AUDIO_EXTENSIONS))
             if st.button("Import uploaded files", key="library_import_upload", disabled=not files):
                 saved, refused = save_uploads(files)
-                run_ingest(saved, label, errors=refused)
+                run_ingest(list(saved), label, errors=refused, titles=saved)
         with folder:
             path = st.text_input("Folder or file path on the server", key="library_path",
                                  help="Folders are read recursively; folders named banger / not_a_banger "
