@@ -12,6 +12,9 @@ import sys
 from haverford.core.config import DEFAULT_FEATURE
 
 PRESET_NAMES = ("seed", "fast", "tiny")  # core.model.PRESETS, without importing TensorFlow
+TRAIN_KEYS = ("model_id", "run_id", "preset", "feature", "train_segments", "validation_segments",
+              "test_segments", "test_accuracy", "majority_baseline", "track_accuracy", "split",
+              "scored_segments", "scoring_segments_per_s", "seconds")
 
 
 def configure_train(p: argparse.ArgumentParser) -> None:
@@ -35,10 +38,7 @@ def cmd_train(args) -> dict:
     home = Home(args.home, create=False)
     with TqdmReporter() as reporter:
         out = run_in_foreground(home, config, created_by=_user(), reporter=reporter)
-    keys = ("model_id", "run_id", "preset", "feature", "train_segments", "validation_segments",
-            "test_segments", "test_accuracy", "majority_baseline", "track_accuracy", "split",
-            "scored_segments", "scoring_segments_per_s", "seconds")
-    return {k: out.get(k) for k in keys}
+    return {k: out.get(k) for k in TRAIN_KEYS}
 
 
 def train_text(out: dict) -> str:
