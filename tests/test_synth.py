@@ -210,14 +210,14 @@ def test_a_beat_tracker_hears_dance_tempo_in_breakbeats_and_live_drums(make, har
 
 def test_ambient_has_the_bass_of_a_drop_but_no_percussion(bangers, hard_cases):
     drops = [t.y[int(d * SR):int((d + 3) * SR)] for t in bangers for d in t.drop_times_s]
-    ambient = [y for t in hard_cases["make_ambient"] for y in segments_of(t)]
+    ambient = segments_of(hard_cases["make_ambient"][0])  # one track: HPSS takes 0.3 s a segment
     assert min(low_share(y) for y in ambient) > 0.5  # the timbre of dance music...
     assert max(percussive_share(y) for y in ambient) < 0.05  # ...without a beat
     assert min(percussive_share(y) for y in drops) > 0.3
 
 
 def test_live_drums_beat_at_dance_tempo_without_a_dance_kick(bangers, hard_cases):
-    live = [y for t in hard_cases["make_live_drums"] for y in segments_of(t)]
+    live = segments_of(hard_cases["make_live_drums"][0])
     in_drops = [low_share(t.y[int(d * SR):int((d + 3) * SR)]) for t in bangers for d in t.drop_times_s]
     assert min(percussive_share(y) for y in live) > 0.1
     assert max(low_share(y) for y in live) < 0.3 < 0.6 < min(in_drops)
@@ -226,7 +226,7 @@ def test_live_drums_beat_at_dance_tempo_without_a_dance_kick(bangers, hard_cases
 def test_synth_ballad_is_slow_and_electronic(hard_cases):
     for track in hard_cases["make_synth_ballad"]:
         assert all(low_share(y) > 0.5 for y in segments_of(track))  # a synth bass under every bar
-        assert all(percussive_share(y) < 0.1 for y in segments_of(track))  # a soft half-time beat
+    assert all(percussive_share(y) < 0.1 for y in segments_of(hard_cases["make_synth_ballad"][0]))  # soft beat
 
 
 def test_intro_and_outro_are_acoustic_around_a_banger(hard_cases):
