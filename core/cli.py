@@ -20,6 +20,8 @@ from typing import Callable, Sequence
 from haverford.core import cli_eval, cli_models
 from haverford.core.cli_types import port, positive_int
 from haverford.core.config import DEFAULT_FEATURE, HOME_ENV, LABELS, max_upload_mb
+
+DEFAULT_DEMO_TRACKS = 40  # core.demo.DEFAULT_TRACKS, without importing the demo's dependencies
 from haverford.core.errors import HaverfordError
 
 
@@ -121,7 +123,8 @@ def cmd_features(args) -> dict:
 def _configure_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-serve", action="store_true", help="only build the demo library (and its first model)")
     p.add_argument("--no-train", action="store_true", help="do not train the first model")
-    p.add_argument("--tracks", type=positive_int, default=32, help="number of tracks (default 32)")
+    p.add_argument("--tracks", type=positive_int, default=DEFAULT_DEMO_TRACKS,
+                   help=f"number of tracks (default {DEFAULT_DEMO_TRACKS})")
     p.add_argument("--seed", type=int, default=0, help="random seed of the generator and the first model (default 0)")
     p.add_argument("--port", type=port, default=8501, help="dashboard port (default 8501)")
     p.set_defaults(func=cmd_demo)

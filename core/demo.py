@@ -35,7 +35,7 @@ from haverford.db import questions as questions_db
 from haverford.db import tracks as tracks_db
 from haverford.db import write
 
-DEFAULT_TRACKS = 32
+DEFAULT_TRACKS = 40
 TRUTH_FILE = "demo-truth.json"
 IMPORT_LABELLER = "import"
 CLASSES = ("banger", "not_a_banger")
@@ -245,7 +245,9 @@ def build_demo(home: Home, *, n_tracks: int = DEFAULT_TRACKS, seed: int = 0, noi
     tracks = write_audio(home.demo_dir, n_tracks=n_tracks, seed=seed)
     paths = list(tracks)
     plans = dict(zip(paths, plan_import_labels([tracks[p] for p in paths], seed=seed, noise=noise)))
-    report = ingest(home, sorted(paths), labeller=IMPORT_LABELLER, source="demo", progress=progress)
+    # one worker: tracks get their ids in a fixed order (largest file first), so that everything
+    # keyed by id, such as the cross-check's folds, is the same for the same seed
+    report = ingest(home, sorted(paths), labeller=IMPORT_LABELLER, source="demo", workers=1, progress=progress)
     db = home.connect()
     imported, written, records = 0, 0, []
     for track_id in report.track_ids:

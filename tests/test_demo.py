@@ -44,7 +44,7 @@ def demo_home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bigger_home(tmp_path_factory):
-    """16 tracks: every style twice, two tracks wholly mislabelled."""
+    """16 tracks: every style, two tracks wholly mislabelled."""
     home = Home(tmp_path_factory.mktemp("demo16") / "home")
     build_demo(home, n_tracks=16, seed=0, noise=Noise(track_share=0.125, segment_share=0.08))
     return home
