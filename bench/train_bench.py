@@ -1,7 +1,7 @@
 """Training benchmark (bench/README.md, "Training").
 
     # a labelled library of >= 1,000 segments from >= 40 tracks, features in the store
-    haverford demo --tracks 128 --no-serve --home /tmp/bench-home
+    haverford demo --tracks 128 --no-serve --no-train --home /tmp/bench-home
     python bench/train_bench.py retrain --home /tmp/bench-home      # fast preset, whole Retrain
     python bench/train_bench.py seed --home /tmp/bench-home --steps 20
     python bench/train_bench.py grow --home /tmp/bench-home --factor 10   # memory when 10x bigger

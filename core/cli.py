@@ -20,6 +20,8 @@ from typing import Callable, Sequence
 from haverford.core import cli_eval, cli_models, cli_team
 from haverford.core.cli_types import port, positive_int
 from haverford.core.config import DEFAULT_FEATURE, HOME_ENV, LABELS, max_upload_mb
+
+DEFAULT_DEMO_TRACKS = 40  # core.demo.DEFAULT_TRACKS, without importing the demo's dependencies
 from haverford.core.errors import HaverfordError
 from haverford.core.identity import OPERATOR, acting_as
 
@@ -167,9 +169,11 @@ def cmd_features(args) -> dict:
 # --- demo, serve ----------------------------------------------------------------------------
 
 def _configure_demo(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-serve", action="store_true", help="only build the demo library")
-    p.add_argument("--tracks", type=positive_int, default=24, help="number of tracks (default 24)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the generator (default 0)")
+    p.add_argument("--no-serve", action="store_true", help="only build the demo library (and its first model)")
+    p.add_argument("--no-train", action="store_true", help="do not train the first model")
+    p.add_argument("--tracks", type=positive_int, default=DEFAULT_DEMO_TRACKS,
+                   help=f"number of tracks (default {DEFAULT_DEMO_TRACKS})")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the generator and the first model (default 0)")
     p.add_argument("--port", type=port, default=8501, help="dashboard port (default 8501)")
     p.set_defaults(func=cmd_demo)
 
@@ -182,6 +186,8 @@ def cmd_demo(args) -> dict:
     home = Home(args.home)
     with _progress("demo", unit="file", quiet=False) as progress:
         out = build_demo(home, n_tracks=args.tracks, seed=args.seed, progress=progress)
+    if not args.no_train:
+        out["model"] = _first_model(home, seed=args.seed)
     if not args.no_serve:
         _print_result(args, out, _demo_text)
         serve(home.path, port=args.port)
@@ -189,9 +195,29 @@ def cmd_demo(args) -> dict:
     return out
 
 
+def _first_model(home, *, seed: int) -> dict | None:
+    """Train the demo's first model (progress on stderr); None, with a note, when it cannot."""
+    from haverford.core.demo import train_first_model
+
+    print("training the first model (the Retrain job, default preset)", file=sys.stderr)
+    try:
+        with cli_models.TqdmReporter() as reporter:
+            summary = train_first_model(home, seed=seed, reporter=reporter)
+    except HaverfordError as exc:  # e.g. --tracks 2: too little to train; the library is still built
+        print(f"haverford: no first model: {exc}", file=sys.stderr)
+        return None
+    if summary is None:
+        print("a model is already active: not training another", file=sys.stderr)
+        return None
+    return {k: summary.get(k) for k in cli_models.TRAIN_KEYS}
+
+
 def _demo_text(out: dict) -> str:
-    return (f"demo library in {out['home']}: {out['tracks']} tracks, {out['segments']} segments, "
+    text = (f"demo library in {out['home']}: {out['tracks']} tracks, {out['segments']} segments, "
             f"{out['answers_added']} simulated answers added ({out['seconds']:.1f} s)")
+    if out.get("model"):
+        text += "\n" + cli_models.train_text(out["model"])
+    return text
 
 
 def _configure_serve(p: argparse.ArgumentParser) -> None:

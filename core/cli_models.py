@@ -13,6 +13,10 @@ import sys
 from haverford.core.config import DEFAULT_FEATURE
 from haverford.core.vocabulary import PRESET_NAMES
 
+TRAIN_KEYS = ("model_id", "run_id", "preset", "feature", "train_segments", "validation_segments",
+              "test_segments", "test_tracks", "test_accuracy", "balanced_accuracy", "roc_auc",
+              "majority_baseline", "track_accuracy", "split", "split_text", "labels",
+              "scored_segments", "scoring_segments_per_s", "training_seconds", "seconds")
 
 
 def configure_train(p: argparse.ArgumentParser) -> None:
@@ -61,11 +65,7 @@ def cmd_train(args) -> dict:
     home = Home(args.home, create=False)
     with TqdmReporter() as reporter:
         out = run_in_foreground(home, config, created_by=_user(), reporter=reporter)
-    keys = ("model_id", "run_id", "preset", "feature", "train_segments", "validation_segments",
-            "test_segments", "test_tracks", "test_accuracy", "balanced_accuracy", "roc_auc",
-            "majority_baseline", "track_accuracy", "split", "split_text", "labels",
-            "scored_segments", "scoring_segments_per_s", "training_seconds", "seconds")
-    return {k: out.get(k) for k in keys}
+    return {k: out.get(k) for k in TRAIN_KEYS}
 
 
 def train_text(out: dict) -> str:

@@ -4,7 +4,7 @@ k models are trained on track-grouped, verdict-stratified folds (``StratifiedGro
 each labelled segment is scored only by the model whose training set left out its whole track.
 Label issues are ranked by self-confidence, the out-of-fold probability of the given label
 (cleanlab's ``get_self_confidence_for_each_label``), and flagged with cleanlab's
-``find_label_issues``; without cleanlab the flag is "the out-of-fold verdict disagrees".
+``find_label_issues`` (on data too small for its thresholds: "the out-of-fold verdict disagrees").
 
 It runs like Retrain: a ``training_runs`` row (``kind='crosscheck'``, one run at a time across
 both kinds) executed by ``python -m haverford.core.worker`` in its own process, with progress,
@@ -115,24 +115,20 @@ def self_confidence(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
     -------
     np.ndarray [shape=(n,)]
     """
-    try:
-        from cleanlab.rank import get_self_confidence_for_each_label
-    except ImportError:
-        return pred_probs[np.arange(len(labels)), labels]
+    from cleanlab.rank import get_self_confidence_for_each_label  # imported when a run scores: pages stay light
+
     return np.asarray(get_self_confidence_for_each_label(labels, pred_probs))
 
 
 def find_issues(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, str]:
     """A boolean mask of likely label errors and the method used.
 
-    cleanlab's ``find_label_issues`` (confident learning) when installed; otherwise, and when it
-    cannot estimate its thresholds on tiny data, segments whose out-of-fold verdict disagrees.
+    cleanlab's ``find_label_issues`` (confident learning); when it cannot estimate its
+    thresholds on tiny data, segments whose out-of-fold verdict disagrees.
     """
+    from cleanlab.filter import find_label_issues
+
     fallback = pred_probs[np.arange(len(labels)), labels] < 0.5
-    try:
-        from cleanlab.filter import find_label_issues
-    except ImportError:
-        return fallback, "out-of-fold verdict disagrees (cleanlab not installed)"
     try:
         return np.asarray(find_label_issues(labels, pred_probs)), "cleanlab.filter.find_label_issues"
     except ValueError as exc:  # e.g. a class with too few examples to estimate a threshold

@@ -51,12 +51,6 @@ def verdict_counts(db: sqlite_utils.Database, track_ids: Iterable[int]) -> dict[
     return dict(db.execute(sql, {"tracks": _ids(track_ids), **VERDICT_PARAMS}).fetchall())
 
 
-def labeller_verdicts(db: sqlite_utils.Database, segment_ids: Iterable[int]) -> list[dict]:
-    """Each labeller's latest verdict answer for the segments: ``{segment_id, labeller, value}``."""
-    sql = f"""SELECT a.segment_id, a.labeller, a.value FROM answers a
-              WHERE a.question_id = :q AND a.segment_id IN (SELECT value FROM json_each(:ids))
-                AND {_LATEST} ORDER BY a.segment_id, a.labeller"""
-    return list(db.query(sql, {"q": verdict_question_id(db), "ids": _ids(segment_ids)}))
 
 
 # --- the misclassified list --------------------------------------------------------------------
@@ -233,11 +227,6 @@ def save_crosscheck_scores(db: sqlite_utils.Database, run_id: int, rows: list[di
         db["crosscheck_scores"].insert_all(({**r, "run_id": run_id} for r in rows), batch_size=1000)
 
 
-def delete_crosscheck(db: sqlite_utils.Database, run_id: int) -> None:
-    """Remove a run's folds and scores (a cancelled or failed cross-check)."""
-    with write(db):
-        db.execute("DELETE FROM crosscheck_scores WHERE run_id = ?", [run_id])
-        db.execute("DELETE FROM crosscheck_folds WHERE run_id = ?", [run_id])
 
 
 def latest_crosscheck(db: sqlite_utils.Database) -> dict | None:

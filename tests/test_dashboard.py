@@ -57,12 +57,17 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+# What each page tells a new user with an empty library: the action that gets them going.
+EMPTY_ADVICE = {"views/library.py": "Import music above", "views/label.py": "import music on the Library page",
+                "views/questions.py": "Haverford's test, as data", "views/agreement.py": "two or more labellers"}
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_on_an_empty_home_says_what_to_do(page, tmp_path, monkeypatch):
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "empty"))
     at = app(page)
     assert not at.exception
-    assert any(word in texts(at) for word in ("Import", "import", "Label", "Haverford's test", "labellers"))
+    assert EMPTY_ADVICE[page] in texts(at)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -225,12 +230,19 @@ def test_bad_question_key_is_one_line_error(demo_copy):
 
 
 def test_library_segments_filter_and_sort(demo_copy):
-    at = app("views/library.py")
+    db = demo_copy.connect()
+    disputed = [r[0] for r in db.execute("""SELECT s.id FROM segments s JOIN segment_verdicts v ON v.segment_id = s.id
+                                            WHERE v.banger_votes > 0 AND v.not_votes > 0 ORDER BY s.track_id, s.idx""")]
+    assert disputed, "the demo has disputed segments"
+    at = app("views/library.py", labeller="alice")
     at.segmented_control(key="library_status").set_value("disagreement").run()
-    assert not at.exception
+    assert list(at.dataframe[-1].value["id"]) == disputed[:50]
     at.selectbox(key="library_sort").set_value("most_labellers").run()
+    labellers = list(at.dataframe[-1].value["labellers"])
+    assert labellers == sorted(labellers, reverse=True) and sorted(at.dataframe[-1].value["id"]) == sorted(disputed[:50])
     at.toggle(key="library_mine").set_value(True).run()
-    assert not at.exception
+    mine = {r[0] for r in db.execute("SELECT DISTINCT segment_id FROM answers WHERE labeller = 'alice'")}
+    assert set(at.dataframe[-1].value["id"]) <= mine and not at.exception
 
 
 def test_library_imports_a_server_folder_and_lists_errors(demo_copy, tmp_path):

@@ -1,12 +1,21 @@
-"""The demo library: generated offline, labelled, deterministic, with two simulated labellers."""
+"""The demo library: generated offline, labelled with planted errors whose truth is kept in the
+home, deterministic, with two simulated labellers who disagree on the hard cases."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
+from haverford.core import synth
 from haverford.core.cli import main
-from haverford.core.demo import build_demo
+from haverford.core.demo import (DISPUTE, TRUTH_FILE, Noise, build_demo, plan_import_labels, truth_path,
+                                 wrong_labels)
 from haverford.core.home import Home
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def answer_tuples(home):
@@ -16,6 +25,16 @@ def answer_tuples(home):
            JOIN questions q ON q.id = a.question_id ORDER BY t.content_hash, s.idx, a.labeller, q.key"""))
 
 
+def truth_by_segment(home) -> dict[tuple[str, int], dict]:
+    """(content hash, segment index) → the truth file's entry for that segment."""
+    doc = json.loads(truth_path(home).read_text())
+    return {(t["content_hash"], s["index"]): s for t in doc["tracks"] for s in t["segments"]}
+
+
+def verdicts(home, labeller: str) -> dict[tuple[str, int], str]:
+    return {(h, i): v for h, i, k, who, v in answer_tuples(home) if k == "verdict" and who == labeller}
+
+
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory):
     home = Home(tmp_path_factory.mktemp("demo") / "home")
@@ -23,59 +42,155 @@ def demo_home(tmp_path_factory):
     return home, out
 
 
-def test_counts_and_labels(demo_home):
+@pytest.fixture(scope="module")
+def bigger_home(tmp_path_factory):
+    """16 tracks: every style, two tracks wholly mislabelled."""
+    home = Home(tmp_path_factory.mktemp("demo16") / "home")
+    build_demo(home, n_tracks=16, seed=0, noise=Noise(track_share=0.125, segment_share=0.08))
+    return home
+
+
+def test_counts_and_one_import_label_per_segment(demo_home):
     home, out = demo_home
     assert (out["tracks_added"], out["errors"]) == (4, [])
-    rows = list(home.connect().query(
-        """SELECT t.id, t.duration_s, t.n_segments, MIN(v.verdict) lo, MAX(v.verdict) hi FROM tracks t
-           JOIN segments s ON s.track_id = t.id JOIN segment_verdicts v ON v.segment_id = s.id
-           WHERE v.banger_votes + v.not_votes > 0 GROUP BY t.id"""))
-    assert all(30 <= r["duration_s"] <= 60 and r["n_segments"] == int(r["duration_s"] // 5) for r in rows)
-    import_labels = list(home.connect().execute(
-        """SELECT a.value, COUNT(DISTINCT s.track_id) FROM answers a JOIN segments s ON s.id = a.segment_id
-           WHERE a.labeller = 'import' GROUP BY a.value ORDER BY a.value"""))
-    assert import_labels == [("banger", 2), ("not_a_banger", 2)]
+    rows = list(home.connect().query("SELECT duration_s, n_segments FROM tracks"))
+    assert len(rows) == 4 and all(30 <= r["duration_s"] <= 60 and r["n_segments"] == int(r["duration_s"] // 5)
+                                  for r in rows)
+    imported = verdicts(home, "import")
+    assert len(imported) == out["segments"] == out["labels_imported"]
+    assert set(imported.values()) == {"banger", "not_a_banger"}
 
 
-def test_two_simulated_labellers_answer_the_whole_test_with_overlap(demo_home):
-    home, _ = demo_home
-    database = home.connect()
-    per_labeller = dict(database.execute(
-        "SELECT labeller, COUNT(DISTINCT segment_id) FROM answers WHERE labeller != 'import' GROUP BY labeller"))
-    assert set(per_labeller) == {"alice", "bob"} and min(per_labeller.values()) > 5
-    keys = {r[0] for r in database.execute(
-        "SELECT DISTINCT q.key FROM answers a JOIN questions q ON q.id = a.question_id WHERE a.labeller = 'alice'")}
-    assert keys == {"bpm", "drops", "drop_dopeness", "acoustic", "verdict"}
-    both = database.execute("""SELECT COUNT(*) FROM (SELECT segment_id FROM answers
-                               WHERE labeller IN ('alice', 'bob') GROUP BY segment_id
-                               HAVING COUNT(DISTINCT labeller) = 2)""").fetchone()[0]
-    assert both > 0
+def test_the_truth_file_holds_every_segment_and_the_import_label_given(demo_home):
+    home, out = demo_home
+    truth = truth_by_segment(home)
+    assert out["truth_file"] == str(home.path / TRUTH_FILE)
+    assert len(truth) == out["segments"]
+    assert {k: s["imported"] for k, s in truth.items()} == verdicts(home, "import")
+    for seg in truth.values():  # a planted cause exactly where the import label is not the truth
+        assert (seg["planted"] is None) == (seg["imported"] == seg["truth"])
 
 
-def test_simulated_answers_follow_the_truth_mostly(demo_home):
-    home, _ = demo_home
-    agree, total = home.connect().execute(
-        """SELECT SUM(a.value = i.value), COUNT(*) FROM answers a
-           JOIN answers i ON i.segment_id = a.segment_id AND i.question_id = a.question_id AND i.labeller = 'import'
-           WHERE a.labeller IN ('alice', 'bob')""").fetchone()
-    assert 0.75 < agree / total < 1.0  # realistic noise: mostly right, never perfect
+def test_a_known_share_of_segments_and_whole_tracks_are_imported_wrong():
+    tracks = list(synth.make_library(20, seed=2, min_s=10.0, max_s=12.0))
+    plans = plan_import_labels(tracks, seed=2, noise=Noise(track_share=0.1, segment_share=0.1))
+    causes = [cause for plan in plans for _, cause in plan]
+    whole = [i for i, plan in enumerate(plans) if all(c == "track_flip" for _, c in plan)]
+    assert len(whole) == 2 and all(tracks[i].style in ("four_on_the_floor", "acoustic") for i in whole)
+    others = sum(len(t.segments) for i, t in enumerate(tracks) if i not in whole)
+    assert causes.count("segment_flip") == round(0.1 * others)
+    for i in whole:
+        assert {label for label, _ in plans[i]} == {"not_a_banger" if tracks[i].label == "banger" else "banger"}
+
+
+def test_an_acoustic_intro_is_imported_with_its_tracks_label():
+    track = synth.make_intro_outro(5, duration_s=45.0)
+    plan = plan_import_labels([track], seed=0, noise=Noise(track_share=0.0, segment_share=0.0))[0]
+    assert [label for label, _ in plan] == ["banger"] * len(track.segments)
+    assert [cause for _, cause in plan] == ["track_label"] * 2 + [None] * 6 + ["track_label"]
+
+
+def test_labellers_disagree_with_the_truth_on_hard_cases_far_more(bigger_home):
+    truth = truth_by_segment(bigger_home)
+    wrong = {True: [], False: []}  # hard → did a simulated labeller answer against the truth?
+    for who in ("alice", "bob"):
+        for key, verdict in verdicts(bigger_home, who).items():
+            wrong[truth[key]["hard"]].append(verdict != truth[key]["truth"])
+    assert min(len(wrong[True]), len(wrong[False])) > 40
+    assert np.mean(wrong[True]) > 0.15 and np.mean(wrong[False]) < 0.08
+    assert np.mean(wrong[True]) > 3 * np.mean(wrong[False])
+    assert max(DISPUTE.values()) < 0.5  # hard, not hopeless: most people still hear it right
+
+
+def test_wrong_labels_are_the_consensus_verdicts_that_differ_from_the_truth(bigger_home):
+    truth = truth_by_segment(bigger_home)
+    db = bigger_home.connect()
+    consensus = {(h, i): v for h, i, v in db.execute(
+        """SELECT t.content_hash, s.idx, v.verdict FROM segment_verdicts v JOIN segments s ON s.id = v.segment_id
+           JOIN tracks t ON t.id = s.track_id WHERE v.verdict IN ('banger', 'not_a_banger')""")}
+    expected = {k for k, v in consensus.items() if v != truth[k]["truth"]}
+    wrong = wrong_labels(bigger_home)
+    keys = {(h, i) for h, i in db.execute(
+        "SELECT t.content_hash, s.idx FROM segments s JOIN tracks t ON t.id = s.track_id WHERE s.id IN "
+        f"({','.join('?' * len(wrong))})", list(wrong))}
+    assert keys == expected and len(wrong) >= 10
+    causes = {w["planted"] for w in wrong.values()}
+    assert {"track_flip", "segment_flip", "track_label"} <= causes
+
+
+def test_no_page_reads_the_truth():
+    pages = [p for p in (ROOT / "dashboard").rglob("*.py")]
+    assert pages and not [p for p in pages if "truth" in p.read_text().lower()]
 
 
 def test_the_demo_is_deterministic(tmp_path, demo_home):
     other = Home(tmp_path / "again")
     build_demo(other, n_tracks=4, seed=0)
     assert answer_tuples(other) == answer_tuples(demo_home[0])
+    assert truth_path(other).read_text() == truth_path(demo_home[0]).read_text()
 
 
 def test_building_again_adds_nothing(demo_home):
     home, _ = demo_home
-    before = answer_tuples(home)
+    before, truth = answer_tuples(home), truth_path(home).read_text()
     out = build_demo(home, n_tracks=4, seed=0)
-    assert (out["tracks_added"], out["answers_added"]) == (0, 0)
-    assert answer_tuples(home) == before
+    assert (out["tracks_added"], out["answers_added"], out["labels_imported"]) == (0, 0, 0)
+    assert answer_tuples(home) == before and truth_path(home).read_text() == truth
 
 
-def test_demo_command_without_serving(capsys, tmp_path):
-    code = main(["demo", "--no-serve", "--tracks", "2", "--home", str(tmp_path / "h"), "--json"])
+def test_demo_command_without_serving_or_training(capsys, tmp_path):
+    code = main(["demo", "--no-serve", "--no-train", "--tracks", "2", "--home", str(tmp_path / "h"), "--json"])
     doc = json.loads(capsys.readouterr().out)
-    assert code == 0 and doc["tracks"] == 2 and doc["segments"] > 10
+    assert code == 0 and doc["tracks"] == 2 and doc["segments"] > 10 and "model" not in doc
+
+
+@pytest.mark.slow
+def test_a_library_too_small_to_train_is_built_and_says_why(capsys, tmp_path):
+    code = main(["demo", "--no-serve", "--tracks", "2", "--home", str(tmp_path / "h"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0 and json.loads(captured.out)["model"] is None
+    assert "no first model: not enough labelled music to train" in captured.err
+
+
+# --- the default demo with its first model (slow: ~30 s to build and train, ~30 s to cross-check) ---
+
+@pytest.fixture(scope="module")
+def default_demo(tmp_path_factory):
+    """``haverford demo --no-serve`` at the default size and seed: library, truth and first model."""
+    home = tmp_path_factory.mktemp("demo-default") / "home"
+    proc = subprocess.run([sys.executable, "-m", "haverford.core.cli", "demo", "--no-serve", "--json",
+                           "--home", str(home)], capture_output=True, text=True, check=True)
+    return Home(home), json.loads(proc.stdout), proc.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_opens_with_a_model_right_on_most_but_not_all_test_segments(default_demo):
+    _, out, err = default_demo
+    model = out["model"]
+    assert "training the first model" in err and "epoch 1: " in err  # progress on stderr
+    assert (model["model_id"], model["preset"], model["split"]) == (1, "fast", "by track")
+    assert model["majority_baseline"] < model["test_accuracy"] < 1.0
+    assert model["test_accuracy"] > 0.7
+
+
+@pytest.mark.slow
+def test_misclassified_has_test_segments_on_first_open(default_demo, capsys):
+    home, _, _ = default_demo
+    assert main(["misclassified", "--split", "test", "--json", "--home", str(home.path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["total"] == len(doc["segments"]) > 0
+    assert all(s["side"] == "test" and (s["p_banger"] >= 0.5) != (s["verdict"] == "banger") for s in doc["segments"])
+
+
+@pytest.mark.slow
+def test_the_cross_check_ranks_the_planted_label_errors_first(default_demo):
+    from haverford.core.crosscheck import CrossCheckConfig, run_crosscheck
+    from haverford.core.train import SilentReporter
+
+    home, out, _ = default_demo
+    wrong = wrong_labels(home)
+    assert len(wrong) == out["wrong_labels"] >= 15
+    rows = run_crosscheck(home, CrossCheckConfig(), reporter=SilentReporter())["rows"]
+    ranked = [r["segment_id"] for r in sorted(rows, key=lambda r: (r["self_confidence"], r["segment_id"]))]
+    found = len(set(ranked[:len(wrong)]) & set(wrong))
+    assert found >= 0.8 * len(wrong), f"{found} of {len(wrong)} planted wrong labels in the top {len(wrong)}"

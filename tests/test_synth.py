@@ -1,9 +1,8 @@
-"""The demo music: reproducible, well-formed, and audibly a banger or not."""
+"""The demo music: reproducible, well-formed, and audibly a banger, not one, or a hard case."""
 
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -11,9 +10,12 @@ from scipy import signal
 
 from haverford.core import synth
 from haverford.core.synth import acoustic
-from haverford.core.synth import SR, make_banger, make_library, make_not_banger
+from haverford.core.synth import (SR, make_ambient, make_banger, make_breakbeat, make_intro_outro, make_library,
+                                  make_live_drums, make_not_banger, make_synth_ballad)
 
 SEGMENT = int(5 * SR)
+MAKERS = [make_banger, make_not_banger, make_breakbeat, make_live_drums, make_ambient, make_synth_ballad,
+          make_intro_outro]
 
 
 @pytest.fixture(scope="module")
@@ -32,19 +34,19 @@ def low_share(y: np.ndarray, *, below_hz: float = 150.0) -> float:
     return float(power[np.fft.rfftfreq(len(y), 1 / SR) < below_hz].sum() / power.sum())
 
 
-@pytest.mark.parametrize("make", [make_banger, make_not_banger])
+@pytest.mark.parametrize("make", MAKERS)
 def test_same_seed_gives_identical_audio_and_truth(make):
     first, second = make(7, duration_s=12.0), make(7, duration_s=12.0)
     assert np.array_equal(first.y, second.y)
     assert (first.title, first.bpm, first.segments) == (second.title, second.bpm, second.segments)
 
 
-@pytest.mark.parametrize("make", [make_banger, make_not_banger])
+@pytest.mark.parametrize("make", MAKERS)
 def test_different_seeds_give_different_audio(make):
     assert not np.array_equal(make(1, duration_s=10.0).y, make(2, duration_s=10.0).y)
 
 
-@pytest.mark.parametrize("make", [make_banger, make_not_banger])
+@pytest.mark.parametrize("make", MAKERS)
 @pytest.mark.parametrize("duration_s", [5.0, 12.4, 37.3])
 def test_length_and_one_truth_per_full_segment(make, duration_s):
     track = make(3, duration_s=duration_s)
@@ -53,8 +55,14 @@ def test_length_and_one_truth_per_full_segment(make, duration_s):
     assert [s.start_s for s in track.segments] == [5.0 * i for i in range(len(track.segments))]
 
 
-def test_audio_is_finite_float32_at_the_same_peak(bangers, not_bangers):
-    for track in bangers + not_bangers:
+@pytest.fixture(scope="module")
+def hard_cases() -> dict[str, list[synth.SynthTrack]]:
+    makers = [make_breakbeat, make_live_drums, make_ambient, make_synth_ballad, make_intro_outro]
+    return {m.__name__: [m(seed, duration_s=60.0) for seed in range(2)] for m in makers}
+
+
+def test_audio_is_finite_float32_at_the_same_peak(bangers, not_bangers, hard_cases):
+    for track in bangers + not_bangers + sum(hard_cases.values(), []):
         assert track.sr == SR and track.y.dtype == np.float32
         assert np.isfinite(track.y).all()
         assert np.abs(track.y).max() == pytest.approx(0.89, abs=1e-6)
@@ -156,14 +164,95 @@ def test_bad_arguments_are_refused_with_the_value():
         make_library(-1)
 
 
-def test_a_minute_of_music_takes_well_under_half_a_second():
-    for make in (make_banger, make_not_banger):
-        make(0, duration_s=5.0)  # warm caches of scipy's filter design
-        best = min(_seconds(make, seed) for seed in range(3))
-        assert best < 0.5, f"{make.__name__}: {best:.2f} s for 60 s of audio"
+# --- the hard cases ----------------------------------------------------------------------------
+
+def percussive_share(y: np.ndarray) -> float:
+    """Fraction of the spectrogram's power in HPSS's percussive part (librosa's median filters)."""
+    import librosa
+
+    harmonic, percussive = librosa.decompose.hpss(np.abs(librosa.stft(y)))
+    return float((percussive ** 2).sum() / ((harmonic ** 2).sum() + (percussive ** 2).sum()))
 
 
-def _seconds(make, seed: int) -> float:
-    start = time.process_time()  # CPU time: other processes on the machine do not count
-    make(seed, duration_s=60.0)
-    return time.process_time() - start
+def segments_of(track: synth.SynthTrack, style: str | None = None) -> list[np.ndarray]:
+    return [track.y[s.index * SEGMENT:(s.index + 1) * SEGMENT] for s in track.segments
+            if style is None or s.style == style]
+
+
+# maker: (track label, style, acoustic, segment verdict, bpm range or None for free tempo)
+HARD_TRUTH = {make_breakbeat: ("banger", "breakbeat", False, "banger", (130, 150)),
+              make_live_drums: ("not_a_banger", "live_drums", True, "not_a_banger", (118, 132)),
+              make_ambient: ("not_a_banger", "ambient", False, "not_a_banger", None),
+              make_synth_ballad: ("not_a_banger", "synth_ballad", False, "not_a_banger", (60, 80))}
+
+
+@pytest.mark.parametrize("make", list(HARD_TRUTH), ids=lambda m: m.__name__)
+def test_hard_cases_carry_their_truth(make, hard_cases):
+    label, style, is_acoustic, verdict, bpm = HARD_TRUTH[make]
+    for track in hard_cases[make.__name__]:
+        assert (track.label, track.style) == (label, style)
+        assert (bpm is None and track.bpm is None) or bpm[0] <= track.bpm <= bpm[1]
+        for seg in track.segments:
+            assert (seg.style, seg.hard, seg.acoustic, seg.verdict, seg.bpm) == (style, True, is_acoustic,
+                                                                                 verdict, track.bpm)
+        assert sum(s.drops for s in track.segments) == len(track.drop_times_s)
+        assert (len(track.drop_times_s) > 0) == (label == "banger")
+
+
+@pytest.mark.parametrize("make", [make_breakbeat, make_live_drums], ids=lambda m: m.__name__)
+def test_a_beat_tracker_hears_dance_tempo_in_breakbeats_and_live_drums(make, hard_cases):
+    import librosa
+    for track in hard_cases[make.__name__]:
+        middle = track.y[4 * SEGMENT:8 * SEGMENT]
+        tempo = float(np.atleast_1d(librosa.beat.beat_track(y=middle, sr=SR)[0])[0])
+        assert any(abs(tempo / (track.bpm * k) - 1) < 0.05 for k in (0.5, 1.0, 2.0)), f"{track.title}: {tempo:.1f}"
+
+
+def test_ambient_has_the_bass_of_a_drop_but_no_percussion(bangers, hard_cases):
+    drops = [t.y[int(d * SR):int((d + 3) * SR)] for t in bangers for d in t.drop_times_s]
+    ambient = segments_of(hard_cases["make_ambient"][0])  # one track: HPSS takes 0.3 s a segment
+    assert min(low_share(y) for y in ambient) > 0.5  # the timbre of dance music...
+    assert max(percussive_share(y) for y in ambient) < 0.05  # ...without a beat
+    assert min(percussive_share(y) for y in drops) > 0.3
+
+
+def test_live_drums_beat_at_dance_tempo_without_a_dance_kick(bangers, hard_cases):
+    live = segments_of(hard_cases["make_live_drums"][0])
+    in_drops = [low_share(t.y[int(d * SR):int((d + 3) * SR)]) for t in bangers for d in t.drop_times_s]
+    assert min(percussive_share(y) for y in live) > 0.1
+    assert max(low_share(y) for y in live) < 0.3 < 0.6 < min(in_drops)
+
+
+def test_synth_ballad_is_slow_and_electronic(hard_cases):
+    for track in hard_cases["make_synth_ballad"]:
+        assert all(low_share(y) > 0.5 for y in segments_of(track))  # a synth bass under every bar
+    assert all(percussive_share(y) < 0.1 for y in segments_of(hard_cases["make_synth_ballad"][0]))  # soft beat
+
+
+def test_intro_and_outro_are_acoustic_around_a_banger(hard_cases):
+    for track in hard_cases["make_intro_outro"]:
+        styles = [s.style for s in track.segments]
+        assert styles == ["acoustic_intro"] * 2 + ["four_on_the_floor"] * 9 + ["acoustic_outro"]
+        assert track.label == "banger" and track.style == "intro_outro"
+        for seg in track.segments:
+            edge = seg.style != "four_on_the_floor"
+            assert (seg.verdict, seg.acoustic, seg.hard) == (("not_a_banger", True, True) if edge
+                                                             else ("banger", False, False))
+        assert max(low_share(y) for y in segments_of(track, "acoustic_intro")) < 0.2
+        assert all(10.0 <= d < 55.0 for d in track.drop_times_s)  # drops fall in the middle
+        assert sum(s.drops for s in track.segments) == len(track.drop_times_s) > 0
+
+
+def test_intro_outro_needs_three_segments_else_it_is_a_plain_banger():
+    assert [s.style for s in make_intro_outro(0, duration_s=14.9).segments] == ["four_on_the_floor"] * 2
+    assert [s.style for s in make_intro_outro(0, duration_s=15.0).segments] == [
+        "acoustic_intro", "four_on_the_floor", "acoustic_outro"]
+
+
+def test_a_library_of_twelve_holds_every_style_about_half_of_them_hard():
+    tracks = list(make_library(12, seed=1, min_s=15.0, max_s=16.0))
+    assert sorted({t.style for t in tracks}) == sorted(synth.STYLES)
+    assert sorted({t.style for t in tracks[:10]}) != sorted(synth.STYLES)
+    assert [t.label for t in tracks] == ["banger", "not_a_banger"] * 6
+    hard = [s.hard for t in tracks for s in t.segments]
+    assert 0.3 < np.mean(hard) < 0.8

@@ -63,9 +63,12 @@ def test_cancel_button_requests_cancel(home):
 
 def test_a_single_model_compares_with_itself(home):
     db = home.connect()
-    models_db.activate(db, models_db.insert_model(db, {"preset": "tiny", "feature": "log_mel", "labels_hash": "x",
-                                                        "curves": {"loss": [0.5]}, "metrics": {"accuracy": 0.9}}))
-    run_page()
+    only = models_db.insert_model(db, {"preset": "tiny", "feature": "log_mel", "labels_hash": "x",
+                                       "curves": {"loss": [0.5]}, "metrics": {"test_accuracy": 0.9}})
+    models_db.activate(db, only)
+    at = run_page()
+    assert at.selectbox(key="train_cmp_a").value == at.selectbox(key="train_cmp_b").value == only
+    assert [m.value for m in at.metric if m.label == "Test accuracy"] == ["90.0%", "90.0%"]
 
 
 def test_models_listed_compared_and_activated(home):

@@ -1,9 +1,12 @@
 """Procedural demo music with known answers to Haverford's test.
 
 ``haverford demo`` needs a labelled library that works offline, so this module synthesises one:
-*bangers* (four-on-the-floor electronic tracks with build-ups and drops) and *not bangers*
-(slow plucked-string and piano pieces). Each track carries the ground truth of every full
-5-second segment, so labelling, training and evaluation can be checked against known answers.
+easy *bangers* (four-on-the-floor electronic tracks with build-ups and drops) and *not bangers*
+(slow plucked-string and piano pieces), and beside them the hard cases of ``synth.hard``:
+breakbeats, acoustic drums at dance tempo, electronic ambient without a kick, slow synth
+ballads, and bangers whose intro and outro are acoustic. Each track carries the ground truth of
+every full 5-second segment, so labelling, training and evaluation can be checked against
+known answers.
 
 The same seed gives bit-identical audio. Only numpy and scipy are used and every instrument is
 rendered with whole-array operations (filters and the Karplus-Strong string through
@@ -14,51 +17,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from haverford.core.synth._base import _BANGER_BPM, _DOPENESS, _SEGMENT_N, PEAK, SEGMENT_S, SR
 from haverford.core.synth.acoustic import _piece_pad, _plan_piece, _render_notes
 from haverford.core.synth.banger import _banger_bars, _drop_times, _render_banger
+from haverford.core.synth.hard import (make_ambient, make_breakbeat, make_intro_outro, make_live_drums,
+                                       make_synth_ballad)
+from haverford.core.synth.track import (BANGER, NOT_A_BANGER, SegmentTruth, SynthTrack, master,
+                                        n_samples, segment_truth, title)
 
-__all__ = ["PEAK", "SEGMENT_S", "SR", "SegmentTruth", "SynthTrack", "make_banger", "make_library",
-           "make_not_banger"]
-
-
-@dataclass(frozen=True)
-class SegmentTruth:
-    """Ground truth of one 5-second segment ``[start_s, start_s + 5)``.
-
-    ``bpm`` is None for free-tempo pieces; ``drops`` counts the drops starting inside the
-    segment and ``drop_dopeness`` (1..10) rates them, None when ``drops == 0``.
-    """
-
-    index: int
-    start_s: float
-    bpm: float | None
-    drops: int
-    drop_dopeness: int | None
-    acoustic: bool
-    verdict: str
-
-
-# eq=False: the generated __eq__ would compare arrays and raise; tracks compare by identity.
-@dataclass(frozen=True, eq=False)
-class SynthTrack:
-    """A generated track: mono float32 audio ``y [shape=(n,)]`` at ``sr`` and its ground truth.
-
-    ``drop_times_s`` holds the exact start of every drop (on a bar line), empty for not-bangers.
-    """
-
-    title: str
-    label: str
-    y: np.ndarray
-    sr: int
-    bpm: float | None
-    segments: tuple[SegmentTruth, ...]
-    drop_times_s: tuple[float, ...] = ()
+__all__ = ["PEAK", "SEGMENT_S", "SR", "STYLES", "SegmentTruth", "SynthTrack", "make_ambient", "make_banger",
+           "make_breakbeat", "make_intro_outro", "make_library", "make_live_drums", "make_not_banger",
+           "make_synth_ballad"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,17 +53,16 @@ def make_banger(seed: int, *, duration_s: float) -> SynthTrack:
     SynthTrack
         ``y [shape=(round(duration_s * SR),)]``, float32, peak 0.89, label ``"banger"``.
     """
-    n = _n_samples(duration_s)
+    n = n_samples(duration_s)
     rng = np.random.default_rng(seed)
     bpm = round(float(rng.uniform(*_BANGER_BPM)), 1)
     bars = _banger_bars(bpm, n=n, rng=rng)
-    y = _master(_render_banger(bars, n=n, rng=rng), rng=rng)
+    y = master(_render_banger(bars, n=n, rng=rng), rng=rng)
     times = _drop_times(bars)
     dopeness = rng.integers(_DOPENESS[0], _DOPENESS[1] + 1, size=len(times)).tolist()
-    segments = _segment_truth(n // _SEGMENT_N, bpm=bpm, drops=list(zip(times, dopeness)),
-                              acoustic=False, verdict="banger")
-    title = _title("banger", f"seed {seed}", bpm)
-    return SynthTrack(title, "banger", y, SR, bpm, segments, tuple(times))
+    segments = segment_truth(n // _SEGMENT_N, bpm=bpm, drops=list(zip(times, dopeness)),
+                             acoustic=False, verdict=BANGER, style="four_on_the_floor")
+    return SynthTrack(title(BANGER, f"seed {seed}", bpm), BANGER, y, SR, bpm, segments, tuple(times))
 
 
 def make_not_banger(seed: int, *, duration_s: float) -> SynthTrack:
@@ -109,25 +81,44 @@ def make_not_banger(seed: int, *, duration_s: float) -> SynthTrack:
         ``y [shape=(round(duration_s * SR),)]``, float32, peak 0.89, label ``"not_a_banger"``,
         ``bpm`` None for free tempo, no drops, acoustic instruments in every segment.
     """
-    n = _n_samples(duration_s)
+    n = n_samples(duration_s)
     rng = np.random.default_rng(seed)
     piece = _plan_piece(rng, duration_s=n / SR)
     y = _render_notes(piece.notes, n=n, rng=rng)
     if piece.pad:
         y += _piece_pad(piece.chord_starts_s, piece.voicings[:, :3] + 12, n=n, rng=rng)
-    segments = _segment_truth(n // _SEGMENT_N, bpm=piece.bpm, drops=[], acoustic=True,
-                              verdict="not_a_banger")
-    title = _title("not_a_banger", f"seed {seed}", piece.bpm)
-    return SynthTrack(title, "not_a_banger", _master(y, rng=rng), SR, piece.bpm, segments)
+    segments = segment_truth(n // _SEGMENT_N, bpm=piece.bpm, drops=[], acoustic=True,
+                             verdict=NOT_A_BANGER, style="acoustic")
+    return SynthTrack(title(NOT_A_BANGER, f"seed {seed}", piece.bpm), NOT_A_BANGER, master(y, rng=rng), SR,
+                      piece.bpm, segments, style="acoustic")
+
+
+Maker = Callable[..., SynthTrack]
+
+# Track styles in library order: the i-th banger and the i-th not-banger take the i-th entry of
+# their cycle, so a library of 12 or more tracks holds every style and one of 24 holds each at
+# least twice. A third of the not-bangers are live drums, the one hard case that a model which
+# never heard it calls a banger outright (a beat at dance tempo): with fewer, the folds of a
+# cross-check can hold every one of them out at once.
+BANGER_CYCLE: tuple[Maker, ...] = (make_banger, make_breakbeat, make_banger, make_intro_outro)
+NOT_BANGER_CYCLE: tuple[Maker, ...] = (make_not_banger, make_live_drums, make_not_banger, make_ambient,
+                                       make_live_drums, make_synth_ballad)
+STYLES = ("four_on_the_floor", "breakbeat", "intro_outro", "acoustic", "live_drums", "ambient", "synth_ballad")
 
 
 def make_library(n_tracks: int, *, seed: int = 0, min_s: float = 30.0,
                  max_s: float = 60.0) -> Iterator[SynthTrack]:
     """Generate a demo library lazily: banger, not-banger, banger, ... (half each, banger first).
 
-    Durations are uniform in ``[min_s, max_s]`` and per-track seeds are drawn from
-    ``np.random.default_rng(seed)``, so the same arguments give bit-identical tracks. Arguments
-    are checked on the call, before the first track is generated.
+    Styles follow ``BANGER_CYCLE`` and ``NOT_BANGER_CYCLE``. Durations are uniform in
+    ``[min_s, max_s]`` and per-track seeds are drawn from ``np.random.default_rng(seed)``, so the
+    same arguments give bit-identical tracks. Arguments are checked on the call, before the
+    first track is generated.
+
+    Raises
+    ------
+    ValueError
+        ``n_tracks`` not a whole number >= 0, or not ``5 <= min_s <= max_s`` (finite).
     """
     if not isinstance(n_tracks, (int, np.integer)) or n_tracks < 0:
         raise ValueError(f"n_tracks must be a whole number >= 0, got {n_tracks!r}")
@@ -140,58 +131,13 @@ def make_library(n_tracks: int, *, seed: int = 0, min_s: float = 30.0,
     return _library_tracks(durations, seeds)
 
 
+def library_maker(i: int) -> Maker:
+    """The generator of the ``i``-th track (0-based) of a demo library."""
+    cycle = BANGER_CYCLE if i % 2 == 0 else NOT_BANGER_CYCLE
+    return cycle[(i // 2) % len(cycle)]
+
+
 def _library_tracks(durations: np.ndarray, seeds: np.ndarray) -> Iterator[SynthTrack]:
     for i, (duration_s, track_seed) in enumerate(zip(durations, seeds)):
-        make = make_banger if i % 2 == 0 else make_not_banger
-        track = make(int(track_seed), duration_s=float(duration_s))
-        yield dataclasses.replace(track, title=_title(track.label, f"{i // 2 + 1:02d}", track.bpm))
-
-
-def _title(label: str, tag: str, bpm: float | None) -> str:
-    tempo = "free tempo" if bpm is None else f"{bpm:.0f} BPM"
-    name = "banger" if label == "banger" else "not a banger"
-    return f"Demo {name} {tag} ({tempo})"
-
-
-def _n_samples(duration_s: float) -> int:
-    if not (isinstance(duration_s, (int, float, np.number)) and math.isfinite(duration_s)
-            and duration_s >= SEGMENT_S):
-        raise ValueError(f"duration_s must be a finite number of seconds >= {SEGMENT_S} "
-                         f"(one segment), got {duration_s!r}")
-    return int(round(duration_s * SR))
-
-
-# ---------------------------------------------------------------------------------------------
-# Ground truth and mastering
-
-
-def _segment_truth(n_segments: int, *, bpm: float | None, drops: list[tuple[float, int]],
-                   acoustic: bool, verdict: str) -> tuple[SegmentTruth, ...]:
-    """One ``SegmentTruth`` per full segment; ``drops`` holds ``(time_s, dopeness)`` pairs."""
-    segments = []
-    for i in range(n_segments):
-        start = i * SEGMENT_S
-        inside = [dope for t, dope in drops if start <= t < start + SEGMENT_S]
-        # Two drops in one segment cannot happen with >= 8 bars between drops; max() if it did.
-        dopeness = max(inside) if inside else None
-        segments.append(SegmentTruth(i, start, bpm, len(inside), dopeness, acoustic, verdict))
-    return tuple(segments)
-
-
-def _master(y: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
-    """Noise floor, fades and peak normalisation of ``y [shape=(n,)]`` to float32 at ``PEAK``."""
-    loudest = float(np.abs(y).max()) or 1.0
-    # A -60 dB floor keeps every segment off digital silence, as real recordings are.
-    y = y + rng.normal(scale=1e-3 * loudest, size=len(y))
-    y = y * _fades(len(y), in_s=0.01, out_s=0.1)
-    return (y * (PEAK / np.abs(y).max())).astype(np.float32)
-
-
-def _fades(n: int, *, in_s: float, out_s: float) -> np.ndarray:
-    """Gain curve [shape=(n,)] with linear fade-in and fade-out (never exactly zero)."""
-    gain = np.ones(n)
-    n_in, n_out = min(n, int(in_s * SR)), min(n, int(out_s * SR))
-    gain[:n_in] *= np.linspace(0.0, 1.0, n_in + 1)[1:]
-    gain[n - n_out:] *= np.linspace(1.0, 0.0, n_out + 1)[:-1]
-    return gain
-
+        track = library_maker(i)(int(track_seed), duration_s=float(duration_s))
+        yield dataclasses.replace(track, title=title(track.label, f"{i // 2 + 1:02d}", track.bpm))

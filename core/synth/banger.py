@@ -85,12 +85,15 @@ def _grid(bars: _Bars, *, n_chords: int) -> _Grid:
     return _Grid(step * bars.bar_s / 16, bars.kind[bar], pos, bar % n_chords, progress)
 
 
-def _render_banger(bars: _Bars, *, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Mix of drums, bass, stabs, risers and pads [shape=(n,)]."""
+def _render_banger(bars: _Bars, *, n: int, rng: np.random.Generator, drums=None) -> np.ndarray:
+    """Mix of drums, bass, stabs, risers and pads [shape=(n,)].
+
+    ``drums(grid, n=, rng=)`` renders the drum kit; the default is the four-on-the-floor kit.
+    """
     progression = _MINOR_PROGRESSIONS[int(rng.integers(len(_MINOR_PROGRESSIONS)))]
     tonic = int(rng.integers(33, 41))  # A1..E2: the bass sits under ~120 Hz
     grid = _grid(bars, n_chords=len(progression))
-    y = _drums(grid, n=n, rng=rng)
+    y = (drums or _drums)(grid, n=n, rng=rng)
     y += _bass_line(bars, progression, tonic=tonic, n=n, rng=rng)
     y += _stabs(grid, progression, tonic=tonic, n=n, rng=rng)
     y += _risers(bars, n=n, rng=rng)
