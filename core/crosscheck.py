@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from haverford.core import jobs
-from haverford.core.roles import require
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import BANGER
 from haverford.core.home import Home
+from haverford.core.roles import require
 from haverford.db import evaluation as eval_db
 from haverford.db import models as models_db
 from haverford.db import runs as runs_db

@@ -18,9 +18,9 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from haverford.core.roles import require
 from haverford.core.errors import HaverfordError
 from haverford.core.home import Home
+from haverford.core.roles import require
 from haverford.db import models as models_db
 from haverford.db import runs as runs_db
 from haverford.db import write

@@ -14,10 +14,10 @@ from typing import Mapping
 import numpy as np
 import sqlite_utils
 
-from haverford.core.roles import require
 from haverford.core.config import SR, UPLOAD_LIMIT_ENV, max_upload_mb
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import Decision, decide, is_asked
+from haverford.core.roles import require
 from haverford.db import answers as answers_db
 from haverford.db import labelling as labelling_db
 from haverford.db import questions as questions_db
@@ -129,7 +129,6 @@ def suggest_tempo(y: np.ndarray, *, sr: int = SR) -> float | None:
 
 def check_new_question(db: sqlite_utils.Database, *, key: str, text: str, kind: str) -> None:
     """Validate a question about to be added; the error says what to change."""
-    require(db, "questions", detail=f"add question {key}")
     if not KEY_PATTERN.match(key or ""):
         raise HaverfordError(f"key {key!r} must be lower-case letters, digits and _ (start with a letter)")
     if questions_db.get_question(db, key) is not None:
