@@ -74,6 +74,7 @@ def launch_worker(home: Home, run_id: int) -> subprocess.Popen:
 
 def cancel_run(db, run_id: int) -> bool:
     """Ask a run to stop at its next batch; False when it had already finished."""
+    require(db, "train", detail=f"cancel run {run_id}")
     return runs_db.request_cancel(db, run_id)
 
 

@@ -132,7 +132,7 @@ def test_retrain_on_the_page_needs_an_admin(team_home, who, allowed, monkeypatch
     next(b for b in at.button if b.label == "Retrain").click().run()
     assert (len(runs_db.list_runs(team_home.connect())) == 1) is allowed
     if not allowed:
-        assert "only an admin may start a Retrain" in at.warning[0].value
+        assert "only an admin may start or cancel a Retrain" in at.warning[0].value
 
 
 @pytest.mark.parametrize("who, allowed", [("donna", False), ("tom", True)])
