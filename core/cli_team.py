@@ -136,8 +136,8 @@ def cmd_restore(args) -> dict:
 def restore_text(out: dict) -> str:
     c = out["counts"]
     text = f"restored {c['answers']} answers, {c['tracks']} tracks, {c['models']} models into {out['home']}"
-    if out["features_to_rebuild"]:
-        text += f"\n{out['features_to_rebuild']} feature files were not in the backup: run 'haverford features'"
+    for feature in out["features_to_rebuild"]:
+        text += f"\nfeature files of {feature} were not in the backup: run 'haverford features --feature {feature}'"
     return text
 
 
