@@ -27,7 +27,7 @@ def _nested_common() -> argparse.ArgumentParser:
 # --- users ----------------------------------------------------------------------------------
 
 def configure_users(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="users_command", required=True, parser_class=type(p))
+    sub = p.add_subparsers(dest="users_command", metavar="add|list|disable", required=True, parser_class=type(p))
     common = _nested_common()
     add = sub.add_parser("add", parents=[common], help="create an account (password asked, never in argv)")
     add.add_argument("name", metavar="NAME")
