@@ -153,3 +153,12 @@ def test_logging_out_ends_the_session_and_its_token(team_home):
     at.button(key="access_logout").click().run()
     assert titles(at) == ["Haverford"]
     assert accounts.user_from_token(team_home.connect(), token) is None
+
+
+def test_disabling_an_account_ends_its_open_session(team_home):
+    at = log_in("donna")
+    assert "Library" in titles(at)
+    with acting_as(OPERATOR):
+        accounts.disable_user(team_home.connect(), "donna")
+    at.run()
+    assert titles(at) == ["Haverford"]
