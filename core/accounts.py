@@ -62,12 +62,16 @@ class LoginError(HaverfordError):
 def add_user(db: sqlite_utils.Database, name: str, password: str, *, admin: bool = False) -> dict:
     """Create an account (role ``admin`` or ``labeller``); returns it without its hash.
 
-    Raises ``HaverfordError`` for a bad name, a short password or a name already taken.
+    Raises ``HaverfordError`` for a bad name, a short password, a name already taken, or a
+    first account that is not an admin.
     """
     creator = require(db, "users", detail=f"add {name}")
     name = check_name(name)
     if len(password) < MIN_PASSWORD:
         raise HaverfordError(f"the password must be at least {MIN_PASSWORD} characters long")
+    if not admin and not accounts_on(db):
+        raise HaverfordError(f"the first account must be an admin ('haverford users add {name} --admin'): "
+                             f"with accounts on, only admins edit questions or start a Retrain")
     role = "admin" if admin else "labeller"
     if users_db.add_user(db, name=name, password_hash=_hasher.hash(password), role=role,
                          created_by=creator) is None:

@@ -172,9 +172,9 @@ def restore(folder: str | os.PathLike, home: Home, *, replace: bool = False,
     kept = _set_aside(home, replace=replace)
     restored = _restore_files(folder, home, manifest, progress=progress)
     _install_database(folder / "haverford.db", home)
+    rebuild = _forget_absent_features(home, manifest)
     return {"home": str(home.path), "backup": str(folder), "counts": manifest["counts"],
-            "files_restored": restored, "replaced_database_kept_at": kept,
-            "features_to_rebuild": sum(1 for f in manifest["files"] if f["sha256"] is None) + len(manifest["missing"]),
+            "files_restored": restored, "replaced_database_kept_at": kept, "features_to_rebuild": rebuild,
             "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -218,6 +218,20 @@ def _home_path(home: Home, entry: dict) -> Path:
     if entry["kind"] == "feature":
         return home.store.root / entry["path"].removeprefix("features/")
     return home.path / entry["path"]
+
+
+def _forget_absent_features(home: Home, manifest: dict) -> list[str]:
+    """Feature files neither copied nor on disk are forgotten so that ``haverford features``
+    computes them again; returns the feature names to compute (one command each)."""
+    absent = [e["path"].removeprefix("features/") for e in [*manifest["files"], *manifest["missing"]]
+              if e["kind"] == "feature" and not _home_path(home, e).exists()]
+    if absent:
+        db = home.connect()
+        try:
+            backup_db.forget_feature_files(db, absent)
+        finally:
+            db.close()
+    return sorted({rel.split("/", 1)[0] for rel in absent})
 
 
 def _install_database(copy: Path, home: Home) -> None:

@@ -27,7 +27,7 @@ def _nested_common() -> argparse.ArgumentParser:
 # --- users ----------------------------------------------------------------------------------
 
 def configure_users(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="users_command", required=True, parser_class=type(p))
+    sub = p.add_subparsers(dest="users_command", metavar="add|list|disable", required=True, parser_class=type(p))
     common = _nested_common()
     add = sub.add_parser("add", parents=[common], help="create an account (password asked, never in argv)")
     add.add_argument("name", metavar="NAME")
@@ -136,8 +136,8 @@ def cmd_restore(args) -> dict:
 def restore_text(out: dict) -> str:
     c = out["counts"]
     text = f"restored {c['answers']} answers, {c['tracks']} tracks, {c['models']} models into {out['home']}"
-    if out["features_to_rebuild"]:
-        text += f"\n{out['features_to_rebuild']} feature files were not in the backup: run 'haverford features'"
+    for feature in out["features_to_rebuild"]:
+        text += f"\nfeature files of {feature} were not in the backup: run 'haverford features --feature {feature}'"
     return text
 
 

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from haverford.core import analyse, audio, features
-from haverford.core.roles import require
 from haverford.core.config import DEFAULT_FEATURE, LABELS, SEGMENT_SECONDS
 from haverford.core.errors import AudioError, HaverfordError
+from haverford.core.roles import require
 
 if TYPE_CHECKING:
     from haverford.core.home import Home

@@ -24,9 +24,9 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from haverford.core.roles import require
 from haverford.core.errors import HaverfordError
 from haverford.core.home import Home
+from haverford.core.roles import require
 from haverford.db import models as models_db
 from haverford.db import runs as runs_db
 from haverford.db import write
@@ -89,6 +89,7 @@ def launch_worker(home: Home, run_id: int) -> subprocess.Popen:
 
 def cancel_run(db, run_id: int) -> bool:
     """Ask a run to stop at its next batch; False when it had already finished."""
+    require(db, "train", detail=f"cancel run {run_id}")
     return runs_db.request_cancel(db, run_id)
 
 

@@ -13,10 +13,10 @@ from typing import Mapping
 import numpy as np
 import sqlite_utils
 
-from haverford.core.roles import require
 from haverford.core.config import SR, UPLOAD_LIMIT_ENV, max_upload_mb
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import Decision, decide, is_asked
+from haverford.core.roles import require
 from haverford.core.vocabulary import QUEUE_MODES, consensus
 from haverford.db import answers as answers_db
 from haverford.db import labelling as labelling_db

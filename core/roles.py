@@ -26,7 +26,7 @@ PERMISSIONS = {
     "relocate": ("admin",), "users": ("admin",),
 }
 ACTION_NAMES = {"label": "save answers", "review": "review segments", "questions": "edit questions or rules",
-                "train": "start a Retrain or cross-check", "activate": "activate a model",
+                "train": "start or cancel a Retrain or cross-check", "activate": "activate a model",
                 "import": "import music", "relocate": "relocate the library", "users": "manage accounts"}
 
 
@@ -72,9 +72,9 @@ def require(target: sqlite_utils.Database | Home, permission: str, *, as_name: s
 
 @contextlib.contextmanager
 def _database(target) -> Iterator[sqlite_utils.Database]:
-    from haverford.core.home import Home
+    import sqlite_utils  # loaded already: a database or a home about to open one
 
-    if not isinstance(target, Home):
+    if isinstance(target, sqlite_utils.Database):
         yield target
         return
     db = target.connect()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from haverford.db.connection import write
+
 BACKUP_DIR = "backups"
 
 
@@ -67,3 +69,12 @@ def named_files(db: sqlite_utils.Database) -> dict[str, list[str]]:
     """
     return {"features": [r[0] for r in db.execute("SELECT path FROM features ORDER BY path")],
             "models": [r[0] for r in db.execute("SELECT path FROM models WHERE path IS NOT NULL ORDER BY id")]}
+
+
+def forget_feature_files(db: sqlite_utils.Database, paths: list[str]) -> int:
+    """Drop the ``features`` rows of files that are not in the store, so that they are computed
+    again (``haverford features``); returns how many rows went. One transaction."""
+    with write(db):
+        before = db["features"].count
+        db.conn.executemany("DELETE FROM features WHERE path = ?", [(p,) for p in paths])
+        return before - db["features"].count

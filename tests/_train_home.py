@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,12 @@ def build_home(root: Path, *, per_class: int = PER_CLASS) -> Home:
 
 
 def copy_home(template: Home, dest: Path) -> Home:
-    """A private copy of a template home (tests that write runs and models)."""
-    shutil.copytree(template.path, dest / "home")
+    """A private copy of a template home (tests that write runs and models).
+
+    The WAL is folded into the database file first and not copied: a connection that closes
+    during the copy deletes ``-wal``/``-shm`` under ``copytree``'s feet.
+    """
+    with contextlib.closing(sqlite3.connect(template.db_path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copytree(template.path, dest / "home", ignore=shutil.ignore_patterns("*-wal", "*-shm"))
     return Home(dest / "home")

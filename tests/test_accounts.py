@@ -121,6 +121,16 @@ def start_crosscheck(home, db, segments, models):
     return len(runs_db.list_runs(db)) == 1
 
 
+def cancel_a_run(home, db, segments, models):
+    run_id = jobs.create_run(home, {"preset": "tiny", "seed": 0}, created_by="tom")
+    try:
+        jobs.cancel_run(db, run_id)
+    finally:
+        cancelled = runs_db.get_run(db, run_id)["cancel_requested"] == 1
+        db.execute("DELETE FROM training_runs")  # the refusal check below expects no runs
+    return cancelled
+
+
 def import_music(home, db, segments, models):
     ingest(home, [], label=None)
     return True
@@ -132,7 +142,7 @@ def add_account(home, db, segments, models):
 
 
 ADMIN_ACTIONS = [edit_question, move_question, add_question, activate_model, start_retrain, start_crosscheck,
-                 import_music, add_account]
+                 cancel_a_run, import_music, add_account]
 
 
 @pytest.fixture

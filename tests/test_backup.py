@@ -184,3 +184,13 @@ def test_backup_and_restore_commands_print_one_json_document(library, tmp_path, 
     assert json.loads(capsys.readouterr().out)["counts"]["segments"] == 4
     assert main(["restore", str(tmp_path / "nothing"), "--home", str(tmp_path / "new2")]) == 1
     assert "is not a Haverford backup" in capsys.readouterr().err
+
+
+def test_a_backup_without_features_restores_a_home_that_recomputes_them(library, tmp_path):
+    out = backup_mod.backup(library, tmp_path / "bak", features=False)
+    assert not (tmp_path / "bak" / "features").exists() and len(out["files"]) == 2
+    target = Home(tmp_path / "new")
+    restored = backup_mod.restore(tmp_path / "bak", target)
+    assert restored["features_to_rebuild"] == ["log_mel"]
+    assert target.connect()["features"].count == 0  # so `haverford features` computes them again
+    assert backup_mod.check(target)["ok"]

@@ -46,6 +46,11 @@ def test_a_password_is_never_taken_from_the_command_line(h, capsys, monkeypatch)
     assert code == 1 and "unrecognized arguments" in err and err.count("\n") == 1
 
 
+def test_the_first_account_must_be_an_admin(h, capsys, monkeypatch):
+    code, _, err = run(capsys, monkeypatch, "users", "add", "donna", "--password-stdin", "--home", h, stdin=PASSWORD)
+    assert code == 1 and "the first account must be an admin" in err
+
+
 def test_without_a_terminal_the_password_must_come_on_stdin(h, capsys, monkeypatch):
     code, _, err = run(capsys, monkeypatch, "users", "add", "tom", "--home", h)
     assert code == 1 and "--password-stdin" in err and err.count("\n") == 1
@@ -56,6 +61,6 @@ def test_without_a_terminal_the_password_must_come_on_stdin(h, capsys, monkeypat
     (["users", "add", "x" * 41, "--password-stdin"], "account name"),
 ])
 def test_bad_input_is_one_line(h, capsys, monkeypatch, argv, message):
-    run(capsys, monkeypatch, "users", "add", "tom", "--password-stdin", "--home", h, stdin=PASSWORD)
+    run(capsys, monkeypatch, "users", "add", "tom", "--admin", "--password-stdin", "--home", h, stdin=PASSWORD)
     code, _, err = run(capsys, monkeypatch, *argv, "--home", h, stdin=PASSWORD)
     assert code == 1 and message in err and err.count("\n") == 1

@@ -52,7 +52,7 @@ def test_stft_of_any_length_frames_like_librosa():
 def test_shipped_mel_table_is_librosas_filter_bank():
     ref = librosa.filters.mel(sr=22050, n_fft=2048, n_mels=128)
     np.testing.assert_array_equal(features.mel_basis(), ref.astype(np.float32),
-                                  err_msg="regenerate with: python -c 'from core.features import write_mel_table; "
+                                  err_msg="regenerate with: python -c 'from haverford.core.features import write_mel_table; "
                                           "write_mel_table()'")
 
 

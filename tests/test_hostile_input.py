@@ -110,7 +110,7 @@ def _write_long_wav(path, *, hours: float, sr: int = 8000) -> None:
 def test_a_three_hour_file_is_streamed_with_bounded_memory(tmp_path):
     path = tmp_path / "three hours.wav"
     _write_long_wav(path, hours=3.0)
-    code = ("import json, resource, sys; from core.home import Home; from core.ingest import ingest; "
+    code = ("import json, resource, sys; from haverford.core.home import Home; from haverford.core.ingest import ingest; "
             f"r = ingest(Home({str(tmp_path / 'h')!r}), [{str(path)!r}], workers=1); "
             "print(json.dumps([r.segments_added, r.errors, "
             "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024]))")

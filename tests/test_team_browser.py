@@ -29,6 +29,7 @@ def served(tmp_path_factory):
     pytest.importorskip("playwright.sync_api")
     home = Home(tmp_path_factory.mktemp("team-browser") / "home")
     with acting_as(OPERATOR):
+        accounts.add_user(home.connect(), "tom", PASSWORD, admin=True)
         accounts.add_user(home.connect(), "donna", PASSWORD)
     port = free_port()
     proc = subprocess.Popen([str(Path(sys.executable).with_name("haverford")), "serve", "--port", str(port),

@@ -132,7 +132,7 @@ def test_retrain_on_the_page_needs_an_admin(team_home, who, allowed, monkeypatch
     next(b for b in at.button if b.label == "Retrain").click().run()
     assert (len(runs_db.list_runs(team_home.connect())) == 1) is allowed
     if not allowed:
-        assert "only an admin may start a Retrain" in at.warning[0].value
+        assert "only an admin may start or cancel a Retrain" in at.warning[0].value
 
 
 @pytest.mark.parametrize("who, allowed", [("donna", False), ("tom", True)])
@@ -153,3 +153,12 @@ def test_logging_out_ends_the_session_and_its_token(team_home):
     at.button(key="access_logout").click().run()
     assert titles(at) == ["Haverford"]
     assert accounts.user_from_token(team_home.connect(), token) is None
+
+
+def test_disabling_an_account_ends_its_open_session(team_home):
+    at = log_in("donna")
+    assert "Library" in titles(at)
+    with acting_as(OPERATOR):
+        accounts.disable_user(team_home.connect(), "donna")
+    at.run()
+    assert titles(at) == ["Haverford"]

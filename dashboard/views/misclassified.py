@@ -149,7 +149,10 @@ def crosscheck_status() -> None:
     done, total = p.get("done", 0), max(1, p.get("total", 1))
     st.progress(min(1.0, done / total), text=f"Cross-check run {run['id']}: {p.get('stage', 'queued')} {done}/{total}")
     if st.button("Cancel cross-check", key=f"mis_cc_cancel_{run['id']}"):
-        jobs.cancel_run(db, run["id"])
+        try:
+            jobs.cancel_run(db, run["id"])
+        except HaverfordError as exc:
+            st.error(str(exc))
 
 
 def _rerun_when_finished(state_key: str, run: dict | None) -> None:

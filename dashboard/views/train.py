@@ -83,8 +83,11 @@ def show_run(db, run: dict) -> None:
         done, total = progress.get("done", 0), max(1, progress.get("total", 1))
         st.progress(min(1.0, done / total), text=f"{progress.get('stage', 'queued')}: {done}/{total} · epoch {run['epoch'] or 0}")
         if st.button("Cancel run", key=f"train_cancel_{run['id']}"):
-            jobs.cancel_run(db, run["id"])
-            st.info("Cancel requested; the run stops at its next batch.")
+            try:
+                jobs.cancel_run(db, run["id"])
+                st.info("Cancel requested; the run stops at its next batch.")
+            except HaverfordError as exc:
+                st.error(str(exc))
     elif status == "failed":
         st.error(f"Run failed: {run['error']}")
     elif status == "succeeded":
