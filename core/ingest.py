@@ -423,9 +423,12 @@ def relocate(home: Home, old_dir: str | os.PathLike, new_dir: str | os.PathLike)
     ------
     HaverfordError
         When ``new_dir`` is not a folder or no track of the library is under ``old_dir``.
+    AccessDenied
+        For anyone but an admin (with accounts on).
     """
     from haverford.db import tracks as tracks_db
 
+    require(home, "relocate", detail=f"{old_dir} -> {new_dir}")
     started = time.perf_counter()
     old, new = Path(os.path.abspath(Path(old_dir).expanduser())), Path(os.path.abspath(Path(new_dir).expanduser()))
     if not new.is_dir():
@@ -449,8 +452,9 @@ def relocate(home: Home, old_dir: str | os.PathLike, new_dir: str | os.PathLike)
     return out
 
 
-def save_upload(folder: Path, name: str, data: bytes) -> tuple[Path, str]:
-    """Save an uploaded file under a safe, unique name; return its path and the original title.
+def save_upload(home: Home, name: str, data: bytes) -> tuple[Path, str]:
+    """Save an uploaded file in the home's ``uploads/`` under a safe, unique name; return its path
+    and the original title. Importing is an admin's action: uploading is checked the same way.
 
     The file is named by its content (``upload-<sha256[:16]><ext>``, the extension kept when it
     is plain ASCII), so no browser-supplied name reaches the file system and the same bytes
@@ -458,10 +462,15 @@ def save_upload(folder: Path, name: str, data: bytes) -> tuple[Path, str]:
 
     Raises
     ------
+    AccessDenied
+        For anyone but an admin (with accounts on).
     HaverfordError
         When the file is over the upload limit (``HAVERFORD_MAX_UPLOAD_MB``).
     """
     from haverford.core.config import UPLOAD_LIMIT_ENV, max_upload_mb
+
+    require(home, "import", detail=f"upload {Path(name or 'upload').name}")
+    folder = home.uploads_dir
 
     original = Path(name or "upload").name
     limit = max_upload_mb()

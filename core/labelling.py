@@ -7,13 +7,12 @@ The dashboard's labelling page is a thin layer over these functions, so that the
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import sqlite_utils
 
-from haverford.core.config import SR, UPLOAD_LIMIT_ENV, max_upload_mb
+from haverford.core.config import SR
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import Decision, decide, is_asked
 from haverford.core.roles import require
@@ -140,32 +139,3 @@ def default_options(kind: str, *, lo: float | None = None, hi: float | None = No
     return {}
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
-
-
-def safe_filename(name: str) -> str:
-    """A browser-supplied file name made safe to write: no folders, no odd characters."""
-    base = _UNSAFE.sub("_", Path(name or "").name).strip(" .")
-    return base[:120] or "upload"
-
-
-def save_upload(folder: Path, name: str, data: bytes) -> Path:
-    """Write an uploaded file under ``folder`` with a sanitised name that clashes with nothing.
-
-    The same bytes under the same name reuse the file already there.
-    """
-    limit = max_upload_mb()
-    if len(data) > limit * 1024 * 1024:
-        raise HaverfordError(f"{safe_filename(name)} is {len(data) / 2**20:.1f} MB, over the {limit} MB "
-                             f"upload limit (set {UPLOAD_LIMIT_ENV} to change it)")
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / safe_filename(name)
-    stem, suffix, n = target.stem, target.suffix, 1
-    while target.exists() and target.read_bytes() != data:
-        target = folder / f"{stem}-{n}{suffix}"
-        n += 1
-    if not target.exists():
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    return target

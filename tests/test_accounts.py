@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from haverford.core.ingest import relocate, save_upload
 from haverford.core import accounts, crosscheck, jobs, labelling, questionnaire, versions
 from haverford.core.accounts import OPERATOR, AccessDenied, LoginError, acting_as
 from haverford.core.crosscheck import CrossCheckConfig
@@ -136,13 +137,23 @@ def import_music(home, db, segments, models):
     return True
 
 
+def upload_music(home, db, segments, models):
+    path, _ = save_upload(home, "song.wav", b"RIFF....")
+    return path.exists()
+
+
+def relocate_music(home, db, segments, models):
+    (home.path / "moved").mkdir(exist_ok=True)
+    return relocate(home, "/music", home.path / "moved")["moved"] == 0
+
+
 def add_account(home, db, segments, models):
     accounts.add_user(db, "ben", PASSWORD)
     return users_db.get_user(db, "ben") is not None
 
 
 ADMIN_ACTIONS = [edit_question, move_question, add_question, activate_model, start_retrain, start_crosscheck,
-                 cancel_a_run, import_music, add_account]
+                 cancel_a_run, import_music, upload_music, relocate_music, add_account]
 
 
 @pytest.fixture

@@ -140,7 +140,7 @@ def test_4_uploads_are_saved_under_safe_unique_names_and_titled_by_the_original(
     titles = {}
     for i, name in enumerate(["测试.mp3", "テスト.mp3", "מסמך.mp3"]):
         mp3 = ffmpeg(wav, tmp_path / f"{i}.mp3", "-af", f"volume={0.5 + i / 10}")
-        path, title = save_upload(home.uploads_dir, name, mp3.read_bytes())
+        path, title = save_upload(home, name, mp3.read_bytes())
         assert path.parent == home.uploads_dir and path.name.isascii() and path.suffix == ".mp3"
         titles[str(path)] = title
     report = ingest(home, list(titles), titles=titles, workers=1)
@@ -148,10 +148,10 @@ def test_4_uploads_are_saved_under_safe_unique_names_and_titled_by_the_original(
     assert sorted(t for (t,) in rows(home, "SELECT title FROM tracks")) == sorted(["测试", "テスト", "מסמך"])
 
 
-def test_the_same_upload_twice_is_one_file(tmp_path):
-    first = save_upload(tmp_path, "../../etc/a b.wav", b"RIFF....")
-    assert save_upload(tmp_path, "other name.wav", b"RIFF....") == (first[0], "other name")
-    assert first[1] == "a b" and list(tmp_path.iterdir()) == [first[0]]
+def test_the_same_upload_twice_is_one_file(home):
+    first = save_upload(home, "../../etc/a b.wav", b"RIFF....")
+    assert save_upload(home, "other name.wav", b"RIFF....") == (first[0], "other name")
+    assert first[1] == "a b" and list(home.uploads_dir.iterdir()) == [first[0]]
 
 
 def test_5_a_name_that_is_not_utf8_imports_predicts_and_exports(tmp_path, home):

@@ -24,7 +24,7 @@ def save_uploads(files) -> tuple[dict[str, str], list[dict]]:
     saved, refused = {}, []
     for f in files:
         try:
-            path, title = save_upload(home().uploads_dir, f.name, f.getvalue())
+            path, title = save_upload(home(), f.name, f.getvalue())
             saved[str(path)] = title
         except HaverfordError as exc:
             refused.append({"path": f.name, "error": str(exc)})
