@@ -111,7 +111,7 @@ def bench_page(home: Home, repeats: int) -> dict:
     page = str(ROOT / "dashboard" / "views" / "evaluate.py")
     os.environ[HOME_ENV] = str(home.path)
     cold, warm = [], []
-    for i in range(max(3, repeats // 3)):
+    for _i in range(max(3, repeats // 3)):
         at = AppTest.from_file(page, default_timeout=120)
         at.run()  # warm the imports once per AppTest
         at.session_state["eval_threshold"] = 0.5

@@ -203,7 +203,7 @@ async def drive(people: list[tuple[str, str]], port: int, *, seconds: float, thi
     url = f"ws://127.0.0.1:{port}/_stcore/stream"
     results = await asyncio.gather(*(label(s, url, until=until, think=think) for s in sessions),
                                    return_exceptions=True)
-    for s, r in zip(sessions, results):
+    for s, r in zip(sessions, results, strict=False):
         if isinstance(r, BaseException):
             s.errors.append(f"session failed: {type(r).__name__}: {r}")
     return sessions

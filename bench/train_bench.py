@@ -112,14 +112,13 @@ def grow(home: Path, *, factor: int) -> dict:
 
 def clone_library(home: Path, *, factor: int) -> None:
     """Add ``factor - 1`` copies of each track (new hash, shared feature files, same verdicts)."""
+    from haverford.core.features import get_feature
     from haverford.core.home import Home
     from haverford.db import answers as answers_db
+    from haverford.db import library as library_db
     from haverford.db import models as models_db
     from haverford.db import questions as questions_db
     from haverford.db import tracks as tracks_db
-
-    from haverford.core.features import get_feature
-    from haverford.db import library as library_db
 
     db = Home(home).connect()
     verdict_q = questions_db.verdict_question_id(db)
@@ -135,7 +134,7 @@ def clone_library(home: Path, *, factor: int) -> None:
             f = {"feature": "log_mel", "path": path, "n_segments": t["n_segments"], "n_bins": n_bins,
                  "n_frames": n_frames}
             new_id = tracks_db.insert_track(db, track, segment_s=5.0, features=[f])
-            for old, new in zip(old_ids, tracks_db.segment_ids(db, new_id)):
+            for old, new in zip(old_ids, tracks_db.segment_ids(db, new_id), strict=False):
                 if old in verdicts:
                     answers_db.save_answers(db, [new], "import", {verdict_q: verdicts[old]})
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import argon2
@@ -45,7 +45,8 @@ MIN_PASSWORD = 8
 NAME_PATTERN = re.compile(r"^[\w][\w .@-]{0,39}$")
 _hasher = argon2.PasswordHasher()
 __all__ = ["ACTION_NAMES", "OPERATOR", "PERMISSIONS", "ROLES", "AccessDenied", "Actor", "LoginError",
-           "acting_as", "accounts_on", "add_user", "current_actor", "disable_user", "issue_token", "list_users", "login", "logout", "require",
+           "acting_as", "accounts_on", "add_user", "current_actor", "disable_user", "issue_token", "list_users",
+           "login", "logout", "require",
            "set_actor_source", "user_from_token"]
 
 
@@ -122,7 +123,7 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now: datetime 
     A wrong password doubles the wait before the next attempt for that account is even
     checked; an unknown name costs the same hashing time as a known one.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     user = users_db.get_user(db, (name or "").strip())
     if user is None:
         _verify(_dummy_hash(), password)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Literal
 
 import numpy as np
 
@@ -22,8 +23,9 @@ from haverford.db.questions import list_questions
 __all__ = ["Agreement", "PairKappa", "agreement", "change_stamp", "disagreements", "labellers_count",
            "mean_kappa", "question_answers", "summary", "tracks_agreement"]
 
-LEVELS = {"yes_no": "nominal", "choice": "nominal", "text": "nominal", "count": "ordinal",
-          "rating": "ordinal", "number": "interval"}
+Level = Literal["nominal", "ordinal", "interval"]
+LEVELS: dict[str, Level] = {"yes_no": "nominal", "choice": "nominal", "text": "nominal", "count": "ordinal",
+                            "rating": "ordinal", "number": "interval"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Agreement:
     pairs: list[PairKappa] = field(default_factory=list)
 
 
-def level_for(kind: str) -> str:
+def level_for(kind: str) -> Level:
     """Krippendorff's level of measurement for a question kind."""
     return LEVELS.get(kind, "nominal")
 
@@ -59,7 +61,7 @@ def encode(values: Iterable[object], *, kind: str) -> list[float | str]:
         if kind == "yes_no":
             out.append(float(as_bool(v)))
         elif level_for(kind) in ("ordinal", "interval"):
-            out.append(float(v))
+            out.append(float(v))  # type: ignore[arg-type]  # a stored number; bad text raises ValueError
         else:
             out.append(str(v))
     return out
@@ -144,7 +146,7 @@ def mean_kappa(pairs: Iterable[PairKappa]) -> float | None:
     """
     defined = [p for p in pairs if p.kappa is not None and p.n > 0]
     total = sum(p.n for p in defined)
-    return sum(p.kappa * p.n for p in defined) / total if total else None
+    return sum((p.kappa or 0.0) * p.n for p in defined) / total if total else None
 
 
 def summary(db) -> list[dict]:

@@ -13,9 +13,9 @@ import hashlib
 import multiprocessing
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from threadpoolctl import threadpool_limits

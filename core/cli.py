@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import argparse
 import gc
-from importlib import resources
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
+from importlib import resources
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any
 
 from haverford.core import cli_eval, cli_models, cli_team
 from haverford.core.cli_types import port, positive_int
 from haverford.core.config import DEFAULT_FEATURE, HOME_ENV, LABELS, max_upload_mb
-
-DEFAULT_DEMO_TRACKS = 40  # core.demo.DEFAULT_TRACKS, without importing the demo's dependencies
 from haverford.core.errors import HaverfordError
 from haverford.core.identity import OPERATOR, acting_as
+
+DEFAULT_DEMO_TRACKS = 40  # core.demo.DEFAULT_TRACKS, without importing the demo's dependencies
 
 
 class UsageError(HaverfordError):
@@ -54,8 +55,8 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _common() -> Parser:
+    common = Parser(add_help=False)
     common.add_argument("--home", help=f"data home (default: ${HOME_ENV}, else ./haverford-data)")
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     return common
@@ -178,7 +179,7 @@ def _configure_demo(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def cmd_demo(args) -> dict:
+def cmd_demo(args) -> dict | None:
     _one_blas_thread()
     from haverford.core.demo import build_demo
     from haverford.core.home import Home
@@ -280,7 +281,8 @@ class _progress:
     """A tqdm bar on stderr fed by ``progress(done, total, item)`` callbacks."""
 
     def __init__(self, desc: str, *, unit: str, quiet: bool):
-        self.desc, self.unit, self.quiet, self.bar = desc, unit, quiet, None
+        self.desc, self.unit, self.quiet = desc, unit, quiet
+        self.bar: Any = None  # a tqdm bar, made on the first update (its total is known then)
 
     def __enter__(self) -> Callable[[int, int, str], None]:
         return self.update
@@ -353,7 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_result(args, out, TEXT_FORMATS.get(args.command))
         return 0
     except NothingProcessed as exc:
-        _print_result(args, exc.out, TEXT_FORMATS.get(args.command))
+        if args is not None:
+            _print_result(args, exc.out, TEXT_FORMATS.get(args.command))
         print(f"haverford: error: {exc}", file=sys.stderr)
         return 1
     except HaverfordError as exc:

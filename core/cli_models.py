@@ -113,7 +113,7 @@ class TqdmReporter:
     def __init__(self):
         self.bar, self.name = None, None
 
-    def __enter__(self) -> "TqdmReporter":
+    def __enter__(self) -> TqdmReporter:
         return self
 
     def stage(self, name: str, done: int, total: int) -> None:

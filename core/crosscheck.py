@@ -21,10 +21,10 @@ import numpy as np
 
 from haverford.core import jobs
 from haverford.core.errors import HaverfordError
+from haverford.core.home import Home
 from haverford.core.presets import TrainConfig
 from haverford.core.split import Subset
 from haverford.core.vocabulary import BANGER, TRAIN, VALIDATION
-from haverford.core.home import Home
 from haverford.db import evaluation as eval_db
 from haverford.db import models as models_db
 from haverford.db import runs as runs_db
@@ -46,7 +46,7 @@ class CrossCheckConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "CrossCheckConfig":
+    def from_json(cls, data: dict) -> CrossCheckConfig:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
@@ -179,7 +179,7 @@ def out_of_fold(home: Home, data: dict[str, np.ndarray], folds: np.ndarray, conf
         fold_reporter = FoldReporter(reporter, fold=fold, k=config.folds, epochs=preset.epochs)
         model, _, _ = fit_model(home, subsets, preset=preset, seed=config.seed + fold, reporter=fold_reporter)
         p[held] = predict_subset(home, model, _subset(data, held), feature=preset.feature,
-                                 progress=lambda d, t: fold_reporter.stage("scoring held-out tracks", d, t))
+                                 progress=lambda d, t, r=fold_reporter: r.stage("scoring held-out tracks", d, t))
     return p
 
 
@@ -196,7 +196,7 @@ def score_rows(data: dict[str, np.ndarray], folds: np.ndarray, p_banger: np.ndar
     issues, method = find_issues(data["labels"], pred_probs)
     rows = [{"segment_id": int(s), "fold": int(f), "label": int(y), "p_banger": float(p),
              "self_confidence": float(c), "is_issue": int(i)}
-            for s, f, y, p, c, i in zip(data["segment_ids"], folds, data["labels"], p_banger, confidence, issues)]
+            for s, f, y, p, c, i in zip(data["segment_ids"], folds, data["labels"], p_banger, confidence, issues, strict=False)]
     return rows, method
 
 

@@ -54,7 +54,7 @@ class SegmentBatches(keras.utils.PyDataset):
             return self._permutation(self.epoch_number)[index * b:(index + 1) * b]
         start = (self.epoch_number * self.steps_per_epoch + index) * b
         flat = np.arange(start, start + b)
-        return np.array([self._permutation(p // n)[p % n] for p in flat])
+        return np.array([self._permutation(int(p // n))[p % n] for p in flat])
 
     def _permutation(self, k: int) -> np.ndarray:
         return np.random.default_rng([self.seed, k]).permutation(len(self.labels))
@@ -74,7 +74,7 @@ def balanced_weights(labels: np.ndarray) -> np.ndarray:
     """
     classes = np.unique(labels)
     per_class = compute_class_weight("balanced", classes=classes, y=labels)
-    lookup = dict(zip(classes.tolist(), per_class))
+    lookup = dict(zip(classes.tolist(), per_class, strict=False))
     return np.array([lookup[int(y)] for y in labels], dtype=np.float32)
 
 

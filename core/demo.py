@@ -132,7 +132,7 @@ def save_import_labels(db, track_id: int, labels: list[tuple[str, str | None]]) 
     written = 0
     with write(db):
         for label in CLASSES:
-            ids = [s for s, (value, _) in zip(segment_ids, labels) if value == label]
+            ids = [s for s, (value, _) in zip(segment_ids, labels, strict=False) if value == label]
             if ids:
                 written += answers_db.save_answers(db, ids, IMPORT_LABELLER, {verdict_q: label},
                                                    note="label given at demo")
@@ -173,7 +173,7 @@ def add_simulated_answers(db, track_id: int, track: synth.SynthTrack, *, seed: i
     rng = np.random.default_rng([seed, int(content[:12], 16)])
     written = 0
     with write(db):
-        for seg_id, truth in zip(segment_ids, track.segments):
+        for seg_id, truth in zip(segment_ids, track.segments, strict=False):
             for who in LABELLERS:
                 if rng.random() < who.share:
                     values = {ids[k]: v for k, v in simulate(truth, who, rng).items() if k in ids}
@@ -193,7 +193,8 @@ def truth_record(track: synth.SynthTrack, path: str, content_hash: str,
     """One track's entry in the truth file."""
     return {"file": Path(path).name, "content_hash": content_hash, "style": track.style, "label": track.label,
             "segments": [{"index": s.index, "truth": s.verdict, "style": s.style, "hard": s.hard,
-                          "imported": label, "planted": cause} for s, (label, cause) in zip(track.segments, labels)]}
+                          "imported": label, "planted": cause}
+                         for s, (label, cause) in zip(track.segments, labels, strict=True)]}
 
 
 def write_truth(home: Home, records: list[dict], *, seed: int, noise: Noise) -> None:
@@ -227,7 +228,7 @@ def wrong_labels(home: Home) -> dict[int, dict]:
     for track in _read_truth(truth_path(home)).get("tracks", []):
         track_id = tracks_db.track_id_by_hash(db, track["content_hash"])
         ids = tracks_db.segment_ids(db, track_id) if track_id else []
-        for seg_id, seg in zip(ids, track["segments"]):
+        for seg_id, seg in zip(ids, track["segments"], strict=False):
             label = consensus.get(seg_id)
             if label is not None and label != seg["truth"]:
                 wrong[seg_id] = {"truth": seg["truth"], "label": label, "planted": seg["planted"],
@@ -244,7 +245,7 @@ def build_demo(home: Home, *, n_tracks: int = DEFAULT_TRACKS, seed: int = 0, noi
     started = time.perf_counter()
     tracks = write_audio(home.demo_dir, n_tracks=n_tracks, seed=seed)
     paths = list(tracks)
-    plans = dict(zip(paths, plan_import_labels([tracks[p] for p in paths], seed=seed, noise=noise)))
+    plans = dict(zip(paths, plan_import_labels([tracks[p] for p in paths], seed=seed, noise=noise), strict=False))
     # one worker: tracks get their ids in a fixed order (largest file first), so that everything
     # keyed by id, such as the cross-check's folds, is the same for the same seed
     report = ingest(home, sorted(paths), labeller=IMPORT_LABELLER, source="demo", workers=1, progress=progress)

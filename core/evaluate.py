@@ -14,19 +14,25 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from sklearn.calibration import calibration_curve
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
-                             precision_recall_curve, precision_recall_fscore_support, roc_auc_score,
-                             roc_curve)
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+    roc_auc_score,
+    roc_curve,
+)
 
 from haverford.core.errors import HaverfordError
-from haverford.core.vocabulary import BANGER, CLASSES, VERDICTS, consensus, majority_class
 from haverford.core.home import Home
 from haverford.core.labelling import algorithm_verdicts
+from haverford.core.vocabulary import BANGER, CLASSES, VERDICTS, consensus, majority_class
 from haverford.db import evaluation as eval_db
 from haverford.db import labelling as labelling_db
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db
-
 
 MAJORITY = "majority class"  # the baseline row's name
 
@@ -129,7 +135,7 @@ class Evaluation:
     baselines: list[dict] = field(default_factory=list)
     freshness: Freshness | None = None
 
-    def at(self, threshold: float) -> "Evaluation":
+    def at(self, threshold: float) -> Evaluation:
         """The same evaluation at another decision threshold (pure numpy, no database)."""
         return dataclasses.replace(score(self.model_id, self.split, self.labels, self.pred_probs, self.track_ids,
                                          self.segment_ids, self.rivals, threshold=threshold),
@@ -271,11 +277,11 @@ def track_results(labels: np.ndarray, pred_probs: np.ndarray, track_ids: np.ndar
     tracks, inverse, sizes = np.unique(track_ids, return_inverse=True, return_counts=True)
     n_banger = np.bincount(inverse, weights=labels, minlength=len(tracks))
     mean_p = np.bincount(inverse, weights=pred_probs[:, 1], minlength=len(tracks)) / np.maximum(sizes, 1)
-    truth = [majority_class(b, n - b) for b, n in zip(n_banger, sizes)]
+    truth = [majority_class(b, n - b) for b, n in zip(n_banger, sizes, strict=False)]
     predicted = [CLASSES[int(m >= threshold)] for m in mean_p]
     rows = [{"track_id": int(t), "segments": int(n), "banger_share": float(b / n), "mean_p_banger": float(m),
              "label": y, "predicted": g, "correct": None if y is None else y == g}
-            for t, n, b, m, y, g in zip(tracks, sizes, n_banger, mean_p, truth, predicted)]
+            for t, n, b, m, y, g in zip(tracks, sizes, n_banger, mean_p, truth, predicted, strict=False)]
     keep = np.array([y is not None for y in truth], dtype=bool)
     track_labels = np.array([int(y == BANGER) for y in truth if y is not None], dtype=np.int64)
     return rows, track_labels, as_pred_probs(mean_p[keep])

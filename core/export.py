@@ -44,8 +44,9 @@ def _write_csv(f, rows) -> int:
     writer = csv.DictWriter(f, fieldnames=COLUMNS)
     writer.writeheader()
     count = 0
-    for count, row in enumerate(rows, start=1):
+    for row in rows:  # streamed: an export of every answer never sits in memory at once
         writer.writerow(row)
+        count += 1
     return count
 
 

@@ -13,10 +13,10 @@ costs a second at every process start, a quarter of a typical ingest.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Callable, Iterator
 
 import numpy as np
 import scipy.fft

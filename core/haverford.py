@@ -10,8 +10,8 @@ not asked.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from haverford.core.vocabulary import BANGER, NOT_A_BANGER
 
@@ -50,7 +50,7 @@ def is_asked(question: Mapping, answers: Mapping[str, object]) -> bool:
     if other is None:
         return False
     try:
-        return _OPS[cond.get("op", "==")](float(other), float(cond["value"]))
+        return _OPS[cond.get("op", "==")](float(other), float(cond["value"]))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return _OPS[cond.get("op", "==")](other, cond["value"])
 
@@ -61,9 +61,8 @@ def decide(answers: Mapping[str, object], questions: list[Mapping]) -> Decision:
     reasons: list[str] = []
     missing: list[str] = []
     for q in ruled:
-        if "veto_when" in q["rule"] and answers.get(q["key"]) is not None:
-            if _veto(q, answers[q["key"]]):
-                return Decision(NOT_A_BANGER, [f"{q['key']} = {answers[q['key']]}: not a banger"])
+        if "veto_when" in q["rule"] and answers.get(q["key"]) is not None and _veto(q, answers[q["key"]]):
+            return Decision(NOT_A_BANGER, [f"{q['key']} = {answers[q['key']]}: not a banger"])
     for q in ruled:
         value = answers.get(q["key"])
         if value is None:

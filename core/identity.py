@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import getpass
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from haverford.core.dataset import SegmentBatches  # noqa: E402
 from haverford.core.errors import HaverfordError  # noqa: E402
 from haverford.core.home import Home  # noqa: E402
-from haverford.core.dataset import SegmentBatches  # noqa: E402
 from haverford.core.model import inference_batch_size  # noqa: E402
 from haverford.core.split import Subset  # noqa: E402
 from haverford.core.vocabulary import BANGER, CLASSES  # noqa: E402

@@ -17,10 +17,11 @@ import hashlib
 import os
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from haverford.core import analyse, audio, features
 from haverford.core.config import DEFAULT_FEATURE, LABELS, SEGMENT_SECONDS
@@ -186,7 +187,7 @@ class _Pipeline(Generic[Item]):
                 self.on_skip(item)
             else:
                 future = self.pool.submit(analyse.analyse_file, **job)
-                future.digest = job["digest"]
+                future.digest = job["digest"]  # type: ignore[attr-defined]  # read back in finish()
                 self.running[future] = item
 
     def completed(self) -> Iterator[tuple[Item, Future]]:
@@ -288,7 +289,7 @@ class _Run:
 
     def finish(self, candidate: Candidate, future: Future, *, labeller: str, source: str) -> None:
         """Store one worker's result (or its error), then settle the copies that waited for it."""
-        digest = future.digest  # set when submitted (see _Pipeline)
+        digest = future.digest  # type: ignore[attr-defined]  # set when submitted (see _Pipeline)
         try:
             result = future.result()
         except AudioError as exc:
@@ -394,8 +395,9 @@ def compute_missing(home: Home, feature: str, *, workers: int | None = None,
         if digest is not None and digest != track["content_hash"]:
             report.errors.append({"path": track["path"], "error": "file changed since import (content hash differs)"})
             digest = None
-        return digest and {"path": path, "digest": digest, "store_root": str(home.store.root),
-                           "feature_names": (feature,)}
+        if not digest:
+            return None
+        return {"path": path, "digest": digest, "store_root": str(home.store.root), "feature_names": (feature,)}
 
     workers = analyse.worker_count(workers, len(todo))
     with analyse.worker_pool(workers) as pool:
@@ -438,18 +440,18 @@ def relocate(home: Home, old_dir: str | os.PathLike, new_dir: str | os.PathLike)
     if not under:
         raise HaverfordError(f"no track of the library is under {audio.display_path(old)}; "
                              f"give the folder the music was imported from")
-    out = {"moved": 0, "missing": [], "changed": [], "seconds": 0.0}
+    moved, missing, changed = 0, [], []
     for track in under:
         target = new / Path(track["path"]).relative_to(old)
         if not target.is_file():
-            out["missing"].append(audio.display_path(target))
+            missing.append(audio.display_path(target))
         elif analyse.content_hash(target) != track["content_hash"]:
-            out["changed"].append(audio.display_path(target))
+            changed.append(audio.display_path(target))
         else:
             tracks_db.set_path(db, track["id"], str(target))
-            out["moved"] += 1
-    out["seconds"] = round(time.perf_counter() - started, 3)
-    return out
+            moved += 1
+    return {"moved": moved, "missing": missing, "changed": changed,
+            "seconds": round(time.perf_counter() - started, 3)}
 
 
 def save_upload(home: Home, name: str, data: bytes) -> tuple[Path, str]:

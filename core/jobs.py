@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from haverford.core.errors import HaverfordError
@@ -145,7 +145,7 @@ def _is_zombie(pid: int) -> bool:
 
 
 def _age_s(stamp: str) -> float:
-    return (datetime.now(timezone.utc) - datetime.fromisoformat(stamp)).total_seconds()
+    return (datetime.now(UTC) - datetime.fromisoformat(stamp)).total_seconds()
 
 
 # --- executing a run ---------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def _label_rows(subsets: dict) -> list[tuple[int, str, str]]:
     from haverford.core.vocabulary import CLASSES
 
     return [(int(s), side, CLASSES[int(y)]) for side, subset in subsets.items()
-            for s, y in zip(subset.segment_ids, subset.labels)]
+            for s, y in zip(subset.segment_ids, subset.labels, strict=False)]
 
 
 def _succeed(db, run_id: int, model_id: int) -> None:

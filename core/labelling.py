@@ -7,7 +7,7 @@ The dashboard's labelling page is a thin layer over these functions, so that the
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import sqlite_utils

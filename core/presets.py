@@ -47,7 +47,7 @@ class Preset:
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
-    def replace(self, **changes) -> "Preset":
+    def replace(self, **changes) -> Preset:
         return dataclasses.replace(self, **changes)
 
 
@@ -106,5 +106,5 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "TrainConfig":
+    def from_json(cls, data: dict) -> TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})

@@ -17,8 +17,15 @@ from haverford.db import answers as answers_db
 from haverford.db import evaluation as eval_db
 from haverford.db import questions as questions_db
 from haverford.db.answers import history, labellers
-from haverford.db.evaluation import (flips, get_review, label_edit_count, label_edits, label_issues,
-                                     latest_crosscheck, score_histogram)
+from haverford.db.evaluation import (
+    flips,
+    get_review,
+    label_edit_count,
+    label_edits,
+    label_issues,
+    latest_crosscheck,
+    score_histogram,
+)
 from haverford.db.labelling import latest_answers
 
 __all__ = ["REASONS", "flips", "get_review", "history", "label_edit_count", "label_edits", "label_issues",

@@ -8,7 +8,8 @@ accounts this check reads; ``core.identity`` says who is acting.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from haverford.core.errors import HaverfordError
 from haverford.core.identity import Actor, current_actor

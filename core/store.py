@@ -77,7 +77,7 @@ class FeatureStore:
                                      f"run 'haverford features --feature {feature}'")
             by_path.setdefault(loc["path"], []).append((pos, loc["idx"]))
         for rel, items in by_path.items():
-            positions, rows = zip(*items)
+            positions, rows = zip(*items, strict=False)
             out[list(positions)] = self.track(rel)[list(rows)]
         return out
 

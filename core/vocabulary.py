@@ -5,9 +5,24 @@ sides, preset names, queue modes and the consensus rule, all defined once in
 
 from __future__ import annotations
 
-from haverford.db.vocabulary import (AMBIGUOUS, BANGER, CLASSES, CONSENSUS_RULE, DEFAULT_PRESET,
-                                     NOT_A_BANGER, PRESET_NAMES, QUEUE_MODES, SIDES, TEST, TRAIN,
-                                     VALIDATION, VERDICT_NAMES, VERDICTS, consensus, majority_class)
+from haverford.db.vocabulary import (
+                                     AMBIGUOUS,
+                                     BANGER,
+                                     CLASSES,
+                                     CONSENSUS_RULE,
+                                     DEFAULT_PRESET,
+                                     NOT_A_BANGER,
+                                     PRESET_NAMES,
+                                     QUEUE_MODES,
+                                     SIDES,
+                                     TEST,
+                                     TRAIN,
+                                     VALIDATION,
+                                     VERDICT_NAMES,
+                                     VERDICTS,
+                                     consensus,
+                                     majority_class,
+)
 
 __all__ = ["AMBIGUOUS", "BANGER", "CLASSES", "CONSENSUS_RULE", "DEFAULT_PRESET", "NOT_A_BANGER",
            "PRESET_NAMES", "QUEUE_MODES", "QUEUE_TITLES", "SIDES", "TEST", "TRAIN", "VALIDATION",

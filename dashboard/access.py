@@ -4,8 +4,8 @@ With accounts (``haverford users add``), every browser session logs in; the logi
 reload through a signed, expiring token (``core.accounts.issue_token``) kept in a
 ``SameSite=Strict`` cookie, never in the URL, and the labeller is the person logged in.
 
-Without accounts, the shared password and list of allowed labellers come from Streamlit's secrets (``.streamlit/secrets.toml`` where ``haverford serve`` runs,
-or ``~/.streamlit/secrets.toml``)::
+Without accounts, the shared password and list of allowed labellers come from Streamlit's secrets
+(``.streamlit/secrets.toml`` where ``haverford serve`` runs, or ``~/.streamlit/secrets.toml``)::
 
     [haverford]
     password = "a long shared secret"

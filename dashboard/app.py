@@ -5,8 +5,15 @@ from pathlib import Path
 import streamlit as st
 
 from haverford.core import accounts
-from haverford.dashboard.access import (account_sidebar, labeller_ok, logged_in_user, login_form, password_ok,
-                                        session_actor, settings)
+from haverford.dashboard.access import (
+    account_sidebar,
+    labeller_ok,
+    logged_in_user,
+    login_form,
+    password_ok,
+    session_actor,
+    settings,
+)
 from haverford.dashboard.context import connect
 
 st.set_page_config(page_title="Haverford: is it a banger?", page_icon="🎧", layout="wide")

@@ -9,7 +9,7 @@ filters on the label stay fast on 100,000 segments.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import sqlite_utils
 
@@ -29,7 +29,7 @@ def save_answers(db: sqlite_utils.Database, segment_ids: Iterable[int], labeller
     rows = [{"segment_id": s, "question_id": int(q), "labeller": labeller, "value": v, "note": note,
              "created_at": stamp} for s in segment_ids for q, v in values.items()]
     with write(db):
-        db["answers"].insert_all(rows, batch_size=1000)
+        db.table("answers").insert_all(rows, batch_size=1000)
         if verdict_question_id(db) in {int(q) for q in values}:
             refresh_verdicts(db, segment_ids)
     return len(rows)

@@ -75,6 +75,6 @@ def forget_feature_files(db: sqlite_utils.Database, paths: list[str]) -> int:
     """Drop the ``features`` rows of files that are not in the store, so that they are computed
     again (``haverford features``); returns how many rows went. One transaction."""
     with write(db):
-        before = db["features"].count
+        before = db.table("features").count
         db.conn.executemany("DELETE FROM features WHERE path = ?", [(p,) for p in paths])
-        return before - db["features"].count
+        return before - db.table("features").count

@@ -8,8 +8,8 @@ import logging
 import os
 import sqlite3
 import weakref
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import sqlite_utils
 
@@ -48,7 +48,7 @@ class DatabaseError(Exception):
 
 def now() -> str:
     """The current UTC time as an ISO-8601 string with milliseconds (sorts as text)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def connect(path: str | os.PathLike, *, migrate: bool = True) -> sqlite_utils.Database:

@@ -9,7 +9,7 @@ one filtered page costs one scan of the model's scores: tens of milliseconds at 
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 import sqlite_utils
 
@@ -153,7 +153,7 @@ def mark_reviewed(db: sqlite_utils.Database, segment_id: int, *, reviewer: str, 
     row = {"segment_id": int(segment_id), "model_id": int(model_id or 0), "run_id": int(run_id or 0),
            "status": "reviewed", "action": action, "reviewer": reviewer, "reviewed_at": now()}
     with write(db):
-        db["reviews"].upsert(row, pk=("segment_id", "model_id", "run_id"))
+        db.table("reviews").upsert(row, pk=("segment_id", "model_id", "run_id"))
 
 
 def unmark_reviewed(db: sqlite_utils.Database, segment_id: int, *, model_id: int | None = None,
@@ -218,13 +218,13 @@ def save_folds(db: sqlite_utils.Database, run_id: int, folds: dict[int, dict[str
     rows = [{"run_id": run_id, "fold": fold, "track_id": int(t), "role": role}
             for fold, roles in folds.items() for role, tracks in roles.items() for t in tracks]
     with write(db):
-        db["crosscheck_folds"].insert_all(rows, batch_size=1000)
+        db.table("crosscheck_folds").insert_all(rows, batch_size=1000)
 
 
 def save_crosscheck_scores(db: sqlite_utils.Database, run_id: int, rows: list[dict]) -> None:
     """Store out-of-fold scores: ``{segment_id, fold, label, p_banger, self_confidence, is_issue}``."""
     with write(db):
-        db["crosscheck_scores"].insert_all(({**r, "run_id": run_id} for r in rows), batch_size=1000)
+        db.table("crosscheck_scores").insert_all(({**r, "run_id": run_id} for r in rows), batch_size=1000)
 
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Callable
+from collections.abc import Callable
 
 import sqlite_utils
 
@@ -172,7 +172,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         if statement.strip():
             db.execute(statement)
     stamp = now()
-    db["questions"].insert_all(
+    db.table("questions").insert_all(
         {"key": q["key"], "text": q["text"], "kind": q["kind"], "options": _dump(q.get("options", {})),
          "position": i, "active": 1, "role": q.get("role"), "ask_when": _dump(q.get("ask_when")),
          "rule": _dump(q.get("rule")), "help": q.get("help"), "created_at": stamp, "changed_at": stamp}

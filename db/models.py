@@ -8,7 +8,7 @@ Exactly one model is active (``models_one_active``); ``activate`` switches in on
 from __future__ import annotations
 
 import json
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import sqlite_utils
 
@@ -72,7 +72,7 @@ def insert_model(db: sqlite_utils.Database, row: dict) -> int:
     for key in JSON_COLUMNS:
         if key in row and not isinstance(row[key], str):
             row[key] = json.dumps(row[key], sort_keys=True)
-    return db["models"].insert(row).last_pk
+    return int(db.table("models").insert(row).last_pk or 0)
 
 
 def activate(db: sqlite_utils.Database, model_id: int) -> None:
@@ -113,7 +113,7 @@ def save_model_labels(db: sqlite_utils.Database, model_id: int, rows: Iterable[t
     """Store the ``(segment_id, side, verdict)`` a model was trained and tested on, one transaction."""
     records = ({"model_id": int(model_id), "segment_id": int(s), "side": side, "verdict": v} for s, side, v in rows)
     with write(db):
-        db["model_labels"].insert_all(records, batch_size=5000)
+        db.table("model_labels").insert_all(records, batch_size=5000)
 
 
 def label_changes(db: sqlite_utils.Database, model_id: int) -> dict[str, int]:
@@ -163,9 +163,9 @@ def save_predictions(db: sqlite_utils.Database, model_id: int, segment_ids: Iter
                      p_banger: Iterable[float]) -> None:
     """Store (or replace) a model's scores for segments, one transaction."""
     rows = [{"model_id": model_id, "segment_id": int(s), "p_banger": float(p)}
-            for s, p in zip(segment_ids, p_banger)]
+            for s, p in zip(segment_ids, p_banger, strict=False)]
     with write(db):
-        db["predictions"].upsert_all(rows, pk=("model_id", "segment_id"), batch_size=1000)
+        db.table("predictions").upsert_all(rows, pk=("model_id", "segment_id"), batch_size=1000)
 
 
 def prediction_count(db: sqlite_utils.Database, model_id: int) -> int:

@@ -51,10 +51,10 @@ def add_question(db: sqlite_utils.Database, *, key: str, text: str, kind: str, o
     stamp = now()
     with write(db):
         position = db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM questions").fetchone()[0]
-        return db["questions"].insert({
+        return db.table("questions").insert({
             "key": key, "text": text, "kind": kind, "options": _dump(options or {}), "position": position,
             "active": 1, "rule": _dump(rule), "ask_when": _dump(ask_when), "help": help,
-            "created_at": stamp, "changed_at": stamp}).last_pk
+            "created_at": stamp, "changed_at": stamp}).last_pk or 0
 
 
 def update_question(db: sqlite_utils.Database, question_id: int, **changes) -> None:
@@ -67,11 +67,11 @@ def update_question(db: sqlite_utils.Database, question_id: int, **changes) -> N
     if "active" in values:
         values["active"] = int(bool(values["active"]))
     with write(db):
-        old = db["questions"].get(question_id)
-        db["question_revisions"].insert({
+        old = db.table("questions").get(question_id)
+        db.table("question_revisions").insert({
             "question_id": question_id, "text": old["text"], "options": old["options"], "rule": old["rule"],
             "ask_when": old["ask_when"], "active": old["active"], "changed_at": old["changed_at"]})
-        db["questions"].update(question_id, {**values, "changed_at": now()})
+        db.table("questions").update(question_id, {**values, "changed_at": now()})
 
 
 def move_question(db: sqlite_utils.Database, question_id: int, *, offset: int) -> None:

@@ -33,7 +33,7 @@ def create_run(db: sqlite_utils.Database, config: dict, *, created_by: str | Non
             return None, going["id"]
         row = {"kind": kind, "status": "queued", "config": json.dumps(config, sort_keys=True),
                "created_by": created_by, "created_at": now(), "heartbeat_at": now()}
-        return db["training_runs"].insert(row).last_pk, None
+        return db.table("training_runs").insert(row).last_pk, None
 
 
 def get_run(db: sqlite_utils.Database, run_id: int) -> dict | None:
@@ -93,7 +93,7 @@ def request_cancel(db: sqlite_utils.Database, run_id: int) -> bool:
 def record_epoch(db: sqlite_utils.Database, run_id: int, epoch: int, metrics: dict) -> None:
     """Store one epoch's metrics (loss, accuracy, val_loss, ...) and bump the run's epoch."""
     with write(db):
-        db["run_metrics"].upsert({"run_id": run_id, "epoch": epoch, "metrics": json.dumps(metrics),
+        db.table("run_metrics").upsert({"run_id": run_id, "epoch": epoch, "metrics": json.dumps(metrics),
                                   "created_at": now()}, pk=("run_id", "epoch"))
         db.execute("UPDATE training_runs SET epoch = ?, heartbeat_at = ? WHERE id = ?",
                    [epoch, now(), run_id])

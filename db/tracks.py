@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 import sqlite_utils
 
@@ -21,9 +21,9 @@ def path_value(path: str) -> str | bytes:
         return os.fsencode(path)
 
 
-def _with_path(row: dict | None) -> dict | None:
+def _with_path(row: dict) -> dict:
     """A row whose ``path`` is a ``str`` again, whichever way it was stored."""
-    if row is not None and isinstance(row.get("path"), bytes):
+    if isinstance(row.get("path"), bytes):
         row["path"] = os.fsdecode(row["path"])
     return row
 
@@ -59,8 +59,8 @@ def insert_track(db: sqlite_utils.Database, track: dict, *, segment_s: float,
         if track_id_by_hash(db, track["content_hash"]) is not None:
             return None
         row = {**track, "path": path_value(track["path"]), "imported_at": now()}
-        track_id = db["tracks"].insert(row).last_pk
-        db["segments"].insert_all(
+        track_id = int(db.table("tracks").insert(row).last_pk or 0)
+        db.table("segments").insert_all(
             {"track_id": track_id, "idx": i, "start_s": i * segment_s, "end_s": (i + 1) * segment_s,
              "silent": int(flags[i])}
             for i in range(track["n_segments"])
@@ -84,7 +84,7 @@ def add_features(db: sqlite_utils.Database, track_id: int, features: Iterable[di
     """Record feature files written to the store for ``track_id`` (replacing older rows)."""
     rows = [{**f, "track_id": track_id, "created_at": now()} for f in features]
     if rows:
-        db["features"].upsert_all(rows, pk=("track_id", "feature"))
+        db.table("features").upsert_all(rows, pk=("track_id", "feature"))
 
 
 def segment_ids(db: sqlite_utils.Database, track_id: int, *, audible_only: bool = False) -> list[int]:

@@ -10,7 +10,7 @@ SQLite aggregate ``verdict_consensus`` registered on every connection, so the ru
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 BANGER = "banger"
 NOT_A_BANGER = "not_a_banger"

@@ -38,7 +38,7 @@ def build(db, tracks: dict = TRACKS) -> dict:
         ids[title] = add_track(db, title, len(rows))
         seg[title] = tracks_db.segment_ids(db, ids[title])
         sides[ids[title]] = side
-        for s, (verdict, p) in zip(seg[title], rows):
+        for s, (verdict, p) in zip(seg[title], rows, strict=False):
             label(db, [s], verdict)
             scores[s] = p
     models_db.assign_sides(db, sides)

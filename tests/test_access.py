@@ -2,6 +2,7 @@
 
 
 from importlib import resources
+
 import pytest
 from streamlit.testing.v1 import AppTest
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from haverford.core.ingest import relocate, save_upload
 from haverford.core import accounts, crosscheck, jobs, labelling, questionnaire, versions
 from haverford.core.accounts import OPERATOR, AccessDenied, LoginError, acting_as
 from haverford.core.crosscheck import CrossCheckConfig
 from haverford.core.errors import HaverfordError
-from haverford.core.ingest import ingest
+from haverford.core.ingest import ingest, relocate, save_upload
 from haverford.db import answers as answers_db
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db
@@ -206,7 +205,7 @@ def test_login_with_the_right_password_returns_the_account(team):
 
 def test_a_wrong_password_costs_a_growing_delay(team):
     _, db, _, _ = team
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     waits = []
     for i in range(4):
         with pytest.raises(LoginError, match="wrong name or password") as err:
@@ -215,7 +214,7 @@ def test_a_wrong_password_costs_a_growing_delay(team):
     assert waits == [1, 2, 4, 8]
     with pytest.raises(LoginError, match="wait"):  # even the right password waits its turn
         accounts.login(db, "donna", PASSWORD)
-    assert accounts.login(db, "donna", PASSWORD, now=datetime.now(timezone.utc) + timedelta(seconds=9))
+    assert accounts.login(db, "donna", PASSWORD, now=datetime.now(UTC) + timedelta(seconds=9))
 
 
 def test_an_unknown_name_and_a_disabled_account_cannot_log_in(team):

@@ -9,12 +9,12 @@ import threading
 import pytest
 
 import haverford.db as dbm
-from haverford.db import migrations
 from haverford.core import backup as backup_mod
 from haverford.core.cli import main
 from haverford.core.errors import HaverfordError
 from haverford.core.home import Home
 from haverford.db import answers as answers_db
+from haverford.db import migrations
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db
 from haverford.db import tracks as tracks_db

@@ -85,10 +85,7 @@ def test_export_writes_one_row_per_answer(capsys, tmp_path, library_dir, fmt):
     out_file = tmp_path / f"labels.{fmt}"
     code, out, _ = run(capsys, "export", out_file, "--home", home, "--json")
     assert code == 0 and json.loads(out)["rows"] == 7
-    if fmt == "csv":
-        rows = list(csv.DictReader(out_file.open()))
-    else:
-        rows = json.loads(out_file.read_text())
+    rows = list(csv.DictReader(out_file.open())) if fmt == "csv" else json.loads(out_file.read_text())
     assert len(rows) == 7
     assert {r["question"] for r in rows} == {"verdict"}
     assert sorted({r["value"] for r in rows}) == ["banger", "not_a_banger"]

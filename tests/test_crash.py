@@ -1,13 +1,14 @@
 """Killing the training worker at random moments never corrupts the library or its models."""
 
+import contextlib
 import os
 import random
 import signal
 import time
 
 import pytest
-
 from _train_home import copy_home
+
 from haverford.core import jobs
 from haverford.core.inference import load_model
 from haverford.core.presets import TrainConfig
@@ -46,13 +47,15 @@ def test_ten_sigkills_at_random_moments(train_template, tmp_path):
         before = models_db.active_model(db)["id"]
         run_id = jobs.start_run(home, TrainConfig(preset="tiny", epochs=4), created_by="victim")
         stage = STAGES[len(moments) % len(STAGES)]
-        wait_until(lambda: _reached(runs_db.get_run(db, run_id), stage), timeout=300, every=0.01)
+        wait_until(lambda run_id=run_id, stage=stage: _reached(runs_db.get_run(db, run_id), stage),
+                   timeout=300, every=0.01)
         time.sleep(rng.uniform(0.0, 0.5))
         run = runs_db.get_run(db, run_id)
         moments.append((run["status"], (run["progress"] or {}).get("stage"), run["epoch"]))
         if run["pid"]:
             _kill_group(run["pid"])
-        wait_until(lambda: not jobs.pid_alive(run["pid"]) if run["pid"] else True)
+        pid = run["pid"]
+        wait_until(lambda pid=pid: not jobs.pid_alive(pid) if pid else True)
         jobs.refresh_runs(db, stale_after_s=0.0 if run["pid"] is None else jobs.STALE_AFTER_S)
         run = runs_db.get_run(db, run_id)
         active = models_db.active_model(db)
@@ -71,7 +74,5 @@ def test_ten_sigkills_at_random_moments(train_template, tmp_path):
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)  # the worker leads its own session
-    except ProcessLookupError:
-        pass

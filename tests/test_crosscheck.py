@@ -4,8 +4,8 @@ import time
 
 import numpy as np
 import pytest
-
 from _train_home import copy_home
+
 from haverford.core import crosscheck as cc
 from haverford.core.errors import HaverfordError
 from haverford.core.jobs import RunGoingError, create_run
@@ -73,7 +73,7 @@ def test_no_segment_is_scored_by_a_model_that_saw_its_track(checked):
     for r in eval_db.crosscheck_folds(db, run_id):
         roles.setdefault(r["fold"], {}).setdefault(r["role"], set()).add(r["track_id"])
     all_tracks = {r["track_id"] for r in models_db.labelled_tracks(db)}
-    for fold, sides in roles.items():
+    for _fold, sides in roles.items():
         assert sides["train"].isdisjoint(sides["held_out"]) and sides["train"] | sides["held_out"] == all_tracks
     for s in eval_db.crosscheck_scores(db, run_id):
         assert s["track_id"] in roles[s["fold"]]["held_out"]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from importlib import resources
 import shutil
+from importlib import resources
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from haverford.core import labelling
 from haverford.core.config import HOME_ENV
-from haverford.core.vocabulary import QUEUE_MODES
 from haverford.core.home import Home
+from haverford.core.vocabulary import QUEUE_MODES
 from haverford.db import answers as answers_db
 from haverford.db import questions as questions_db
 

@@ -11,8 +11,16 @@ import pytest
 
 from haverford.core import synth
 from haverford.core.cli import main
-from haverford.core.demo import (LABELLERS, TRUTH_FILE, Noise, build_demo, plan_import_labels, simulate,
-                                 truth_path, wrong_labels)
+from haverford.core.demo import (
+    LABELLERS,
+    TRUTH_FILE,
+    Noise,
+    build_demo,
+    plan_import_labels,
+    simulate,
+    truth_path,
+    wrong_labels,
+)
 from haverford.core.home import Home
 
 ROOT = Path(__file__).resolve().parents[1]

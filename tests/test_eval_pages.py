@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import pytest
+from _train_home import copy_home
 from streamlit.testing.v1 import AppTest
 
-from _train_home import copy_home
 from haverford.core.config import HOME_ENV
 from haverford.core.demo import build_demo
 from haverford.core.home import Home

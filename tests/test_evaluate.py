@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from _eval_data import build, label
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from _eval_data import build, label
 from haverford.core.cli import main
 from haverford.core.errors import HaverfordError
 from haverford.core.evaluate import as_pred_probs, curves, evaluate_model, metrics, track_results
@@ -35,7 +35,7 @@ def ids(lib, title, *idx):
 @pytest.mark.parametrize("threshold", [0.5, 0.35, 0.75])
 def test_metrics_match_scikit_learn(threshold):
     m = metrics(LABELS, as_pred_probs(P), threshold=threshold)
-    pred = (P >= threshold).astype(int)
+    pred = (threshold <= P).astype(int)
     assert m.n == 10 and m.threshold == threshold
     assert m.accuracy == pytest.approx(skm.accuracy_score(LABELS, pred))
     assert m.balanced_accuracy == pytest.approx(skm.balanced_accuracy_score(LABELS, pred))

@@ -13,8 +13,8 @@ import pytest
 import soundfile as sf
 
 import haverford.db as dbm
-from haverford.core.home import Home
 from haverford.core.cli import main
+from haverford.core.home import Home
 from haverford.core.ingest import ingest
 from haverford.db.migrations import MIGRATIONS
 from tests.conftest import tone, write_audio

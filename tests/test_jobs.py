@@ -7,8 +7,8 @@ import sys
 import time
 
 import pytest
-
 from _train_home import copy_home
+
 from haverford.core import jobs
 from haverford.core.jobs import RunCancelled, RunGoingError, create_run, execute_run, refresh_runs, start_run
 from haverford.core.presets import TrainConfig

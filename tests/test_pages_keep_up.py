@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, idle, shot, wait_for
 
 from haverford.core.demo import build_demo
 from haverford.core.home import Home
-from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, idle, shot, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 JOB_TIMEOUT_MS = 300_000  # a tiny Retrain or a 2-fold cross-check in a worker, on a busy 2-core machine

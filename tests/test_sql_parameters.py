@@ -11,8 +11,8 @@ import pytest
 
 import haverford.db.connection as connection
 from haverford.core.export import export_answers
-from haverford.core.vocabulary import QUEUE_MODES
 from haverford.core.ingest import ingest
+from haverford.core.vocabulary import QUEUE_MODES
 from haverford.db import answers, labelling, library, questions
 from tests.conftest import tone, write_audio
 

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, idle, shot, wait_for
 
 from haverford.core import accounts
 from haverford.core.accounts import OPERATOR, acting_as
 from haverford.core.home import Home
 from haverford.dashboard.access import COOKIE
-from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, idle, shot, wait_for
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
+from _train_home import copy_home
 from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
 
@@ -18,7 +19,6 @@ from haverford.db import models as models_db
 from haverford.db import questions as questions_db
 from haverford.db import runs as runs_db
 from haverford.db import users as users_db
-from _train_home import copy_home
 
 APP = str(resources.files("haverford.dashboard") / "app.py")
 PASSWORD = "correct horse battery"

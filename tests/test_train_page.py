@@ -3,12 +3,12 @@
 from pathlib import Path
 
 import pytest
+from _train_home import copy_home
 from streamlit.testing.v1 import AppTest
 
-from _train_home import copy_home
 from haverford.core.config import HOME_ENV
-from haverford.core.jobs import create_run
 from haverford.core.home import Home
+from haverford.core.jobs import create_run
 from haverford.db import models as models_db
 from haverford.db import runs as runs_db
 

@@ -17,17 +17,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from haverford.core.synth._base import _BANGER_BPM, _DOPENESS, _SEGMENT_N, PEAK, SEGMENT_S, SR
 from haverford.core.synth.acoustic import _piece_pad, _plan_piece, _render_notes
 from haverford.core.synth.banger import _banger_bars, _drop_times, _render_banger
-from haverford.core.synth.hard import (make_ambient, make_breakbeat, make_intro_outro, make_live_drums,
-                                       make_synth_ballad)
-from haverford.core.synth.track import (BANGER, NOT_A_BANGER, SegmentTruth, SynthTrack, master,
-                                        n_samples, segment_truth, title)
+from haverford.core.synth.hard import make_ambient, make_breakbeat, make_intro_outro, make_live_drums, make_synth_ballad
+from haverford.core.synth.track import (
+    BANGER,
+    NOT_A_BANGER,
+    SegmentTruth,
+    SynthTrack,
+    master,
+    n_samples,
+    segment_truth,
+    title,
+)
 
 __all__ = ["PEAK", "SEGMENT_S", "SR", "STYLES", "SegmentTruth", "SynthTrack", "make_ambient", "make_banger",
            "make_breakbeat", "make_intro_outro", "make_library", "make_live_drums", "make_not_banger",
@@ -60,7 +67,7 @@ def make_banger(seed: int, *, duration_s: float) -> SynthTrack:
     y = master(_render_banger(bars, n=n, rng=rng), rng=rng)
     times = _drop_times(bars)
     dopeness = rng.integers(_DOPENESS[0], _DOPENESS[1] + 1, size=len(times)).tolist()
-    segments = segment_truth(n // _SEGMENT_N, bpm=bpm, drops=list(zip(times, dopeness)),
+    segments = segment_truth(n // _SEGMENT_N, bpm=bpm, drops=list(zip(times, dopeness, strict=False)),
                              acoustic=False, verdict=BANGER, style="four_on_the_floor")
     return SynthTrack(title(BANGER, f"seed {seed}", bpm), BANGER, y, SR, bpm, segments, tuple(times))
 
@@ -138,6 +145,6 @@ def library_maker(i: int) -> Maker:
 
 
 def _library_tracks(durations: np.ndarray, seeds: np.ndarray) -> Iterator[SynthTrack]:
-    for i, (duration_s, track_seed) in enumerate(zip(durations, seeds)):
+    for i, (duration_s, track_seed) in enumerate(zip(durations, seeds, strict=False)):
         track = library_maker(i)(int(track_seed), duration_s=float(duration_s))
         yield dataclasses.replace(track, title=title(track.label, f"{i // 2 + 1:02d}", track.bpm))

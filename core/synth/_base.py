@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 from scipy import signal
 
@@ -47,7 +46,7 @@ def _place(y: np.ndarray, event: np.ndarray, onsets_s: np.ndarray,
     """Add ``gain * event`` into ``y`` at every onset, in place; events past the end are cut."""
     starts = np.round(np.asarray(onsets_s, dtype=float) * SR).astype(np.int64)
     gains = np.broadcast_to(np.asarray(gains, dtype=float), starts.shape)
-    for start, gain in zip(starts, gains):  # one slice-add per note, not per sample
+    for start, gain in zip(starts, gains, strict=False):  # one slice-add per note, not per sample
         if 0 <= start < len(y):
             end = min(len(y), start + len(event))
             y[start:end] += gain * event[: end - start]
@@ -71,7 +70,7 @@ def _pad_tone(midis: np.ndarray, *, n: int, rng: np.random.Generator) -> np.ndar
     freqs = np.concatenate([_midi_hz(midis) * 2 ** (-6 / 1200), _midi_hz(midis) * 2 ** (6 / 1200)])
     phases = rng.uniform(0, 2 * np.pi, len(freqs))
     tone = np.zeros(n, dtype=np.float32)
-    for f, p in zip(freqs.astype(np.float32), phases.astype(np.float32)):
+    for f, p in zip(freqs.astype(np.float32), phases.astype(np.float32), strict=False):
         tone += np.sin(2 * np.pi * f * t + p)
     return tone / len(freqs)
 

@@ -8,9 +8,22 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from haverford.core.synth._base import (SR, _ARP_PATTERNS, _FREE_TEMPO_P, _GUITAR, _MAJOR_PROGRESSIONS, _MINOR_PROGRESSIONS,
-                              _NOT_BANGER_BPM, _PIANO, _filtered, _midi_hz, _pad_envelope, _pad_tone, _place,
-                              _voice)
+from haverford.core.synth._base import (
+    _ARP_PATTERNS,
+    _FREE_TEMPO_P,
+    _GUITAR,
+    _MAJOR_PROGRESSIONS,
+    _MINOR_PROGRESSIONS,
+    _NOT_BANGER_BPM,
+    _PIANO,
+    SR,
+    _filtered,
+    _midi_hz,
+    _pad_envelope,
+    _pad_tone,
+    _place,
+    _voice,
+)
 
 
 @dataclass(frozen=True)
@@ -129,7 +142,7 @@ def _concat_notes(*parts: _Notes) -> _Notes:
 def _render_notes(notes: _Notes, *, n: int, rng: np.random.Generator) -> np.ndarray:
     """All notes [shape=(n,)]; each (instrument, pitch) is synthesised once and reused."""
     y = np.zeros(n)
-    for instrument, midi in sorted(set(zip(notes.instrument.tolist(), notes.midi.tolist()))):
+    for instrument, midi in sorted(set(zip(notes.instrument.tolist(), notes.midi.tolist(), strict=False))):
         sel = (notes.instrument == instrument) & (notes.midi == midi)
         make = _pluck if instrument == _GUITAR else _piano
         _place(y, make(float(_midi_hz(midi)), rng=rng), notes.onset_s[sel], notes.velocity[sel])
@@ -172,7 +185,7 @@ def _piano(freq: float, *, rng: np.random.Generator, dur_s: float = 2.5) -> np.n
     amps = (1.0 / k**1.2) * rng.uniform(0.8, 1.2, len(k))
     tau = 1.8 * np.sqrt(262.0 / freq) / k**0.6  # high partials and high notes die sooner
     tone = np.zeros(len(t), dtype=np.float32)
-    for f, amp, tau_k in zip(partials.tolist(), amps.tolist(), tau.tolist()):
+    for f, amp, tau_k in zip(partials.tolist(), amps.tolist(), tau.tolist(), strict=False):
         # Python floats keep the arithmetic in float32, twice as fast as float64.
         decay = 0.7 * np.exp(t * (-4.0 / tau_k)) + 0.3 * np.exp(t * (-1.0 / tau_k))
         tone += amp * decay * np.sin(t * (2 * np.pi * f))
@@ -187,7 +200,7 @@ def _piece_pad(starts: np.ndarray, midis: np.ndarray, *, n: int,
     spans = np.round((ends - starts + release_s) * SR).astype(np.int64)
     y = np.zeros(n)
     tones = {}
-    for start, chord, m in zip(starts, midis, spans):
+    for start, chord, m in zip(starts, midis, spans, strict=False):
         key = tuple(chord.tolist())
         if key not in tones:  # one long tone per distinct chord, cut to length per use
             tones[key] = _pad_tone(chord, n=int(spans.max()), rng=rng)

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import signal
 
-from haverford.core.synth._base import (SEGMENT_S, SR, _MINOR_PROGRESSIONS, _SEGMENT_N, _STAB_RHYTHMS, _filtered,
-                              _midi_hz, _pad_envelope, _pad_tone, _place, _voice)
+from haverford.core.synth._base import (
+    _MINOR_PROGRESSIONS,
+    _SEGMENT_N,
+    _STAB_RHYTHMS,
+    SEGMENT_S,
+    SR,
+    _filtered,
+    _midi_hz,
+    _pad_envelope,
+    _pad_tone,
+    _place,
+    _voice,
+)
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,45 @@ from __future__ import annotations
 
 import numpy as np
 
-from haverford.core.synth._base import (_BANGER_BPM, _DOPENESS, _GUITAR, _MAJOR_PROGRESSIONS,
-                                        _MINOR_PROGRESSIONS, _PIANO, _SEGMENT_N, SR, _filtered,
-                                        _midi_hz, _pad_envelope, _pad_tone, _place, _voice)
-from haverford.core.synth.acoustic import (_Notes, _concat_notes, _four_note_voicing, _plan_piece,
-                                           _render_notes)
-from haverford.core.synth.banger import (_Grid, _banger_bars, _crash, _drop_times, _hat, _hats, _kick,
-                                         _render_banger, _snare, _snare_roll)
-from haverford.core.synth.track import (BANGER, NOT_A_BANGER, SynthTrack, master, n_samples, renumber,
-                                        segment_truth, title)
+from haverford.core.synth._base import (
+    _BANGER_BPM,
+    _DOPENESS,
+    _GUITAR,
+    _MAJOR_PROGRESSIONS,
+    _MINOR_PROGRESSIONS,
+    _PIANO,
+    _SEGMENT_N,
+    SR,
+    _filtered,
+    _midi_hz,
+    _pad_envelope,
+    _pad_tone,
+    _place,
+    _voice,
+)
+from haverford.core.synth.acoustic import _concat_notes, _four_note_voicing, _Notes, _plan_piece, _render_notes
+from haverford.core.synth.banger import (
+    _banger_bars,
+    _crash,
+    _drop_times,
+    _Grid,
+    _hat,
+    _hats,
+    _kick,
+    _render_banger,
+    _snare,
+    _snare_roll,
+)
+from haverford.core.synth.track import (
+    BANGER,
+    NOT_A_BANGER,
+    SynthTrack,
+    master,
+    n_samples,
+    renumber,
+    segment_truth,
+    title,
+)
 
 _BREAKBEAT_BPM = (130.0, 150.0)
 _LIVE_BPM = (118.0, 132.0)
@@ -132,7 +162,7 @@ def make_intro_outro(seed: int, *, duration_s: float) -> SynthTrack:
 
 def _dopeness(times: list[float], *, rng: np.random.Generator) -> list[tuple[float, int]]:
     dopeness = rng.integers(_DOPENESS[0], _DOPENESS[1] + 1, size=len(times)).tolist()
-    return list(zip(times, dopeness))
+    return list(zip(times, dopeness, strict=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +259,7 @@ def _saw_tone(midis: np.ndarray, *, n: int, rng: np.random.Generator, cutoff_hz:
     t = np.arange(n, dtype=np.float32) / SR
     freqs = np.outer(_midi_hz(midis), 2.0 ** (np.array([-10.0, 0.0, 10.0]) / 1200)).ravel()
     tone = np.zeros(n, dtype=np.float32)
-    for f, phase in zip(freqs.tolist(), rng.random(len(freqs)).tolist()):
+    for f, phase in zip(freqs.tolist(), rng.random(len(freqs)).tolist(), strict=False):
         tone += 2.0 * ((t * f + phase) % 1.0) - 1.0
     return _filtered(tone / len(freqs), cutoff_hz, btype="lowpass")
 
@@ -241,7 +271,7 @@ def _held_chords(starts: np.ndarray, voicings: np.ndarray, *, n: int, rng: np.ra
     spans = np.round((ends - starts + release_s) * SR).astype(np.int64)
     y = np.zeros(n)
     tones: dict[tuple, np.ndarray] = {}
-    for start, chord, m in zip(starts, voicings, spans):
+    for start, chord, m in zip(starts, voicings, spans, strict=False):
         key = tuple(np.atleast_1d(chord).tolist())
         if key not in tones:  # one long tone per distinct chord, cut to length per use
             tones[key] = tone(np.atleast_1d(chord), n=int(spans.max()), rng=rng)

@@ -41,7 +41,7 @@ def headline(ev: Evaluation) -> None:
     cols = st.columns(6)
     for col, (name, value) in zip(cols, [("Accuracy", m.accuracy), ("Balanced accuracy", m.balanced_accuracy),
                                          ("Precision", m.precision), ("Recall", m.recall), ("F1", m.f1),
-                                         ("ROC AUC", m.roc_auc)]):
+                                         ("ROC AUC", m.roc_auc)], strict=False):
         col.metric(name, "—" if value is None else f"{value:.3f}")
     st.caption(f"Segment-level, banger = positive class, threshold {ev.threshold:.2f} · {ev.split.text}"
                + (f" · {ev.split.unscored_segments} unscored test segments left out" if ev.split.unscored_segments else ""))
