@@ -63,7 +63,7 @@ def library_dir(tmp_path) -> Path:
 def train_template(tmp_path_factory):
     """A labelled library of 8 click tracks and 8 tones (3 segments each), built once per run;
     tests that write to it take a copy (``tests._train_home.copy_home``)."""
-    from tests._train_home import build_home
+    from _train_home import build_home
 
     return build_home(tmp_path_factory.mktemp("train-template"))
 
@@ -71,6 +71,6 @@ def train_template(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_train_template(tmp_path_factory):
     """The same with 4 tracks of each kind, for the slower page and cross-check tests."""
-    from tests._train_home import build_home
+    from _train_home import build_home
 
     return build_home(tmp_path_factory.mktemp("small-train-template"), per_class=4)

@@ -4,11 +4,11 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import tone, write_audio
 
 from haverford.core import audio
 from haverford.core.config import SEGMENT_SAMPLES, SR
 from haverford.core.errors import AudioError
-from tests.conftest import tone, write_audio
 
 
 def dominant_frequency(y: np.ndarray, sr: int = SR) -> float:

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import tone, write_audio
 
 from haverford.core.cli import main
-from tests.conftest import tone, write_audio
 
 
 def run(capsys, *argv):

@@ -15,14 +15,14 @@ import sys
 import time
 
 import pytest
+from _train_home import copy_home
+from conftest import clicks, tone, write_audio
 
 import haverford.db as dbm
 from haverford.core import jobs
 from haverford.core.home import Home
 from haverford.core.presets import TrainConfig
 from haverford.db import answers, questions
-from tests._train_home import copy_home
-from tests.conftest import clicks, tone, write_audio
 
 LABELLERS = 8
 SAVES = 500

@@ -3,11 +3,11 @@
 import librosa
 import numpy as np
 import pytest
+from conftest import clicks, tone
 
 from haverford.core import features
 from haverford.core.config import SEGMENT_SAMPLES
 from haverford.core.errors import HaverfordError
-from tests.conftest import clicks, tone
 
 
 @pytest.fixture(scope="module")

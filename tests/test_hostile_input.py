@@ -11,13 +11,13 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import tone, write_audio
 
 import haverford.db as dbm
 from haverford.core.cli import main
 from haverford.core.home import Home
 from haverford.core.ingest import ingest
 from haverford.db.migrations import MIGRATIONS
-from tests.conftest import tone, write_audio
 
 
 @pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"])

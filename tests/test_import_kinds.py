@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import clicks, tone, write_audio
 
 from haverford.core import audio
 from haverford.core.home import Home
 from haverford.core.ingest import ingest, save_upload
-from tests.conftest import clicks, tone, write_audio
 
 SR = 22050
 

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import tone, write_audio
 
 from haverford.core import features
 from haverford.core.errors import HaverfordError
 from haverford.core.ingest import compute_missing, ingest
 from haverford.db import answers, tracks
-from tests.conftest import tone, write_audio
 
 
 def verdicts(home):

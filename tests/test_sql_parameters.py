@@ -8,13 +8,13 @@ of the recorded SQL texts may contain them.
 import sqlite3
 
 import pytest
+from conftest import tone, write_audio
 
 import haverford.db.connection as connection
 from haverford.core.export import export_answers
 from haverford.core.ingest import ingest
 from haverford.core.vocabulary import QUEUE_MODES
 from haverford.db import answers, labelling, library, questions
-from tests.conftest import tone, write_audio
 
 MARK = "zq'); DROP TABLE answers;-- <script>alert(1)</script>"
 
