@@ -1,6 +1,6 @@
 """Ingest speed against the cost of decoding alone, per format, and the feature store's read rate.
 
-Usage: python bench/ingest_bench.py FOLDER [--workers N] [--rounds N] [--formats original,m4a,mp3]
+Usage: python bench/ingest_bench.py FOLDER [--workers N] [--rounds N] [--formats original,m4a,mp3] [--keep DIR]
 
 For each format (``original``: the files as they are; ``m4a`` (AAC) and ``mp3``: FOLDER
 converted with ffmpeg into a temporary folder at bench time, keeping the banger/ and
@@ -164,18 +164,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--formats", default="original,m4a,mp3", help="comma-separated: original, m4a, mp3")
+    parser.add_argument("--keep", metavar="DIR", help="keep the converted files in DIR and reuse them next time")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, rounds: {args.rounds} (medians)")
-    scratch = Path(tempfile.mkdtemp(prefix="haverford-bench-audio-"))
+    scratch = Path(args.keep or tempfile.mkdtemp(prefix="haverford-bench-audio-"))
     try:
         for fmt in args.formats.split(","):
             started = time.perf_counter()
-            folder = args.folder if fmt == "original" else convert(args.folder, fmt, scratch / fmt)
-            if fmt != "original":
+            if fmt == "original":
+                folder = args.folder
+            elif (scratch / fmt).is_dir():
+                folder = str(scratch / fmt)
+            else:
+                folder = convert(args.folder, fmt, scratch / fmt)
                 print(f"{fmt}: converted with ffmpeg in {time.perf_counter() - started:.1f} s")
             summarise(fmt, bench_format(folder, args), args.workers)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

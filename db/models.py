@@ -143,12 +143,12 @@ def set_metrics(db: sqlite_utils.Database, model_id: int, metrics: dict) -> None
 # --- predictions -----------------------------------------------------------------------------
 
 def segment_count(db: sqlite_utils.Database) -> int:
-    """Number of segments in the library."""
+    """Number of audible (not silent) segments in the library: those a model scores."""
     return db.execute("SELECT COUNT(*) FROM segments WHERE silent = 0").fetchone()[0]
 
 
 def iter_segment_batches(db: sqlite_utils.Database, *, batch: int) -> Iterator[list[int]]:
-    """Every segment id of the library in id order, ``batch`` at a time (keyset pagination)."""
+    """Every audible segment id of the library in id order, ``batch`` at a time (keyset pagination)."""
     last = 0
     while True:
         ids = [r[0] for r in db.execute("SELECT id FROM segments WHERE id > ? AND silent = 0 ORDER BY id LIMIT ?",

@@ -294,20 +294,23 @@ def test_library_imports_uploaded_files_under_the_home(demo_copy, tmp_path):
     import numpy as np
     import soundfile as sf
 
-    good = io.BytesIO()
+    good, other = io.BytesIO(), io.BytesIO()
     sf.write(good, 0.3 * np.sin(np.arange(22050 * 6) * 0.07).astype("float32"), 22050, format="WAV")
+    sf.write(other, 0.3 * np.sin(np.arange(22050 * 6) * 0.05).astype("float32"), 22050, format="WAV")
     at = app("views/library.py")
     at.file_uploader(key="library_upload").set_value([("../my song.wav", good.getvalue(), "audio/wav"),
+                                                       ("测试.wav", other.getvalue(), "audio/wav"),
                                                        ("bad.wav", b"not audio", "audio/wav")]).run()
     at.button(key="library_import_upload").click().run()
     assert not at.exception
-    assert "Imported 1 tracks (1 segments)" in texts(at)
+    assert "Imported 2 tracks (2 segments)" in texts(at)
     assert "1 file(s) could not be imported" in texts(at)
-    saved = sorted(p.name for p in demo_copy.uploads_dir.iterdir())  # safe unique names, never the browser's
-    assert len(saved) == 2 and all(name.startswith("upload-") and name.endswith(".wav") for name in saved)
-    titles = [r[0] for r in demo_copy.connect().execute("SELECT title FROM tracks WHERE path LIKE ?",
-                                                        [f"{demo_copy.uploads_dir}%"])]
-    assert titles == ["my song"]  # the original name, without the folder part the browser sent
+    # saved under safe unique names (issue 10), the original names kept as titles
+    names = sorted(p.name for p in demo_copy.uploads_dir.iterdir())
+    assert len(names) == 3 and all(n.startswith("upload-") and n.endswith(".wav") and n.isascii() for n in names)
+    titles = {r[0] for r in demo_copy.connect().execute("SELECT title FROM tracks WHERE path LIKE ?",
+                                                         [f"{demo_copy.uploads_dir}%"])}
+    assert titles == {"my song", "测试"}
 
 
 def test_a_disagreement_opens_its_clip_and_goes_to_labelling(demo_copy):

@@ -325,6 +325,7 @@ def test_ingest_exits_1_with_json_when_nothing_was_processed(tmp_path):
 
 # --- 10. Quiet start -------------------------------------------------------------------------
 
+@pytest.mark.slow  # two TensorFlow start-ups in fresh processes
 @pytest.mark.parametrize("argv", [["train", "--preset", "tiny", "--feature", "mfcc"], ["predict", "x.wav"]])
 def test_10_commands_that_load_tensorflow_print_one_line_errors(tmp_path, argv):
     home = tmp_path / "h"
