@@ -198,17 +198,17 @@ def cmd_demo(args) -> dict | None:
 
 def _first_model(home, *, seed: int) -> dict | None:
     """Train the demo's first model (progress on stderr); None, with a note, when it cannot."""
-    from haverford.core.demo import train_first_model
+    from haverford.core.demo import needs_first_model, train_first_model
 
+    if not needs_first_model(home):
+        print("a model is already active: not training another", file=sys.stderr)
+        return None
     print("training the first model (the Retrain job, default preset)", file=sys.stderr)
     try:
         with cli_models.TqdmReporter() as reporter:
             summary = train_first_model(home, seed=seed, reporter=reporter)
     except HaverfordError as exc:  # e.g. --tracks 2: too little to train; the library is still built
         print(f"haverford: no first model: {exc}", file=sys.stderr)
-        return None
-    if summary is None:
-        print("a model is already active: not training another", file=sys.stderr)
         return None
     return {k: summary.get(k) for k in cli_models.TRAIN_KEYS}
 

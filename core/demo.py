@@ -264,15 +264,18 @@ def build_demo(home: Home, *, n_tracks: int = DEFAULT_TRACKS, seed: int = 0, noi
             "truth_file": str(truth_path(home)), "seconds": round(time.perf_counter() - started, 3)}
 
 
-def train_first_model(home: Home, *, seed: int = 0, reporter=None) -> dict | None:
-    """Train the demo's first model unless one is active: the Retrain job, default preset.
+def needs_first_model(home: Home) -> bool:
+    """Whether the home has no active model yet (a demo built again keeps the one it has)."""
+    return models_db.active_model(home.connect()) is None
 
-    Returns the job's summary (``haverford train``'s JSON fields), None when a model was already
-    active. Raises ``HaverfordError`` when the library is too small to train on.
+
+def train_first_model(home: Home, *, seed: int = 0, reporter=None) -> dict:
+    """Train the demo's first model: the Retrain job (``haverford train``), default preset.
+
+    Returns the job's summary (``haverford train``'s JSON fields). Raises ``HaverfordError`` when
+    the library is too small to train on.
     """
     from haverford.core.jobs import run_in_foreground
-    from haverford.core.train import TrainConfig
+    from haverford.core.train import TrainConfig  # TensorFlow: imported only to train
 
-    if models_db.active_model(home.connect()) is not None:
-        return None
     return run_in_foreground(home, TrainConfig(seed=seed), created_by="demo", reporter=reporter)
