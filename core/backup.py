@@ -49,7 +49,7 @@ def backup(home: Home, out: str | os.PathLike, *, features: bool = True,
     """
     started = time.perf_counter()
     out = _empty_folder(Path(out))
-    db = home.connect()
+    db = home.connect_private()
     try:
         backup_db.online_copy(db.conn, out / "haverford.db")
     finally:
@@ -192,7 +192,7 @@ def _set_aside(home: Home, *, replace: bool) -> str | None:
         raise HaverfordError(f"{home.path} already holds a library; restore into a new folder, or pass "
                              f"--replace (its database is kept in {home.path / backup_db.BACKUP_DIR})")
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    db = home.connect()
+    db = home.connect_private()
     try:
         kept = backup_db.online_copy(db.conn, home.path / backup_db.BACKUP_DIR / f"replaced-{stamp}.db")
     finally:
@@ -226,7 +226,7 @@ def _forget_absent_features(home: Home, manifest: dict) -> list[str]:
     absent = [e["path"].removeprefix("features/") for e in [*manifest["files"], *manifest["missing"]]
               if e["kind"] == "feature" and not _home_path(home, e).exists()]
     if absent:
-        db = home.connect()
+        db = home.connect_private()
         try:
             backup_db.forget_feature_files(db, absent)
         finally:
@@ -250,7 +250,7 @@ def check(home: Home) -> dict:
 
     Returns ``{"ok", "integrity", "missing_features", "missing_models", "features", "models"}``.
     """
-    db = home.connect()
+    db = home.connect_private()
     try:
         errors, named = backup_db.integrity_errors(db), backup_db.named_files(db)
     finally:

@@ -50,15 +50,29 @@ class Home:
         return FeatureStore(self.path / "features")
 
     def connect(self) -> sqlite_utils.Database:
-        """A new connection to the home's database (created and migrated if needed).
+        """This thread's connection to the home's database (``db.shared``: one per thread and
+        database file, created and migrated on first use in the process). Never close it.
 
         The database layer is imported here, on first use: sqlite-utils imports pandas
         (0.35 s), which ``haverford ingest`` does not make its workers wait for.
+
+        Raises ``HaverfordError`` when the file is not a database or is from a newer Haverford.
         """
         import haverford.db as dbm
 
+        return self._open(dbm.shared)
+
+    def connect_private(self) -> sqlite_utils.Database:
+        """A connection of the caller's own, which the caller closes (backups, short checks)."""
+        import haverford.db as dbm
+
+        return self._open(dbm.connect)
+
+    def _open(self, opener) -> sqlite_utils.Database:
+        import haverford.db as dbm
+
         try:
-            return dbm.connect(self.db_path)
+            return opener(self.db_path)
         except dbm.DatabaseError as exc:
             raise HaverfordError(str(exc)) from None
         except sqlite3.DatabaseError as exc:  # not a database, disk I/O error, ...

@@ -78,7 +78,7 @@ def _database(target) -> Iterator[sqlite_utils.Database]:
     if isinstance(target, sqlite_utils.Database):
         yield target
         return
-    db = target.connect()
+    db = target.connect_private()
     try:
         yield db
     finally:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_LAZY = {"DatabaseError": "connection", "connect": "connection", "now": "connection", "write": "connection",
+_LAZY = {"DatabaseError": "connection", "connect": "connection", "now": "connection", "shared": "connection",
+         "write": "connection",
          "SCHEMA_VERSION": "migrations", "migrate": "migrations"}
 __all__ = sorted(_LAZY)
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import threading
 import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -73,6 +74,49 @@ def connect(path: str | os.PathLike, *, migrate: bool = True) -> sqlite_utils.Da
 
         run_migrations(db)
     return db
+
+
+_local = threading.local()  # this thread's shared connections: (pid, path) → (inode, database)
+_migrated: set[tuple[str, int | None]] = set()  # (path, inode) of the files this process has migrated
+
+
+def shared(path: str | os.PathLike) -> sqlite_utils.Database:
+    """This thread's connection to the database at ``path``, opened on first use.
+
+    One connection per thread and file: a process checks the schema once per file (a new
+    file at the same path, e.g. after a restore, is opened and checked again), and a thread's
+    connections close when the thread ends. A connection is never carried across ``fork``.
+    Callers must not close it; ``connect`` gives a connection of one's own.
+    """
+    key = (os.getpid(), os.path.abspath(path))
+    cache = _local.__dict__.setdefault("databases", {})
+    inode, db = cache.get(key, (None, None))
+    if db is not None and _same_file(path, inode) and _open_still(db):
+        return db
+    fresh = (key[1], _inode(path)) not in _migrated
+    db = connect(path, migrate=fresh)
+    _migrated.add((key[1], _inode(path)))
+    cache[key] = (_inode(path), db)
+    return db
+
+
+def _inode(path: str | os.PathLike) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _same_file(path: str | os.PathLike, inode: int | None) -> bool:
+    return inode is not None and _inode(path) == inode
+
+
+def _open_still(db: sqlite_utils.Database) -> bool:
+    try:
+        db.conn.total_changes  # noqa: B018 - raises once the connection is closed
+    except sqlite3.ProgrammingError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -128,3 +128,26 @@ def test_ambiguous_is_a_verdict_that_counts_as_labelled_but_not_as_a_class(memdb
     rows = {r["segment_id"]: (r["verdict"], r["ambiguous_votes"], r["n_labellers"])
             for r in memdb.query("SELECT * FROM segment_verdicts")}
     assert rows == {seg_a: ("ambiguous", 1, 2), seg_b: ("banger", 1, 3)}
+
+
+def test_one_connection_per_thread_and_file_checked_once(tmp_path):
+    """``Home.connect`` gives a thread the same connection each time, another thread its own; a
+    closed one or a replaced file is opened afresh."""
+    import threading
+
+    from haverford.core.home import Home
+
+    home = Home(tmp_path / "h")
+    first = home.connect()
+    assert home.connect() is first
+    other = []
+    thread = threading.Thread(target=lambda: other.append(home.connect()))
+    thread.start()
+    thread.join()
+    assert other[0] is not first
+    first.close()
+    reopened = home.connect()
+    assert reopened is not first and reopened.execute("SELECT COUNT(*) FROM questions").fetchone()[0] > 0
+    (tmp_path / "h" / "haverford.db").rename(tmp_path / "old.db")  # a restore puts a new file in place
+    dbm.connect(tmp_path / "h" / "haverford.db").close()
+    assert home.connect() is not reopened
