@@ -167,19 +167,18 @@ def execute_run(home: Home, run_id: int, *, reporter=None) -> dict:
     if run is None or not runs_db.mark_running(db, run_id, pid=os.getpid()):
         raise HaverfordError(f"run {run_id} is not queued (status: {run and run['status']})")
     reporter = DbReporter(db, run_id, also=reporter)
-    model_id = None
     try:
         reporter.stage("starting", 0, 1)
         summary, model_id = _train_and_score(home, run, reporter=reporter)
         _succeed(db, run_id, model_id)
         return {"run_id": run_id, "model_id": model_id, **summary}
     except RunCancelled:
-        _discard(home, db, model_id)
+        _discard(home, db, run_id)
         runs_db.finish_run(db, run_id, "cancelled", error="cancelled by a user")
         raise
     except BaseException as exc:
-        _discard(home, db, model_id)
-        runs_db.finish_run(db, run_id, "failed", error=_error_text(exc))
+        _discard(home, db, run_id)
+        runs_db.finish_run(db, run_id, "failed", error=error_text(exc))
         raise
 
 
@@ -191,19 +190,43 @@ def _train_and_score(home: Home, run: dict, *, reporter) -> tuple[dict, int]:
     from haverford.core.presets import TrainConfig
     from haverford.core.train import train
 
+    from haverford.core.inference import ConvNetScorer
+
     started = time.perf_counter()
     config = TrainConfig.from_json(run["config"])
     result = train(home, config, reporter=reporter, created_by=run["created_by"])
     db = home.connect()
     model_id = models_db.insert_model(db, {**result.row, "run_id": run["id"]})
     models_db.save_model_labels(db, model_id, _label_rows(result.labels))
-    scored = score_library(home, model_id, model=result.model,
+    scored = score_library(home, model_id, scorer=ConvNetScorer(result.model, feature=result.row["feature"]),
                            progress=lambda d, t, _: reporter.stage("scoring", d, t))
+    others = _other_models(home, run, result, reporter=reporter) if config.other_models else {}
     summary = evaluate_model(home, model_id).summary()
     models_db.set_metrics(db, model_id, summary)
-    return {**result.summary, **summary, "scored_segments": scored["segments"],
+    return {**result.summary, **summary, **others, "scored_segments": scored["segments"],
             "scoring_segments_per_s": scored["segments_per_s"],
             "seconds": round(time.perf_counter() - started, 3)}, model_id
+
+
+def _other_models(home: Home, run: dict, result, *, reporter) -> dict:
+    """Fit the ``core.classic`` models on the ConvNet's training side, store them beside it (inactive),
+    score the library with them and store each one's evaluation; returns the seconds it all took."""
+    from haverford.core import classic
+    from haverford.core.evaluate import evaluate_model
+
+    started = time.perf_counter()
+    classic.prepare_features(home, progress=lambda d, t, _: reporter.stage("features", d, t))
+    fitted = classic.fit_all(home, result.labels, seed=result.row["params"]["seed"], base_row=result.row,
+                             progress=lambda d, t: reporter.stage("other models", d, t))
+    db, stored = home.connect(), []
+    for f in fitted:
+        other_id = models_db.insert_model(db, {**f.row, "run_id": run["id"]})
+        models_db.save_model_labels(db, other_id, _label_rows(result.labels))
+        stored.append((other_id, f.pipeline))
+    classic.score_library(home, stored, progress=lambda d, t: reporter.stage("scoring other models", d, t))
+    for other_id, _ in stored:
+        models_db.set_metrics(db, other_id, evaluate_model(home, other_id).summary())
+    return {"other_models_seconds": round(time.perf_counter() - started, 3)}
 
 
 def _label_rows(subsets: dict) -> list[tuple[int, str, str]]:
@@ -222,16 +245,15 @@ def _succeed(db, run_id: int, model_id: int) -> None:
         models_db.activate(db, model_id)
 
 
-def _discard(home: Home, db, model_id: int | None) -> None:
-    if model_id is None:
-        return
-    row = models_db.get_model(db, model_id)
-    models_db.delete_model(db, model_id)
-    if row and row["path"]:
-        (home.path / row["path"]).unlink(missing_ok=True)
+def _discard(home: Home, db, run_id: int) -> None:
+    """Remove the models (rows, scores and files) a failed or cancelled run had made so far."""
+    for row in models_db.run_models(db, run_id):
+        models_db.delete_model(db, row["id"])
+        if row["path"] and not row["active"]:
+            (home.path / row["path"]).unlink(missing_ok=True)
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     if isinstance(exc, HaverfordError):
         return str(exc)
     if isinstance(exc, KeyboardInterrupt):

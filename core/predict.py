@@ -1,5 +1,8 @@
 """Scoring with a trained model: every segment of the library, or audio files outside it.
 
+Which code scores depends on the model row's ``kind`` (``load_scorer``): a ConvNet or one of the
+other models of ``core.classic``; both read the feature store and decode files the same way.
+
 A track's verdict is ``banger`` when the mean p(banger) of its segments is at least 0.5.
 """
 
@@ -37,26 +40,36 @@ def model_row(db, model_id: int | None) -> dict:
     return row
 
 
-def score_library(home: Home, model_id: int, *, model=None, progress: Progress | None = None) -> dict:
+def load_scorer(home: Home, row: dict):
+    """The scorer of a model row, by its ``kind``: a ConvNet (``core.inference``, TensorFlow) or
+    one of the other models (``core.classic``, scikit-learn). A scorer has ``features`` (the
+    feature names it reads) and ``p_banger(xs)`` (feature name → batch, to p(banger) [shape=(n,)])."""
+    if row.get("kind", models_db.CONVNET) == models_db.CLASSIC:
+        from haverford.core.classic import load_scorer as load
+    else:
+        from haverford.core.inference import load_scorer as load
+    return load(home, row)
+
+
+def score_library(home: Home, model_id: int, *, scorer=None, progress: Progress | None = None) -> dict:
     """Score every segment of the library with a model and store the scores (batched).
 
-    Segments of tracks without the model's feature are skipped and counted.
+    Segments of tracks without one of the model's features are skipped and counted.
     Returns ``{"segments", "skipped", "seconds", "segments_per_s"}``.
     """
-    from haverford.core.inference import load_model, predict_p_banger
-
     started = time.perf_counter()
     db = home.connect()
     row = model_row(db, model_id)
-    model = model or load_model(home, row)
+    scorer = scorer or load_scorer(home, row)
     total, done, skipped = models_db.segment_count(db), 0, 0
     for ids in models_db.iter_segment_batches(db, batch=SCORE_BATCH):
-        locations = tracks_db.segment_locations(db, ids, row["feature"])
-        usable = [loc for loc in locations if loc["path"] is not None]
-        skipped += len(locations) - len(usable)
+        locations = {f: tracks_db.segment_locations(db, ids, f) for f in scorer.features}
+        usable = [i for i in range(len(ids)) if all(locations[f][i]["path"] is not None for f in scorer.features)]
+        skipped += len(ids) - len(usable)
         if usable:
-            p = predict_p_banger(model, [home.store.read(usable, row["feature"]).astype(np.float32)])
-            models_db.save_predictions(db, row["id"], [loc["segment_id"] for loc in usable], p)
+            xs = {f: home.store.read([locations[f][i] for i in usable], f).astype(np.float32)
+                  for f in scorer.features}
+            models_db.save_predictions(db, row["id"], [ids[i] for i in usable], scorer.p_banger(xs))
         done += len(ids)
         if progress:
             progress(done, total, "")
@@ -71,17 +84,15 @@ def predict_files(home: Home, paths: Iterable[str], *, model_id: int | None = No
 
     A file that cannot be decoded gets ``"error"`` and null scores; the others go on.
     """
-    from haverford.core.inference import load_model
-
     paths = [str(p) for p in paths]
     missing = [p for p in paths if not Path(p).is_file()]
     if missing:
         raise HaverfordError(f"no such file: {missing[0]}; give audio files to classify")
     row = model_row(home.connect(), model_id)
-    model = load_model(home, row)
+    scorer = load_scorer(home, row)
     tracks = []
     for done, path in enumerate(paths, start=1):
-        tracks.append(predict_file(model, path, feature=row["feature"]))
+        tracks.append(predict_file(scorer, path))
         if progress:
             progress(done, len(paths), path)
     return {"model_id": row["id"], "tracks": tracks}
@@ -92,13 +103,12 @@ def _as_stored(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float16).astype(np.float32)
 
 
-def predict_file(model, path: str, *, feature: str) -> dict:
-    """Segment scores and the track verdict of one audio file."""
-    from haverford.core.inference import predict_p_banger
-
+def predict_file(scorer, path: str) -> dict:
+    """Segment scores and the track verdict of one audio file, with a scorer from ``load_scorer``."""
     try:
-        batches = (_as_stored(features_mod.compute(feature, y)) for y in audio.iter_segments(path, batch=32))
-        p = predict_p_banger(model, batches)
+        parts = [scorer.p_banger({f: _as_stored(features_mod.compute(f, y)) for f in scorer.features})
+                 for y in audio.iter_segments(path, batch=32)]
+        p = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
     except AudioError as exc:
         return {"path": path, "p_banger": None, "verdict": None, "segments": [], "error": str(exc)}
     mean = float(p.mean())

@@ -1,6 +1,7 @@
 """``python -m haverford.core.worker --home DIR --run N``: the background process that executes one run.
 
-A run's ``kind`` says what it does: ``train`` (Retrain) or ``crosscheck`` (out-of-fold scores).
+A run's ``kind`` says what it does: ``train`` (Retrain), ``crosscheck`` (out-of-fold scores) or
+``tune`` (an Optuna search, ``core.tune``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
         from haverford.core.crosscheck import worker_main as crosscheck_main
 
         return crosscheck_main(home, args.run)
+    if run is not None and run["kind"] == "tune":
+        from haverford.core.tune import worker_main as tune_main
+
+        return tune_main(home, args.run)
     from haverford.core.jobs import worker_main
 
     return worker_main(home, args.run)
