@@ -8,8 +8,8 @@ summary that Tzanetakis & Cook 2002 fed their genre classifiers, on mel bands). 
 them on the training side of the stored split, beside the ConvNet (``core.jobs``); they become
 ``models`` rows of kind ``classic`` and are scored, evaluated and activated like a ConvNet.
 
-Files are written with skops and loaded only when every type in them is on ``TRUSTED``: a
-pickle runs code on load, a skops file does not. No TensorFlow here.
+Files are written with skops and loaded only when every type that skops does not trust by
+default is on ``TRUSTED``: a pickle runs code on load, a skops file does not. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -41,13 +41,9 @@ READ_BATCH = 512
 KNN_NEIGHBOURS = 15
 CALIBRATION_FOLDS = 3
 
-# what a skops file of ours may hold; anything else is refused before it is loaded
-TRUSTED = ["sklearn.calibration.CalibratedClassifierCV", "sklearn.calibration._CalibratedClassifier",
-           "sklearn.calibration._SigmoidCalibration", "sklearn.linear_model._logistic.LogisticRegression",
-           "sklearn.neighbors._classification.KNeighborsClassifier", "sklearn.neighbors._kd_tree.KDTree",
-           "sklearn.neighbors._ball_tree.BallTree", "sklearn.pipeline.Pipeline",
-           "sklearn.preprocessing._data.StandardScaler", "sklearn.svm._classes.LinearSVC",
-           "sklearn.utils._bunch.Bunch", "numpy.dtype", "numpy.ndarray", "builtins.slice"]
+# skops trusts scikit-learn's estimators and numpy's types by default (no code runs on load); of
+# the rest, our files hold only the calibrated SVM's internals. Any other type is refused.
+TRUSTED = ["sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration"]
 
 
 @dataclass(frozen=True)
@@ -208,7 +204,10 @@ def save_pipeline(pipeline: Pipeline, home: Home) -> str:
 
 
 def load_pipeline(home: Home, row: dict) -> Pipeline:
-    """Load a model's skops file, refusing any type not on ``TRUSTED`` (nothing else is run)."""
+    """Load a model's skops file, refusing any type that neither skops nor ``TRUSTED`` trusts.
+
+    Raises ``HaverfordError`` when the file is missing or holds such a type (before building anything).
+    """
     import skops.io as sio
 
     path = home.path / row["path"]

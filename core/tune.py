@@ -78,13 +78,13 @@ def storage(home: Home):
     """Optuna's SQLite storage in the data home (``tuning.db``), with a trial heartbeat."""
     import optuna
     from optuna.exceptions import ExperimentalWarning
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():  # the heartbeat is "experimental" since Optuna 2.9; it is what resuming needs
         warnings.simplefilter("ignore", ExperimentalWarning)
         return RDBStorage(f"sqlite:///{home.path / STORAGE_FILE}", heartbeat_interval=HEARTBEAT_S,
-                          grace_period=GRACE_S, heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=1),
+                          grace_period=GRACE_S, heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
                           engine_kwargs={"connect_args": {"timeout": 30}})
 
 
