@@ -101,7 +101,8 @@ def loso(home: Home, *, presets: list[str], with_classic: bool, folds: int, mani
 
 def summary(rows: list[dict]) -> str:
     """Mean (and min–max) over folds per model, as a Markdown table."""
-    lines = ["| model | accuracy | balanced accuracy | ROC AUC | track accuracy | fit seconds |", "|---|---|---|---|---|---|"]
+    lines = ["| model | accuracy | balanced accuracy | ROC AUC | track accuracy | fit seconds |",
+             "|---|---|---|---|---|---|"]
     for name in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == name]
         cells = []

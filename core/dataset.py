@@ -107,7 +107,8 @@ class SegmentBatches(keras.utils.PyDataset):
         rows = self.positions(index)
         x = self.store.read([self.locations[i] for i in rows], self.feature).astype(np.float32)
         if self.shuffle and self.augment > 0:
-            x = augment_batch(x, strength=self.augment, rng=np.random.default_rng([self.seed, self.epoch_number, index]))
+            rng = np.random.default_rng([self.seed, self.epoch_number, index])
+            x = augment_batch(x, strength=self.augment, rng=rng)
         return x, self.labels[rows], self.weights[rows]
 
 

@@ -358,7 +358,8 @@ def model_baseline(name: str, labels: np.ndarray, p_banger: np.ndarray, track_id
     _, track_labels, track_probs = track_results(labels[keep], probs, track_ids[keep], threshold=threshold)
     return {"name": name, "segments": segment.n, "tracks": len(np.unique(track_ids[keep])),
             "accuracy": segment.accuracy, "balanced_accuracy": segment.balanced_accuracy, "f1": segment.f1,
-            "roc_auc": segment.roc_auc, "track_accuracy": metrics(track_labels, track_probs, threshold=threshold).accuracy,
+            "roc_auc": segment.roc_auc,
+            "track_accuracy": metrics(track_labels, track_probs, threshold=threshold).accuracy,
             "fit_seconds": fit_seconds, "model_id": model_id,
             "note": note or f"model {model_id} at threshold {threshold:g}"}
 

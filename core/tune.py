@@ -83,8 +83,9 @@ def storage(home: Home):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():  # the heartbeat is "experimental" since Optuna 2.9; it is what resuming needs
         warnings.simplefilter("ignore", ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=1)
         return RDBStorage(f"sqlite:///{home.path / STORAGE_FILE}", heartbeat_interval=HEARTBEAT_S,
-                          grace_period=GRACE_S, heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                          grace_period=GRACE_S, heartbeat_stale_trial_callback=retry,
                           engine_kwargs={"connect_args": {"timeout": 30}})
 
 

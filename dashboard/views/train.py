@@ -262,7 +262,8 @@ def show_study(report: dict, figures: dict, *, key: str) -> None:
 def save_form(preset: str, run_id: int) -> None:
     """Save the study's best trial as a named preset (Retrain then offers it)."""
     with st.form(f"train_tune_save_{run_id}"):
-        name = st.text_input("Save the best trial as preset", placeholder=f"{preset}-tuned", key=f"train_tune_name_{run_id}")
+        name = st.text_input("Save the best trial as preset", placeholder=f"{preset}-tuned",
+                             key=f"train_tune_name_{run_id}")
         if st.form_submit_button("Save preset"):
             try:
                 saved = tune.save_best(home(), preset, name.strip(), created_by=_who())
