@@ -186,11 +186,10 @@ def _train_and_score(home: Home, run: dict, *, reporter) -> tuple[dict, int]:
     """Train, record the labels used, score the library once, and evaluate from those scores
     with ``core.evaluate`` (the same figures ``haverford evaluate`` and the pages show)."""
     from haverford.core.evaluate import evaluate_model
+    from haverford.core.inference import ConvNetScorer
     from haverford.core.predict import score_library
     from haverford.core.presets import TrainConfig
     from haverford.core.train import train
-
-    from haverford.core.inference import ConvNetScorer
 
     started = time.perf_counter()
     config = TrainConfig.from_json(run["config"])

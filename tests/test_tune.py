@@ -74,6 +74,7 @@ def test_a_second_run_resumes_the_study_and_its_best_preset_retrains(tuned, caps
     assert out["trials"] == 3 and out["trials_this_run"] == 1 and out["study"] == first["study"]
     saved = get_preset("tiny-tuned", db=home.connect())
     assert saved.learning_rate == out["best_params"]["learning_rate"] and saved.dense == out["best_params"]["dense"]
+    assert saved.description.startswith("tuned from tiny: Optuna study tune-tiny trial")
     assert "tiny-tuned" in preset_names(home.connect()) and "tiny-tuned" not in PRESET_NAMES
     trained = run_in_foreground(home, TrainConfig(preset="tiny-tuned", other_models=False), created_by="test")
     model = models_db.get_model(home.connect(), trained["model_id"])
