@@ -135,16 +135,18 @@ def test_a_backup_never_writes_into_a_folder_that_holds_files(library, tmp_path)
         backup_mod.backup(library, tmp_path / "bak")
 
 
-def test_a_schema_migration_first_keeps_a_backup(tmp_path):
+def test_a_schema_migration_first_keeps_a_backup(tmp_path, monkeypatch):
+    from haverford.db import migrations
+
     path = tmp_path / "haverford.db"
-    db = dbm.connect(path)
-    segment = add_segments(db)[0]
-    answers_db.save_answers(db, [segment], "alice", {questions_db.verdict_question_id(db): "banger"})
-    old = dbm.SCHEMA_VERSION - 1
-    for table in ("users", "audit_log", "app_secrets"):  # back to the schema before the last migration
-        db.execute(f"DROP TABLE {table}")
-    db.execute(f"PRAGMA user_version = {old}")
-    db.close()
+    old = migrations.SCHEMA_VERSION - 1
+    with monkeypatch.context() as m:  # a library made by the Haverford before the last migration
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:old])
+        m.setattr(migrations, "SCHEMA_VERSION", old)
+        db = dbm.connect(path)
+        segment = add_segments(db)[0]
+        answers_db.save_answers(db, [segment], "alice", {questions_db.verdict_question_id(db): "banger"})
+        db.close()
     dbm.connect(path).close()
     copies = list((tmp_path / "backups").glob(f"pre-migration-v{old}-*.db"))
     assert len(copies) == 1
