@@ -307,7 +307,7 @@ class _progress:
 
 TEXT_FORMATS: dict[str, Callable[[dict], str]] = {"ingest": _ingest_text, "demo": _demo_text,
                                                    "relocate": _relocate_text,
-                                                   "train": cli_models.train_text,
+                                                   "train": cli_models.train_text, "tune": cli_models.tune_text,
                                                    "predict": cli_models.predict_text,
                                                    "evaluate": cli_eval.evaluate_text,
                                                    "misclassified": cli_eval.misclassified_text,
@@ -322,6 +322,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "export": ("write every answer, one row per answer, as CSV or JSON", _configure_export),
     "relocate": ("music moved on disk: point the library's tracks under OLD_DIR at NEW_DIR", _configure_relocate),
     "train": ("train the ConvNet on the labels (the Retrain job, in the foreground)", cli_models.configure_train),
+    "tune": ("search the ConvNet's hyperparameters with Optuna (resumable; best trial saved as a preset)",
+             cli_models.configure_tune),
     "predict": ("classify audio files with a trained model, without importing them", cli_models.configure_predict),
     "evaluate": ("metrics and baselines on the track-held-out test split", cli_eval.configure_evaluate),
     "misclassified": ("labelled segments the model gets wrong, most confidently wrong first",

@@ -35,6 +35,7 @@ def evaluate_text(out: dict) -> str:
              f"tracks (mean segment score): accuracy {_f(t['accuracy'])} on {t['n']} tracks",
              "baselines on the same test tracks:"]
     lines += [f"  {b['name']:<26} accuracy {_f(b['accuracy'])}  balanced {_f(b['balanced_accuracy'])}  "
+              f"AUC {_f(b.get('roc_auc'))}  tracks {_f(b.get('track_accuracy'))}  fit {_s(b.get('fit_seconds'))}  "
               f"n={b['segments']:<6} {b['note']}" for b in out["baselines"]]
     return "\n".join(lines)
 
@@ -77,3 +78,7 @@ def misclassified_text(out: dict) -> str:
 
 def _f(value) -> str:
     return "  —  " if value is None else f"{value:.3f}"
+
+
+def _s(seconds) -> str:
+    return "   —   " if seconds is None else f"{seconds:6.2f}s"

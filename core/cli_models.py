@@ -1,4 +1,4 @@
-"""``haverford train`` and ``haverford predict``: thin commands over core.jobs and core.predict.
+"""``haverford train``, ``tune`` and ``predict``: thin commands over core.jobs, core.tune and core.predict.
 
 Registered in ``core.cli.COMMANDS``; TensorFlow is imported only when a command runs.
 """
@@ -10,22 +10,29 @@ import getpass
 import os
 import sys
 
+from haverford.core.cli_types import positive_int
 from haverford.core.config import DEFAULT_FEATURE
-from haverford.core.vocabulary import PRESET_NAMES
+from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES
+
+PRESET_HELP = (f"network and training recipe: {', '.join(PRESET_NAMES)} or a saved tuned preset "
+               f"(default {DEFAULT_PRESET})")
 
 TRAIN_KEYS = ("model_id", "run_id", "preset", "feature", "train_segments", "validation_segments",
               "test_segments", "test_tracks", "test_accuracy", "balanced_accuracy", "roc_auc",
               "majority_baseline", "track_accuracy", "split", "split_text", "labels",
-              "scored_segments", "scoring_segments_per_s", "training_seconds", "seconds")
+              "scored_segments", "scoring_segments_per_s", "training_seconds", "other_models",
+              "other_models_seconds", "seconds")
 
 
 def configure_train(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="fast", choices=PRESET_NAMES, help="network and training recipe (default fast)")
+    p.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME", help=PRESET_HELP)
     p.add_argument("--feature", metavar="NAME",
                    help=f"input feature (default: the preset's; fast uses {DEFAULT_FEATURE}, seed log_stft)")
     p.add_argument("--seed", type=int, default=0, help="random seed of split order, init and shuffling (default 0)")
     p.add_argument("--epochs", type=int, help="override the preset's maximum number of epochs")
     p.add_argument("--max-steps", type=int, help="cap a step-based preset's steps (e.g. a quick seed run)")
+    p.add_argument("--no-other-models", dest="other_models", action="store_false",
+                   help="skip the logistic regression, linear SVM and kNN fitted beside the ConvNet")
     p.set_defaults(func=cmd_train)
 
 
@@ -60,9 +67,9 @@ def cmd_train(args) -> dict:
     from haverford.core.presets import TrainConfig
 
     config = TrainConfig(preset=args.preset, feature=args.feature, seed=args.seed,
-                         epochs=args.epochs, max_steps=args.max_steps)
-    config.resolved()  # unknown feature: a one-line error before TensorFlow starts
+                         epochs=args.epochs, max_steps=args.max_steps, other_models=args.other_models)
     home = Home(args.home, create=False)
+    config.resolved(db=home.connect())  # unknown preset or feature: a one-line error before TensorFlow starts
     with TqdmReporter() as reporter:
         out = run_in_foreground(home, config, created_by=_user(), reporter=reporter)
     return {k: out.get(k) for k in TRAIN_KEYS}
@@ -73,7 +80,51 @@ def train_text(out: dict) -> str:
             f"{out['test_accuracy']:.3f} on {out['test_segments']} segments of held-out tracks "
             f"(split by track; majority baseline {out['majority_baseline']:.3f}); "
             f"trained on {out['train_segments']} segments in {out['seconds']:.1f} s; figures computed "
-            + (out["labels"] or {}).get("text", "against the labels as of now"))
+            + (out["labels"] or {}).get("text", "against the labels as of now")
+            + "".join(f"\n  beside it, model {m['model_id']} {m['name']}: test accuracy {_f(m['accuracy'])}, "
+                      f"track accuracy {_f(m['track_accuracy'])}, fitted in {m['fit_seconds']:.2f} s"
+                      for m in out.get("other_models") or []))
+
+
+def _f(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def configure_tune(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME", help="preset to tune (default fast); "
+                   "runs on the same preset resume its study")
+    p.add_argument("--minutes", type=float, help="time budget, checked between trials (default 10 unless --trials)")
+    p.add_argument("--trials", type=positive_int, help="number of trials in this run")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampler and of each trial's training (default 0)")
+    p.add_argument("--save-as", metavar="NAME", help="save the study's best trial as a preset NAME for Retrain")
+    p.set_defaults(func=cmd_tune)
+
+
+def cmd_tune(args) -> dict:
+    from haverford.core import tune
+    from haverford.core.home import Home
+
+    home = Home(args.home, create=False)
+    config = tune.TuneConfig(preset=args.preset, minutes=args.minutes, trials=args.trials, seed=args.seed)
+    with TqdmReporter() as reporter:
+        out = tune.run_in_foreground(home, config, created_by=_user(), reporter=reporter)
+    out["saved_preset"] = None
+    if args.save_as:
+        out["saved_preset"] = tune.save_best(home, args.preset, args.save_as, created_by=_user()).to_json()
+    return out
+
+
+def tune_text(out: dict) -> str:
+    lines = [f"study {out['study']} in {out['storage']}: {out['trials']} trials ({out['trials_this_run']} in this "
+             f"run; {out['complete']} complete, {out['pruned']} pruned, {out['failed']} failed) in "
+             f"{out['seconds']:.1f} s"]
+    if out["best_trial"] is not None:
+        lines.append(f"best: trial {out['best_trial']}, validation loss {out['best_value']:.4f} on the validation "
+                     f"tracks (accuracy {_f(out['best_val_accuracy'])}); {out['best_params']}")
+    if out.get("saved_preset"):
+        lines.append(f"saved as preset {out['saved_preset']['name']!r}: haverford train --preset "
+                     f"{out['saved_preset']['name']}")
+    return "\n".join(lines)
 
 
 def configure_predict(p: argparse.ArgumentParser) -> None:

@@ -1,5 +1,6 @@
 """Labelled segments as Keras input: batches read from the feature store on demand, class
-weights and the input normalisation measured on the training side.
+weights, the input normalisation measured on the training side, and an optional augmentation of
+training batches (random time shift and SpecAugment masks; strength 0 = off, the presets' default).
 """
 
 from __future__ import annotations
@@ -18,6 +19,48 @@ from haverford.core.split import Subset  # noqa: E402
 from haverford.db import tracks as tracks_db  # noqa: E402
 
 NORM_SAMPLE = 256
+MAX_SHIFT = 0.25  # of the frames, at strength 1
+MAX_MASK = 0.15   # of the bins / frames, at strength 1 (SpecAugment's F=27 of 80 bands is 0.34; milder here)
+
+
+def augment_batch(x: np.ndarray, *, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """Randomly shift each spectrogram in time and mask one band of bins and one of frames.
+
+    The masks follow SpecAugment (Park et al. 2019, "SpecAugment: a simple data augmentation
+    method for automatic speech recognition", frequency and time masking), filled with the
+    spectrogram's mean; the shift is circular, up to ``MAX_SHIFT * strength`` of the frames, and
+    each mask up to ``MAX_MASK * strength`` wide. A gain change would do nothing: every feature is
+    in dB relative to its own maximum.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(b, n_bins, n_frames)], dB
+    strength : 0 (returns ``x`` unchanged) to 1
+    rng : the generator to draw from (seeded per batch by the caller)
+
+    Returns
+    -------
+    np.ndarray [shape=(b, n_bins, n_frames)], a new array unless ``strength`` is 0
+    """
+    if strength <= 0:
+        return x
+    out = np.array(x, copy=True)
+    _, n_bins, n_frames = out.shape
+    for spec in out:
+        spec[:] = np.roll(spec, int(rng.integers(-1, 2) * rng.uniform(0, MAX_SHIFT * strength) * n_frames), axis=1)
+        fill = spec.mean()
+        _mask(spec, axis=0, width=int(rng.uniform(0, MAX_MASK * strength) * n_bins), rng=rng, fill=fill)
+        _mask(spec, axis=1, width=int(rng.uniform(0, MAX_MASK * strength) * n_frames), rng=rng, fill=fill)
+    return out
+
+
+def _mask(spec: np.ndarray, *, axis: int, width: int, rng: np.random.Generator, fill: float) -> None:
+    """Set ``width`` consecutive rows (axis 0) or columns (axis 1) at a random place to ``fill``."""
+    if width <= 0:
+        return
+    start = int(rng.integers(0, spec.shape[axis] - width + 1))
+    index = (slice(start, start + width), slice(None)) if axis == 0 else (slice(None), slice(start, start + width))
+    spec[index] = fill
 
 
 class SegmentBatches(keras.utils.PyDataset):
@@ -26,18 +69,19 @@ class SegmentBatches(keras.utils.PyDataset):
     Yields ``(x [shape=(b, n_bins, n_frames), float32], y [shape=(b,)], w [shape=(b,)])``.
     Epoch-based: a fresh seeded permutation per epoch. With ``steps_per_epoch`` set: batches are
     cut from an endless stream of seeded permutations (the seed's fixed number of steps).
+    ``augment`` > 0 augments shuffled (training) batches with ``augment_batch``.
     """
 
     def __init__(self, home: Home, subset: Subset, *, feature: str, batch_size: int, seed: int,
                  shuffle: bool = True, weights: np.ndarray | None = None,
-                 steps_per_epoch: int | None = None, on_batch=None):
+                 steps_per_epoch: int | None = None, on_batch=None, augment: float = 0.0):
         super().__init__()
         self.store, self.feature, self.batch_size = home.store, feature, batch_size
         self.locations = tracks_db.segment_locations(home.connect(), subset.segment_ids.tolist(), feature)
         self.labels = subset.labels
         self.weights = weights if weights is not None else np.ones(len(subset), dtype=np.float32)
         self.seed, self.shuffle, self.steps_per_epoch, self.on_batch = seed, shuffle, steps_per_epoch, on_batch
-        self.epoch_number = 0
+        self.epoch_number, self.augment = 0, float(augment)
 
     def __len__(self) -> int:
         return self.steps_per_epoch or math.ceil(len(self.labels) / self.batch_size)
@@ -62,6 +106,9 @@ class SegmentBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         rows = self.positions(index)
         x = self.store.read([self.locations[i] for i in rows], self.feature).astype(np.float32)
+        if self.shuffle and self.augment > 0:
+            rng = np.random.default_rng([self.seed, self.epoch_number, index])
+            x = augment_batch(x, strength=self.augment, rng=rng)
         return x, self.labels[rows], self.weights[rows]
 
 

@@ -115,6 +115,9 @@ class Rivals:
     train_counts: dict[str, int]
     algorithm: np.ndarray
     labellers: dict[str, tuple[np.ndarray, np.ndarray]]
+    models: list[dict] = field(default_factory=list)  # the other models of the same run (``sibling_scores``)
+    name: str = "ConvNet"  # the evaluated model's name in the table
+    fit_seconds: float | None = None  # the evaluated model's
 
 
 @dataclass(frozen=True)
@@ -152,8 +155,13 @@ class Evaluation:
                 "test_tracks": self.split.test_tracks, "test_accuracy": self.metrics.accuracy,
                 "balanced_accuracy": self.metrics.balanced_accuracy, "roc_auc": self.metrics.roc_auc,
                 "majority_baseline": self.majority_baseline, "track_accuracy": self.track_metrics.accuracy,
-                "threshold": self.threshold,
+                "threshold": self.threshold, "other_models": self.other_models,
                 "labels": self.freshness.to_json() if self.freshness else None}
+
+    @property
+    def other_models(self) -> list[dict]:
+        """The baselines rows of the other learned models of the same run (same test segments)."""
+        return [r for r in self.baselines if r["model_id"] not in (None, self.model_id)]
 
     def to_json(self) -> dict:
         """The ``haverford evaluate --json`` document."""
@@ -291,9 +299,13 @@ def track_results(labels: np.ndarray, pred_probs: np.ndarray, track_ids: np.ndar
 
 def baseline_row(name: str, labels: np.ndarray, guesses: np.ndarray, *, note: str = "",
                  tracks: int | None = None) -> dict:
-    """Accuracy and balanced accuracy of hard guesses (1 = banger) against ``labels``."""
+    """Accuracy and balanced accuracy of hard guesses (1 = banger) against ``labels``.
+
+    Rows of hard guesses have no ROC AUC, track accuracy or fit time (None), unlike ``model_row``'s.
+    """
     row = {"name": name, "segments": len(labels), "tracks": tracks, "accuracy": None,
-           "balanced_accuracy": None, "f1": None, "note": note}
+           "balanced_accuracy": None, "f1": None, "roc_auc": None, "track_accuracy": None,
+           "fit_seconds": None, "model_id": None, "note": note}
     if len(labels):
         guesses = np.asarray(guesses).astype(np.int64)
         with warnings.catch_warnings():  # one class only: balanced accuracy warns, still defined
@@ -314,7 +326,7 @@ def majority_baseline(labels: np.ndarray, train_counts: dict[str, int], *, track
 
 
 def algorithm_baseline(labels: np.ndarray, algorithm: np.ndarray, convnet_p: np.ndarray, *,
-                       threshold: float) -> list[dict]:
+                       threshold: float, name: str = "ConvNet") -> list[dict]:
     """Haverford's algorithm on the segments whose answers are complete, and the ConvNet on exactly those.
 
     Parameters
@@ -326,7 +338,7 @@ def algorithm_baseline(labels: np.ndarray, algorithm: np.ndarray, convnet_p: np.
     keep = ~np.isnan(algorithm)
     note = f"on the {int(keep.sum())} of {len(labels)} test segments whose answers are complete"
     return [baseline_row("Haverford's algorithm", labels[keep], algorithm[keep], note=note),
-            baseline_row("ConvNet, same segments", labels[keep], (convnet_p[keep] >= threshold).astype(float),
+            baseline_row(f"{name}, same segments", labels[keep], (convnet_p[keep] >= threshold).astype(float),
                          note=note)]
 
 
@@ -337,14 +349,44 @@ def labeller_baselines(labellers: dict[str, tuple[np.ndarray, np.ndarray]]) -> l
             for name, (guesses, others) in sorted(labellers.items()) if len(guesses)]
 
 
+def model_baseline(name: str, labels: np.ndarray, p_banger: np.ndarray, track_ids: np.ndarray, *,
+                   threshold: float, model_id: int, fit_seconds: float | None, note: str = "") -> dict:
+    """A learned model's row: the same ``metrics`` and ``track_results`` as the evaluated model's figures.
+
+    Parameters
+    ----------
+    labels, track_ids : np.ndarray [shape=(n,)], the test segments
+    p_banger : np.ndarray [shape=(n,)], NaN where the model has not scored a segment (left out)
+    """
+    keep = ~np.isnan(np.asarray(p_banger, dtype=np.float64))
+    probs = as_pred_probs(np.asarray(p_banger)[keep])
+    segment = metrics(labels[keep], probs, threshold=threshold)
+    _, track_labels, track_probs = track_results(labels[keep], probs, track_ids[keep], threshold=threshold)
+    return {"name": name, "segments": segment.n, "tracks": len(np.unique(track_ids[keep])),
+            "accuracy": segment.accuracy, "balanced_accuracy": segment.balanced_accuracy, "f1": segment.f1,
+            "roc_auc": segment.roc_auc,
+            "track_accuracy": metrics(track_labels, track_probs, threshold=threshold).accuracy,
+            "fit_seconds": fit_seconds, "model_id": model_id,
+            "note": note or f"model {model_id} at threshold {threshold:g}"}
+
+
+def other_model_baselines(labels: np.ndarray, track_ids: np.ndarray, models: list[dict], *,
+                          threshold: float) -> list[dict]:
+    """The other models trained in the same run, on exactly the same test segments."""
+    return [model_baseline(m["name"], labels, m["p_banger"], track_ids, threshold=threshold, model_id=m["model_id"],
+                           fit_seconds=m["fit_seconds"], note=f"model {m['model_id']}, same run and split")
+            for m in models]
+
+
 def baselines(labels: np.ndarray, p_banger: np.ndarray, rivals: Rivals, *, threshold: float,
-              tracks: int, model_id: int) -> list[dict]:
-    """The table the seed wished for: every rival on the same test tracks, the ConvNet last."""
+              tracks: int, model_id: int, track_ids: np.ndarray) -> list[dict]:
+    """The table the seed wished for: every rival on the same test tracks, the evaluated model last."""
     rows = [majority_baseline(labels, rivals.train_counts, tracks=tracks)]
-    rows += algorithm_baseline(labels, rivals.algorithm, p_banger, threshold=threshold)
+    rows += algorithm_baseline(labels, rivals.algorithm, p_banger, threshold=threshold, name=rivals.name)
     rows += labeller_baselines(rivals.labellers)
-    rows.append(baseline_row("ConvNet", labels, (p_banger >= threshold).astype(float), tracks=tracks,
-                             note=f"model {model_id} at threshold {threshold:g}"))
+    rows += other_model_baselines(labels, track_ids, rivals.models, threshold=threshold)
+    rows.append(model_baseline(rivals.name, labels, p_banger, track_ids, threshold=threshold, model_id=model_id,
+                               fit_seconds=rivals.fit_seconds))
     return rows
 
 
@@ -385,7 +427,35 @@ def load_rivals(db, model: dict, segment_ids: np.ndarray) -> Rivals:
                           for s in segment_ids], dtype=np.float64)
     train_tracks = (model["params"].get("split") or {}).get("train", [])
     return Rivals(eval_db.verdict_counts(db, train_tracks), algorithm,
-                  labeller_guesses(rows, segment_ids, verdict_question=questions_db.verdict_question_id(db)))
+                  labeller_guesses(rows, segment_ids, verdict_question=questions_db.verdict_question_id(db)),
+                  models=sibling_scores(db, model, segment_ids), name=model_name(model),
+                  fit_seconds=fit_seconds(model))
+
+
+def model_name(model: dict) -> str:
+    """How a model is named in the baselines table: ``ConvNet``, or the other model's name."""
+    if model.get("kind") == models_db.CLASSIC:
+        return model.get("name") or model["preset"]
+    return "ConvNet"
+
+
+def fit_seconds(model: dict) -> float | None:
+    """Seconds the model took to fit (a ConvNet trained before this was recorded: its whole training)."""
+    return model["params"].get("fit_seconds", model["params"].get("seconds"))
+
+
+def sibling_scores(db, model: dict, segment_ids: np.ndarray) -> list[dict]:
+    """The other models of ``model``'s run (a Retrain fits a ConvNet and the ``core.classic`` models
+    on one split), each with its p_banger on ``segment_ids`` (NaN where it has not scored one)."""
+    if model.get("run_id") is None:
+        return []
+    out = []
+    for other in models_db.run_models(db, model["run_id"]):
+        if other["id"] != model["id"]:
+            scores = models_db.predictions(db, other["id"])
+            out.append({"name": model_name(other), "model_id": other["id"], "fit_seconds": fit_seconds(other),
+                        "p_banger": np.array([scores.get(int(s), np.nan) for s in segment_ids], dtype=np.float64)})
+    return out
 
 
 def labeller_guesses(rows: list[dict], segment_ids: np.ndarray, *,
@@ -419,7 +489,7 @@ def score(model_id: int, split: Split, labels: np.ndarray, pred_probs: np.ndarra
                       metrics=metrics(labels, pred_probs, threshold=threshold),
                       track_metrics=metrics(track_labels, track_probs, threshold=threshold), tracks=tracks,
                       baselines=baselines(labels, pred_probs[:, 1], rivals, threshold=threshold,
-                                          tracks=split.test_tracks, model_id=model_id))
+                                          tracks=split.test_tracks, model_id=model_id, track_ids=track_ids))
 
 
 def evaluate_model(home: Home, model_id: int | None = None, *, threshold: float = 0.5) -> Evaluation:

@@ -1,4 +1,5 @@
-"""Inference with a saved ConvNet: load a ``.keras`` file, p(banger) for batches of features.
+"""Inference with a saved ConvNet: load a ``.keras`` file, p(banger) for batches of features;
+``ConvNetScorer`` is its side of the scorer that ``core.predict`` dispatches to by model kind.
 
 Used by library scoring, ``haverford predict`` and the cross-check; imports TensorFlow, but not
 the training code.
@@ -53,6 +54,22 @@ def load_model(home: Home, row: dict) -> keras.Model:
     if not path.exists():
         raise HaverfordError(f"model file missing: {path}; retrain with 'haverford train'")
     return keras.models.load_model(path)
+
+
+class ConvNetScorer:
+    """Scores feature batches with a ConvNet (``core.predict`` dispatches on the model kind)."""
+
+    def __init__(self, model: keras.Model, *, feature: str):
+        self.model, self.features = model, (feature,)
+
+    def p_banger(self, xs: dict[str, np.ndarray]) -> np.ndarray:
+        """p(banger) [shape=(n,)] of ``xs[feature]`` [shape=(n, n_bins, n_frames)]."""
+        return predict_p_banger(self.model, [xs[self.features[0]]])
+
+
+def load_scorer(home: Home, row: dict) -> ConvNetScorer:
+    """The scorer of a ``convnet`` model row."""
+    return ConvNetScorer(load_model(home, row), feature=row["feature"])
 
 
 def predict_subset(home: Home, model: keras.Model, subset: Subset, *, feature: str,

@@ -1,6 +1,7 @@
 """One framework for every background run: start, execute (in the worker), cancel, detect dead workers.
 
-A run has a *kind* (``RUN_KINDS``): ``train`` (Retrain) or ``crosscheck`` (out-of-fold scores).
+A run has a *kind* (``RUN_KINDS``): ``train`` (Retrain), ``crosscheck`` (out-of-fold scores) or
+``tune`` (an Optuna search).
 The Retrain button calls ``start_run``, which records a queued run and launches
 ``python -m haverford.core.worker`` as a separate OS process in its own session, so Streamlit's script
 thread never trains and closing the browser does not stop the run. The worker writes status,
@@ -45,8 +46,8 @@ class RunCancelled(HaverfordError):
 
 
 # kind → "module:function" of its body, imported when a run of that kind executes
-RUN_KINDS = {"train": "haverford.core.jobs:train_body", "crosscheck": "haverford.core.crosscheck:run_body"}
-KIND_NAMES = {"train": "a training run", "crosscheck": "a cross-check"}
+RUN_KINDS = {"train": "haverford.core.jobs:train_body", "crosscheck": "haverford.core.crosscheck:run_body",
+             "tune": "haverford.core.tune:run_body"}
 
 
 def start_run(home: Home, config, *, created_by: str | None, kind: str = "train") -> int:
@@ -190,7 +191,7 @@ def execute_run(home: Home, run_id: int, *, reporter=None) -> dict:
         runs_db.finish_run(db, run_id, "cancelled", error="cancelled by a user")
         raise
     except BaseException as exc:
-        runs_db.finish_run(db, run_id, "failed", error=_error_text(exc))
+        runs_db.finish_run(db, run_id, "failed", error=error_text(exc))
         raise
 
 
@@ -202,13 +203,12 @@ def _body(kind: str):
 def train_body(home: Home, run: dict, reporter) -> dict:
     """The ``train`` kind: fit, score the library, activate the model; a failure leaves no model."""
     db = home.connect()
-    model_id = None
     try:
         summary, model_id = _train_and_score(home, run, reporter=reporter)
         _succeed(db, run["id"], model_id)
         return {"model_id": model_id, **summary}
     except BaseException:
-        _discard(home, db, model_id)
+        _discard(home, db, run["id"])
         raise
 
 
@@ -216,6 +216,7 @@ def _train_and_score(home: Home, run: dict, *, reporter) -> tuple[dict, int]:
     """Train, record the labels used, score the library once, and evaluate from those scores
     with ``core.evaluate`` (the same figures ``haverford evaluate`` and the pages show)."""
     from haverford.core.evaluate import evaluate_model
+    from haverford.core.inference import ConvNetScorer
     from haverford.core.predict import score_library
     from haverford.core.presets import TrainConfig
     from haverford.core.train import train
@@ -226,13 +227,35 @@ def _train_and_score(home: Home, run: dict, *, reporter) -> tuple[dict, int]:
     db = home.connect()
     model_id = models_db.insert_model(db, {**result.row, "run_id": run["id"]})
     models_db.save_model_labels(db, model_id, _label_rows(result.labels))
-    scored = score_library(home, model_id, model=result.model,
+    scored = score_library(home, model_id, scorer=ConvNetScorer(result.model, feature=result.row["feature"]),
                            progress=lambda d, t, _: reporter.stage("scoring", d, t))
+    others = _other_models(home, run, result, reporter=reporter) if config.other_models else {}
     summary = evaluate_model(home, model_id).summary()
     models_db.set_metrics(db, model_id, summary)
-    return {**result.summary, **summary, "scored_segments": scored["segments"],
+    return {**result.summary, **summary, **others, "scored_segments": scored["segments"],
             "scoring_segments_per_s": scored["segments_per_s"],
             "seconds": round(time.perf_counter() - started, 3)}, model_id
+
+
+def _other_models(home: Home, run: dict, result, *, reporter) -> dict:
+    """Fit the ``core.classic`` models on the ConvNet's training side, store them beside it (inactive),
+    score the library with them and store each one's evaluation; returns the seconds it all took."""
+    from haverford.core import classic
+    from haverford.core.evaluate import evaluate_model
+
+    started = time.perf_counter()
+    classic.prepare_features(home, progress=lambda d, t, _: reporter.stage("features", d, t))
+    fitted = classic.fit_all(home, result.labels, seed=result.row["params"]["seed"], base_row=result.row,
+                             progress=lambda d, t: reporter.stage("other models", d, t))
+    db, stored = home.connect(), []
+    for f in fitted:
+        other_id = models_db.insert_model(db, {**f.row, "run_id": run["id"]})
+        models_db.save_model_labels(db, other_id, _label_rows(result.labels))
+        stored.append((other_id, f.pipeline))
+    classic.score_library(home, stored, progress=lambda d, t: reporter.stage("scoring other models", d, t))
+    for other_id, _ in stored:
+        models_db.set_metrics(db, other_id, evaluate_model(home, other_id).summary())
+    return {"other_models_seconds": round(time.perf_counter() - started, 3)}
 
 
 def _label_rows(subsets: dict) -> list[tuple[int, str, str]]:
@@ -251,16 +274,15 @@ def _succeed(db, run_id: int, model_id: int) -> None:
         models_db.activate(db, model_id)
 
 
-def _discard(home: Home, db, model_id: int | None) -> None:
-    if model_id is None:
-        return
-    row = models_db.get_model(db, model_id)
-    models_db.delete_model(db, model_id)
-    if row and row["path"]:
-        (home.path / row["path"]).unlink(missing_ok=True)
+def _discard(home: Home, db, run_id: int) -> None:
+    """Remove the models (rows, scores and files) a failed or cancelled run had made so far."""
+    for row in models_db.run_models(db, run_id):
+        models_db.delete_model(db, row["id"])
+        if row["path"] and not row["active"]:
+            (home.path / row["path"]).unlink(missing_ok=True)
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     if isinstance(exc, HaverfordError):
         return str(exc)
     if isinstance(exc, KeyboardInterrupt):

@@ -1,5 +1,8 @@
 """Scoring with a trained model: every segment of the library, or audio files outside it.
 
+Which code scores depends on the model row's ``kind`` (``load_scorer``): a ConvNet or one of the
+other models of ``core.classic``; both read the feature store and decode files the same way.
+
 A track's verdict is ``banger`` when the mean p(banger) of its segments is at least 0.5.
 """
 
@@ -16,6 +19,7 @@ from haverford.core import analyse, audio
 from haverford.core.config import SEGMENT_SECONDS
 from haverford.core.errors import AudioError, NotFoundError
 from haverford.core.home import Home
+from haverford.core.vocabulary import BANGER, NOT_A_BANGER
 from haverford.db import models as models_db
 from haverford.db import tracks as tracks_db
 
@@ -37,26 +41,36 @@ def model_row(db, model_id: int | None) -> dict:
     return row
 
 
-def score_library(home: Home, model_id: int, *, model=None, progress: Progress | None = None) -> dict:
+def load_scorer(home: Home, row: dict):
+    """The scorer of a model row, by its ``kind``: a ConvNet (``core.inference``, TensorFlow) or
+    one of the other models (``core.classic``, scikit-learn). A scorer has ``features`` (the
+    feature names it reads) and ``p_banger(xs)`` (feature name → batch, to p(banger) [shape=(n,)])."""
+    if row.get("kind", models_db.CONVNET) == models_db.CLASSIC:
+        from haverford.core.classic import load_scorer as load
+    else:
+        from haverford.core.inference import load_scorer as load
+    return load(home, row)
+
+
+def score_library(home: Home, model_id: int, *, scorer=None, progress: Progress | None = None) -> dict:
     """Score every segment of the library with a model and store the scores (batched).
 
-    Segments of tracks without the model's feature are skipped and counted.
+    Segments of tracks without one of the model's features are skipped and counted.
     Returns ``{"segments", "skipped", "seconds", "segments_per_s"}``.
     """
-    from haverford.core.inference import load_model, predict_p_banger
-
     started = time.perf_counter()
     db = home.connect()
     row = model_row(db, model_id)
-    model = model or load_model(home, row)
+    scorer = scorer or load_scorer(home, row)
     total, done, skipped = models_db.segment_count(db), 0, 0
     for ids in models_db.iter_segment_batches(db, batch=SCORE_BATCH):
-        locations = tracks_db.segment_locations(db, ids, row["feature"])
-        usable = [loc for loc in locations if loc["path"] is not None]
-        skipped += len(locations) - len(usable)
+        locations = {f: tracks_db.segment_locations(db, ids, f) for f in scorer.features}
+        usable = [i for i in range(len(ids)) if all(locations[f][i]["path"] is not None for f in scorer.features)]
+        skipped += len(ids) - len(usable)
         if usable:
-            p = predict_p_banger(model, [home.store.read(usable, row["feature"]).astype(np.float32)])
-            models_db.save_predictions(db, row["id"], [loc["segment_id"] for loc in usable], p)
+            xs = {f: home.store.read([locations[f][i] for i in usable], f).astype(np.float32)
+                  for f in scorer.features}
+            models_db.save_predictions(db, row["id"], [ids[i] for i in usable], scorer.p_banger(xs))
         done += len(ids)
         if progress:
             progress(done, total, "")
@@ -73,16 +87,15 @@ def predict_files(home: Home, paths: Iterable[str], *, model_id: int | None = No
     ``errors`` (with the reason) and the others are scored; ``skipped`` lists files in the
     folders whose extension is not audio.
     """
-    from haverford.core.inference import load_model
     from haverford.core.ingest import discover
 
     candidates, skipped, errors = discover(paths)
     row = model_row(home.connect(), model_id)
-    model = load_model(home, row) if candidates else None
+    scorer = load_scorer(home, row) if candidates else None
     tracks = []
     for done, candidate in enumerate(candidates, start=1):
         try:
-            tracks.append(predict_file(model, candidate.path, feature=row["feature"]))
+            tracks.append(predict_file(scorer, candidate.path))
         except AudioError as exc:
             errors.append({"path": audio.display_path(candidate.path), "error": str(exc)})
         if progress:
@@ -95,8 +108,8 @@ def _as_stored(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float16).astype(np.float32)
 
 
-def predict_file(model, path: str | os.PathLike, *, feature: str) -> dict:
-    """Segment scores and the track verdict of one audio file.
+def predict_file(scorer, path: str | os.PathLike) -> dict:
+    """Segment scores and the track verdict of one audio file, with a scorer from ``load_scorer``.
 
     Silent segments (``audio.SILENCE_DBFS``) are listed with ``p_banger`` None and left out of
     the track's mean, which decides its verdict.
@@ -106,17 +119,15 @@ def predict_file(model, path: str | os.PathLike, *, feature: str) -> dict:
     AudioError
         When the file cannot be decoded, is too short, or has no audible segment.
     """
-    from haverford.core.inference import predict_p_banger
-
     path = Path(path)
     info = audio.probe(path)
     scores: list[float | None] = []
-    for values, silent in analyse.featurise(path, (feature,), info=info, decoding=audio.Decoding()):
-        p = iter(predict_p_banger(model, [_as_stored(values[feature][~silent])]) if (~silent).any() else [])
+    for values, silent in analyse.featurise(path, tuple(scorer.features), info=info, decoding=audio.Decoding()):
+        audible = {f: _as_stored(values[f][~silent]) for f in scorer.features}
+        p = iter(scorer.p_banger(audible) if (~silent).any() else [])
         scores.extend(None if quiet else float(next(p)) for quiet in silent)
-    audible = [v for v in scores if v is not None]
-    mean = float(np.mean(audible))
+    mean = float(np.mean([v for v in scores if v is not None]))
     return {"path": audio.display_path(path), "p_banger": mean,
-            "verdict": "banger" if mean >= 0.5 else "not_a_banger",
+            "verdict": BANGER if mean >= 0.5 else NOT_A_BANGER,
             "segments": [{"index": i, "start_s": i * SEGMENT_SECONDS, "p_banger": v, "silent": v is None}
                          for i, v in enumerate(scores)]}

@@ -2,20 +2,24 @@
 
 ``seed`` is the 2018 notebook's network, exactly (TensorFlow's deep-MNIST shape on ``log_stft``);
 ``fast`` is the default, sized by measurement for a 2-core CPU on ``log_mel``
-(bench/README.md, "Training"); ``tiny`` keeps the tests fast. No TensorFlow here: the pages,
-the command line and the job queue read presets without loading it.
+(bench/README.md, "Training"); ``tiny`` keeps the tests fast. Tuned presets (``core.tune``) are
+stored by name in SQLite (``custom_presets``) and found by ``get_preset`` when given the
+database; ``PRESET_NAMES`` stays the built-in list. No TensorFlow here: the pages, the command
+line and the job queue read presets without loading it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import asdict, dataclass
 
 from haverford.core import features as features_mod
 from haverford.core.errors import HaverfordError
 from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES
 
-__all__ = ["DEFAULT_PRESET", "PRESETS", "Preset", "TrainConfig", "get_preset"]
+__all__ = ["DEFAULT_PRESET", "PRESETS", "Preset", "TrainConfig", "get_preset", "preset_names", "save_preset"]
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
 @dataclass(frozen=True)
@@ -42,10 +46,20 @@ class Preset:
     steps_per_epoch: int | None = None  # for step-based presets: how often curves are recorded
     pool_input: tuple[int, int] | None = None
     bn_momentum: float = 0.9  # Keras' 0.99 lags far behind on a few hundred steps; fast uses 0.5
+    augment: float = 0.0  # training augmentation strength, 0 = off (core.dataset.augment_batch)
     description: str = ""
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> Preset:
+        """A preset from ``to_json``'s dict (lists back to tuples; unknown keys ignored)."""
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["conv"] = tuple(tuple(block) for block in fields.get("conv", ()))
+        if fields.get("pool_input") is not None:
+            fields["pool_input"] = tuple(fields["pool_input"])
+        return cls(**fields)
 
     def replace(self, **changes) -> Preset:
         return dataclasses.replace(self, **changes)
@@ -66,12 +80,44 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
 assert tuple(PRESETS) == PRESET_NAMES, "vocabulary.PRESET_NAMES lists the presets, in this order"
 
 
-def get_preset(name: str) -> Preset:
-    """Look up a preset by name; the error lists the known ones."""
-    try:
+def get_preset(name: str, *, db=None) -> Preset:
+    """Look up a preset by name: a built-in one, else (given the database) a saved tuned one.
+
+    Raises ``HaverfordError`` listing the known names when there is none.
+    """
+    if name in PRESETS:
         return PRESETS[name]
-    except KeyError:
-        raise HaverfordError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}") from None
+    from haverford.db import presets as presets_db  # only for saved presets: no sqlite-utils on import
+
+    stored = presets_db.get_preset(db, name) if db is not None else None
+    if stored is None:
+        known = preset_names(db) if db is not None else PRESET_NAMES
+        raise HaverfordError(f"unknown preset {name!r}; choose one of: {', '.join(known)}")
+    return Preset.from_json(stored)
+
+
+def preset_names(db) -> tuple[str, ...]:
+    """The built-in presets, then the saved tuned ones (what Retrain offers)."""
+    from haverford.db import presets as presets_db
+
+    return (*PRESET_NAMES, *(r["name"] for r in presets_db.list_presets(db)))
+
+
+def save_preset(db, name: str, preset: Preset, *, source: str | None, created_by: str | None) -> Preset:
+    """Store ``preset`` under ``name`` (renamed to it); the name must be new and plain.
+
+    Raises ``HaverfordError`` for a name that is taken or not 1-40 of ``a-z 0-9 _ -``.
+    """
+    if not NAME_PATTERN.fullmatch(name or ""):
+        raise HaverfordError(f"preset name {name!r} must be 1-40 characters of a-z, 0-9, '_' and '-', "
+                             f"starting with a letter or digit; choose another")
+    from haverford.db import presets as presets_db
+
+    preset = preset.replace(name=name)
+    if name in PRESETS or not presets_db.save_preset(db, name, preset.to_json(), source=source,
+                                                     created_by=created_by):
+        raise HaverfordError(f"a preset named {name!r} exists already; choose another name")
+    return preset
 
 
 
@@ -85,10 +131,11 @@ class TrainConfig:
     epochs: int | None = None
     max_steps: int | None = None
     overrides: dict | None = None  # preset fields to change, for experiments (bench/train_bench.py)
+    other_models: bool = True  # also fit core.classic's models on the same split (a few seconds)
 
-    def resolved(self) -> Preset:
-        """The preset with this config's overrides applied, validated."""
-        preset = get_preset(self.preset)
+    def resolved(self, *, db=None) -> Preset:
+        """The preset with this config's overrides applied, validated (``db`` finds saved presets)."""
+        preset = get_preset(self.preset, db=db)
         if self.overrides:
             preset = preset.replace(**{k: tuple(map(tuple, v)) if k == "conv" else v
                                        for k, v in self.overrides.items()})

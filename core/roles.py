@@ -27,7 +27,7 @@ PERMISSIONS = {
     "relocate": ("admin",), "users": ("admin",),
 }
 ACTION_NAMES = {"label": "save answers", "review": "review segments", "questions": "edit questions or rules",
-                "train": "start or cancel a Retrain or cross-check", "activate": "activate a model",
+                "train": "start or cancel a Retrain, cross-check or tuning run", "activate": "activate a model",
                 "import": "import music", "relocate": "relocate the library", "users": "manage accounts"}
 
 

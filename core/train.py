@@ -158,18 +158,21 @@ def train(home: Home, config: TrainConfig, *, reporter: Reporter | None = None,
     """
     reporter = reporter or SilentReporter()
     started = time.perf_counter()
-    preset = config.resolved()
-    prepare_features(home, preset.feature, reporter=reporter)
     db = home.connect()
+    preset = config.resolved(db=db)
+    prepare_features(home, preset.feature, reporter=reporter)
     sides = assign_split(db, seed=config.seed)
     subsets = labelled_subsets(db, sides)
     excluded = models_db.excluded_label_count(db)
     check_trainable(subsets, excluded)
+    fit_started = time.perf_counter()
     model, curves, norm = fit_model(home, subsets, preset=preset, seed=config.seed, reporter=reporter)
+    fit_seconds = round(time.perf_counter() - fit_started, 3)
     path = save_model(model, home)
     seconds = round(time.perf_counter() - started, 3)
     row = _model_row(config, preset, subsets, sides, curves=curves, norm=norm, path=path,
                      excluded=excluded, created_by=created_by, seconds=seconds)
+    row["params"]["fit_seconds"] = fit_seconds
     return TrainResult(row=row, summary=_summary(preset, subsets, seconds), model=model,
                        labels=subsets)
 
@@ -184,7 +187,7 @@ def fit_model(home: Home, subsets: dict[str, Subset], *, preset: Preset, seed: i
     shape = features_mod.get_feature(preset.feature).shape
     train_batches = SegmentBatches(home, subsets[TRAIN], feature=preset.feature,
                                    batch_size=preset.batch_size, seed=seed,
-                                   weights=balanced_weights(subsets[TRAIN].labels),
+                                   weights=balanced_weights(subsets[TRAIN].labels), augment=preset.augment,
                                    steps_per_epoch=preset.steps_per_epoch if preset.steps else None)
     norm = feature_stats(train_batches)
     with tf.distribute.get_strategy().scope():

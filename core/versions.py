@@ -11,7 +11,7 @@ from haverford.db.models import get_model, list_models, prediction_count
 from haverford.db.runs import ACTIVE, list_runs, run_metrics
 
 __all__ = ["ACTIVE", "activate", "active_model_id", "get_model", "list_models", "list_runs", "model_title",
-           "prediction_count", "run_metrics"]
+           "prediction_count", "retrain_config", "run_metrics"]
 
 
 def activate(db, model_id: int) -> None:
@@ -27,7 +27,20 @@ def activate(db, model_id: int) -> None:
 
 
 def model_title(model: dict) -> str:
-    """How a model is named in pickers: id, preset, feature, date and whether it is active."""
+    """How a model is named in pickers: id, preset (or the other model's name), feature, date and
+    whether it is active."""
     when = (model.get("created_at") or "")[:16].replace("T", " ")
     active = " · active" if model.get("active") else ""
-    return f"model {model['id']} · {model['preset']} on {model['feature']} · {when} UTC{active}"
+    what, feature = model["preset"], model["feature"]
+    if model.get("kind") == models_db.CLASSIC:
+        what, feature = model.get("name") or what, f"pooled {feature}"
+    return f"model {model['id']} · {what} on {feature} · {when} UTC{active}"
+
+
+def retrain_config(model: dict) -> dict:
+    """The Retrain config that repeats a model's run: its own preset and feature, or for one of the
+    other models, the run's ConvNet preset (a Retrain fits them all again)."""
+    if model.get("kind") == models_db.CLASSIC:
+        config = model["params"].get("config") or {}
+        return {"preset": config.get("preset", "fast"), "feature": config.get("feature"), "seed": 0}
+    return {"preset": model["preset"], "feature": model["feature"], "seed": 0}

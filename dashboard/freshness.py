@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from haverford.core import jobs
+from haverford.core import jobs, versions
 from haverford.core.errors import HaverfordError
 from haverford.core.evaluate import Freshness
 from haverford.dashboard.context import home
@@ -22,7 +22,7 @@ def note(labels: Freshness | None, *, model: dict, key: str) -> None:
     if st.button("Retrain now", key=f"{key}_retrain", icon=":material/model_training:",
                  help=f"Starts a Retrain with model {model['id']}'s preset ({model['preset']}) and feature; "
                       "follow it on the Train page"):
-        config = {"preset": model["preset"], "feature": model["feature"], "seed": 0}
+        config = versions.retrain_config(model)
         try:
             run_id = jobs.start_run(home(), config, created_by=(st.session_state.get("app_labeller") or "").strip()
                                     or "dashboard")

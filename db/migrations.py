@@ -295,10 +295,31 @@ def _migration_ingest_silence(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE segments ADD COLUMN silent INTEGER NOT NULL DEFAULT 0")
 
 
+# Other models and tuning (issue 15): a model row says what kind of model its file holds, so
+# scoring and ``predict`` dispatch on it (a ConvNet ``.keras`` file or a scikit-learn pipeline
+# stored with skops); tuned presets are kept by name beside the built-in ones.
+SCHEMA_MODELS = """
+ALTER TABLE models ADD COLUMN kind TEXT NOT NULL DEFAULT 'convnet';
+CREATE TABLE custom_presets (
+    name TEXT PRIMARY KEY,
+    preset TEXT NOT NULL,              -- core.presets.Preset as JSON
+    source TEXT,                       -- e.g. the Optuna study and trial it came from
+    created_by TEXT,
+    created_at TEXT NOT NULL
+);
+"""
+
+
+def _migration_models(db: sqlite_utils.Database) -> None:
+    for statement in SCHEMA_MODELS.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 # Append only: a released migration never changes, and never moves.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3,
                                                              _model_labels, _migration_team,
-                                                             _migration_ingest_silence]
+                                                             _migration_ingest_silence, _migration_models]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -16,6 +16,10 @@ from haverford.db.connection import now, write
 from haverford.db.vocabulary import VERDICT_PARAMS
 
 JSON_COLUMNS = ("params", "curves", "metrics")
+# What a model row's file holds (``models.kind``): scoring and ``predict`` dispatch on it.
+CONVNET = "convnet"          # a Keras ``.keras`` file
+CLASSIC = "classic"          # a scikit-learn pipeline stored with skops (core.classic)
+MODEL_KINDS = (CONVNET, CLASSIC)
 
 
 # --- labelled data and the split --------------------------------------------------------------
@@ -99,6 +103,11 @@ def list_models(db: sqlite_utils.Database) -> list[dict]:
     sql = """SELECT m.*, (SELECT COUNT(*) FROM predictions p WHERE p.model_id = m.id) AS n_predictions
              FROM models m ORDER BY m.id DESC"""
     return [_decode(r) for r in db.query(sql)]
+
+
+def run_models(db: sqlite_utils.Database, run_id: int) -> list[dict]:
+    """The models one run made (a ConvNet and the other models fitted beside it), by id."""
+    return [_decode(r) for r in db.query("SELECT * FROM models WHERE run_id = ? ORDER BY id", [int(run_id)])]
 
 
 def _decode(row: dict) -> dict:

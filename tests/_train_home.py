@@ -50,9 +50,11 @@ def write_library(folder: Path, *, per_class: int = PER_CLASS, seed: int = 0, of
 
 
 def build_home(root: Path, *, per_class: int = PER_CLASS) -> Home:
-    """A home with ``2 * per_class`` labelled tracks of 3 segments each."""
+    """A home with ``2 * per_class`` labelled tracks of 3 segments each, with the features a Retrain
+    reads (``log_mel`` for the ConvNet, and ``percussive_mel`` for the other models) computed once."""
     home = Home(root / "home")
-    ingest(home, [write_library(root / "audio", per_class=per_class)], workers=2)
+    ingest(home, [write_library(root / "audio", per_class=per_class)], workers=2,
+           feature_names=("log_mel", "percussive_mel"))
     return home
 
 

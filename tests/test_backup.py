@@ -136,7 +136,8 @@ def test_a_backup_never_writes_into_a_folder_that_holds_files(library, tmp_path)
         backup_mod.backup(library, tmp_path / "bak")
 
 
-def test_a_schema_migration_first_keeps_a_backup(tmp_path):
+def test_a_schema_migration_first_keeps_a_backup(tmp_path, monkeypatch):
+
     path = tmp_path / "haverford.db"
     old = dbm.SCHEMA_VERSION - 1
     db = dbm.connect(path, migrate=False)

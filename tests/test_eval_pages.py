@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
     """A small demo library (questionnaire answers from two simulated labellers) with a tiny model."""
     home = Home(tmp_path_factory.mktemp("eval-pages") / "home")
     build_demo(home, n_tracks=8, seed=0)
-    run_in_foreground(home, TrainConfig(preset="tiny"), created_by="test")
+    run_in_foreground(home, TrainConfig(preset="tiny", other_models=False), created_by="test")
     return home
 
 

@@ -88,3 +88,59 @@ def test_models_listed_compared_and_activated(home):
     next(b for b in at.button if b.label == "Make active").click().run()
     assert not at.exception
     assert models_db.active_model(Home(home.path).connect())["id"] == ids[0]
+
+
+def fake_study(home, values=(0.6, 0.4, 0.5)):
+    """A tiny preset's study with finished trials, written without training, and its finished run."""
+    import optuna
+
+    from haverford.core import tune
+    from haverford.core.presets import PRESETS
+
+    study = tune.open_study(home, PRESETS["tiny"], seed=0)
+    for i, value in enumerate(values):
+        params = {"learning_rate": 1e-2, "filters_1": 8, "filters_2": 16, "dense": 32, "dropout": 0.1 * i,
+                  "augment": 0.2}
+        distributions = {
+            "learning_rate": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True),
+            "filters_1": optuna.distributions.CategoricalDistribution(tune.FILTER_CHOICES),
+            "filters_2": optuna.distributions.CategoricalDistribution(tune.FILTER_CHOICES),
+            "dense": optuna.distributions.CategoricalDistribution(tune.DENSE_CHOICES),
+            "dropout": optuna.distributions.FloatDistribution(0.0, 0.6),
+            "augment": optuna.distributions.FloatDistribution(0.0, 1.0)}
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=value,
+                                                  user_attrs={"val_accuracy": 0.75}))
+    run_id, _ = runs_db.create_run(home.connect(), {"preset": "tiny", "trials": 3}, created_by="t", kind="tune")
+    runs_db.finish_run(home.connect(), run_id, "succeeded")
+    return run_id
+
+
+def test_tuning_shows_trials_best_value_and_optunas_charts_and_saves_a_preset(home):
+    from haverford.core.presets import get_preset
+
+    fake_study(home)
+    at = run_page()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Trials"] == "3" and metrics["Best validation loss"] == "0.4000"
+    assert len(at.get("plotly_chart")) >= 3  # history, parallel coordinates, slices, importances
+    at.text_input(key=next(t.key for t in at.text_input if t.label.startswith("Save the best"))).input("tiny-good")
+    next(b for b in at.button if b.label == "Save preset").click().run()
+    assert not at.exception
+    saved = get_preset("tiny-good", db=Home(home.path).connect())
+    assert saved.dropout == pytest.approx(0.1) and saved.dense == 32
+    assert "tiny-good" in at.selectbox(key="train_preset").options[-1]
+
+
+def test_tune_refused_while_a_run_is_going(home):
+    going = create_run(home, {"preset": "tiny"}, created_by="other browser")
+    at = run_page()
+    next(b for b in at.button if b.label == "Tune").click().run()
+    assert any(f"already going (run {going})" in w.value for w in at.warning)
+
+
+def test_cancel_tuning_requests_cancel(home):
+    going, _ = runs_db.create_run(home.connect(), {"preset": "tiny", "minutes": 5}, created_by="x", kind="tune")
+    at = run_page()
+    assert any(f"Tuning run {going}" in m.value and "5 min" in m.value for m in at.markdown)
+    next(b for b in at.button if b.label == "Cancel tuning").click().run()
+    assert runs_db.cancel_requested(home.connect(), going)

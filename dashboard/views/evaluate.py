@@ -95,15 +95,23 @@ def tracks_table(ev: Evaluation, titles: dict[int, str]) -> None:
 
 
 def baselines_table(ev: Evaluation) -> None:
-    """Majority class, Haverford's algorithm, each labeller and the ConvNet on the same tracks."""
+    """Majority class, Haverford's algorithm, each labeller, the other models of the same Retrain and
+    the evaluated model on the same tracks."""
     st.subheader("Baselines on the same test tracks")
     st.caption(f"{ev.split.text}. Haverford's algorithm runs each labeller's answers through the rules on the "
-               "Questions page and takes the majority; it only counts segments whose answers are complete.")
+               "Questions page and takes the majority; it only counts segments whose answers are complete. "
+               "Logistic regression, the linear SVM and k-nearest neighbours are fitted by every Retrain on the "
+               "same training tracks (per-band mean and spread of log_mel and percussive_mel); make one active "
+               "on the Train page to use it for predictions and Misclassified.")
     st.dataframe(pd.DataFrame(ev.baselines), hide_index=True, width="stretch",
                  column_config={"name": "Model or baseline", "segments": "Segments", "tracks": "Tracks",
                                 "accuracy": st.column_config.NumberColumn("Accuracy", format="%.3f"),
                                 "balanced_accuracy": st.column_config.NumberColumn("Balanced accuracy", format="%.3f"),
                                 "f1": st.column_config.NumberColumn("F1 (banger)", format="%.3f"),
+                                "roc_auc": st.column_config.NumberColumn("ROC AUC", format="%.3f"),
+                                "track_accuracy": st.column_config.NumberColumn("Track accuracy", format="%.3f"),
+                                "fit_seconds": st.column_config.NumberColumn("Fit (s)", format="%.2f"),
+                                "model_id": st.column_config.NumberColumn("Model", format="%d"),
                                 "note": "How"})
 
 

@@ -1,12 +1,13 @@
-"""Train page: Retrain in the background, watch it live, compare model versions, pick the active one."""
+"""Train page: Retrain in the background, watch it live, tune the ConvNet with Optuna, compare model
+versions (ConvNets and the other models each Retrain fits), pick the active one."""
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from haverford.core import catalogue, jobs, versions
+from haverford.core import catalogue, jobs, presets, tune, versions
 from haverford.core.errors import HaverfordError
-from haverford.core.evaluate import freshness
+from haverford.core.evaluate import freshness, model_name
 from haverford.core.features import FEATURES
 from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES
 from haverford.dashboard.context import connect, home
@@ -33,12 +34,18 @@ def curve_rows(curves: dict) -> list[dict]:
     return [{"epoch": i + 1, **{k: v[i] for k, v in curves.items() if i < len(v)}} for i in range(n)]
 
 
+def preset_title(name: str) -> str:
+    """A preset's line in the pickers: the built-in ones explained, saved ones marked as tuned."""
+    return PRESET_HELP.get(name, f"{name}: a tuned preset saved from the Tune section")
+
+
 def retrain_form(db) -> None:
     """Preset and feature choice and the Retrain button (starts a worker process)."""
+    names = presets.preset_names(db)
     with st.form("train_retrain"):
         left, right = st.columns(2)
-        preset = left.selectbox("Preset", PRESET_NAMES, index=PRESET_NAMES.index(DEFAULT_PRESET),
-                                format_func=PRESET_HELP.get, key="train_preset")
+        preset = left.selectbox("Preset", names, index=names.index(DEFAULT_PRESET),
+                                format_func=preset_title, key="train_preset")
         feature = right.selectbox("Feature", ["(preset's own)", *FEATURES], key="train_feature")
         if st.form_submit_button("Retrain", type="primary"):
             config = {"preset": preset, "feature": None if feature.startswith("(") else feature, "seed": 0}
@@ -103,7 +110,8 @@ def models_table(models: list[dict]) -> pd.DataFrame:
     """One row per model version with its headline metrics (as computed when it was trained)."""
     return pd.DataFrame([{
         "Model": m["id"], "Active": bool(m["active"]), "Trained (UTC)": m["created_at"][:16].replace("T", " "),
-        "By": m["created_by"] or "—", "Preset": m["preset"], "Feature": m["feature"],
+        "By": m["created_by"] or "—", "Kind": model_name(m),
+        "Preset": m["preset"], "Feature": m["feature"],
         "Test accuracy": _pct(_accuracy(m["metrics"])), "Majority baseline": _pct(m["metrics"].get("majority_baseline")),
         "Track accuracy": _pct(m["metrics"].get("track_accuracy")),
         "Training segments": m["params"].get("segments", {}).get("train"),
@@ -179,6 +187,96 @@ def versions_section(db) -> None:
         st.rerun()  # the table above shows the new active model
 
 
+# --- tuning --------------------------------------------------------------------------------------
+
+def tune_form(db) -> None:
+    """Base preset, time budget and trials, and the Tune button (starts a worker process)."""
+    with st.form("train_tune"):
+        cols = st.columns(3)
+        preset = cols[0].selectbox("Preset to tune", presets.preset_names(db), index=PRESET_NAMES.index(DEFAULT_PRESET),
+                                   format_func=preset_title, key="train_tune_preset")
+        minutes = cols[1].number_input("Time budget (minutes)", min_value=1.0, max_value=24 * 60.0, value=10.0,
+                                       step=5.0, key="train_tune_minutes")
+        trials = cols[2].number_input("Trials (0: as many as fit)", min_value=0, max_value=1000, value=0,
+                                      key="train_tune_trials")
+        if st.form_submit_button("Tune", help="Searches learning rate, filters, dense width, dropout and augmentation; "
+                                              "each trial is scored on the validation tracks, never the test tracks"):
+            config = tune.TuneConfig(preset=preset, minutes=float(minutes), trials=int(trials) or None)
+            try:
+                run_id = tune.start_tune(home(), config, created_by=_who())
+                st.success(f"Tuning run {run_id} started in the background; progress below.")
+            except HaverfordError as exc:
+                st.warning(str(exc))
+
+
+@st.fragment(run_every=3)
+def live_tuning() -> None:
+    """The latest tuning run and its study, re-read every 3 s: trials, best value, Optuna's charts."""
+    db = connect()
+    jobs.refresh_runs(db)
+    runs = versions.list_runs(db, limit=1, kind=tune.KIND)
+    if not runs:
+        st.caption("No tuning run yet.")
+        return
+    run = runs[0]
+    preset = run["config"].get("preset", DEFAULT_PRESET)
+    show_tune_run(db, run)
+    report, figures = tune.tuning_status(home(), preset)
+    if report is None:
+        return
+    show_study(report, figures, key=f"{run['id']}_{report['trials']}")
+    if run["status"] not in versions.ACTIVE and report["best_trial"] is not None:
+        save_form(preset, run["id"])
+
+
+def show_tune_run(db, run: dict) -> None:
+    """Status, progress and the cancel button of one tuning run."""
+    budget = run["config"].get("minutes")
+    st.markdown(f"**Tuning run {run['id']}**: {run['status']} · preset `{run['config'].get('preset')}` · budget "
+                f"{'—' if budget is None else f'{budget:g} min'} · started by {run['created_by'] or '?'} at "
+                f"{run['created_at'][:19]}")
+    progress = run["progress"] or {}
+    if run["status"] in versions.ACTIVE:
+        done, total = progress.get("done", 0), max(1, progress.get("total", 1))
+        st.progress(min(1.0, done / total), text=f"{progress.get('stage', 'queued')}: {done}/{total}")
+        if st.button("Cancel tuning", key=f"train_tune_cancel_{run['id']}"):
+            jobs.cancel_run(db, run["id"])
+            st.info("Cancel requested; the run stops at its next batch (finished trials stay in the study).")
+    elif run["status"] == "failed":
+        st.error(f"Tuning failed: {run['error']}")
+
+
+def show_study(report: dict, figures: dict, *, key: str) -> None:
+    """Trials so far, the best validation loss and Optuna's own Plotly charts."""
+    cols = st.columns(4)
+    cols[0].metric("Trials", report["trials"])
+    cols[1].metric("Complete / pruned", f"{report['complete']} / {report['pruned']}")
+    cols[2].metric("Best validation loss", "—" if report["best_value"] is None else f"{report['best_value']:.4f}")
+    acc = report["best_val_accuracy"]
+    cols[3].metric("Its validation accuracy", "—" if acc is None else f"{acc:.1%}")
+    st.caption(f"Study `{report['study']}` (kept in the data home's tuning.db; a new Tune on this preset resumes "
+               "it). Scored on the validation tracks of the stored split: the test tracks stay unseen.")
+    if report["best_params"]:
+        st.json(report["best_params"], expanded=False)
+    for name, fig in figures.items():
+        st.plotly_chart(fig, key=f"train_tune_{name}_{key}")
+
+
+def save_form(preset: str, run_id: int) -> None:
+    """Save the study's best trial as a named preset (Retrain then offers it)."""
+    with st.form(f"train_tune_save_{run_id}"):
+        name = st.text_input("Save the best trial as preset", placeholder=f"{preset}-tuned",
+                             key=f"train_tune_name_{run_id}")
+        if st.form_submit_button("Save preset"):
+            try:
+                saved = tune.save_best(home(), preset, name.strip(), created_by=_who())
+            except HaverfordError as exc:
+                st.error(str(exc))
+                return
+            st.session_state["train_flash"] = f"Preset {saved.name!r} saved: Retrain offers it now."
+            st.rerun(scope="app")
+
+
 st.title("Train")
 db = connect()
 counts = catalogue.counts(db)
@@ -193,5 +291,8 @@ if st.session_state.get("train_flash"):
     st.success(st.session_state.pop("train_flash"))
 retrain_form(db)
 live_run()
+st.subheader("Tune the ConvNet")
+tune_form(db)
+live_tuning()
 st.subheader("Model versions")
 versions_section(db)
