@@ -10,12 +10,13 @@ import getpass
 import sys
 
 from haverford.core.config import DEFAULT_FEATURE
-from haverford.core.vocabulary import PRESET_NAMES
+from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES
 
 
 
 def configure_train(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="fast", choices=PRESET_NAMES, help="network and training recipe (default fast)")
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=PRESET_NAMES,
+                   help=f"network and training recipe (default {DEFAULT_PRESET})")
     p.add_argument("--feature", metavar="NAME",
                    help=f"input feature (default: the preset's; fast uses {DEFAULT_FEATURE}, seed log_stft)")
     p.add_argument("--seed", type=int, default=0, help="random seed of split order, init and shuffling (default 0)")
@@ -25,6 +26,7 @@ def configure_train(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args) -> dict:
+    from haverford.core import benchmarks
     from haverford.core.home import Home
     from haverford.core.jobs import run_in_foreground
     from haverford.core.presets import TrainConfig
@@ -39,7 +41,7 @@ def cmd_train(args) -> dict:
             "test_segments", "test_tracks", "test_accuracy", "balanced_accuracy", "roc_auc",
             "majority_baseline", "track_accuracy", "split", "split_text", "labels",
             "scored_segments", "scoring_segments_per_s", "training_seconds", "seconds")
-    return {k: out.get(k) for k in keys}
+    return {**{k: out.get(k) for k in keys}, "loso_benchmark": benchmarks.winner_summary()}
 
 
 def train_text(out: dict) -> str:
@@ -47,7 +49,8 @@ def train_text(out: dict) -> str:
             f"{out['test_accuracy']:.3f} on {out['test_segments']} segments of held-out tracks "
             f"(split by track; majority baseline {out['majority_baseline']:.3f}); "
             f"trained on {out['train_segments']} segments in {out['seconds']:.1f} s; figures computed "
-            + (out["labels"] or {}).get("text", "against the labels as of now"))
+            + (out["labels"] or {}).get("text", "against the labels as of now")
+            + (f"\n{out['loso_benchmark']['text']}" if out.get("loso_benchmark") else ""))
 
 
 def configure_predict(p: argparse.ArgumentParser) -> None:

@@ -15,7 +15,9 @@ from haverford.core import features as features_mod
 from haverford.core.errors import HaverfordError
 from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES
 
-__all__ = ["DEFAULT_PRESET", "PRESETS", "Preset", "TrainConfig", "get_preset"]
+AUGMENTATIONS = ("shift", "masks")  # core.dataset.augment_batch
+
+__all__ = ["AUGMENTATIONS", "DEFAULT_PRESET", "PRESETS", "Preset", "TrainConfig", "get_preset"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Preset:
     steps_per_epoch: int | None = None  # for step-based presets: how often curves are recorded
     pool_input: tuple[int, int] | None = None
     bn_momentum: float = 0.9  # Keras' 0.99 lags far behind on a few hundred steps; fast uses 0.5
+    augment: tuple[str, ...] = ()  # training-batch augmentations (core.dataset.AUGMENTATIONS); none for seed
     description: str = ""
 
     def to_json(self) -> dict:
@@ -75,6 +78,13 @@ def get_preset(name: str) -> Preset:
 
 
 
+def _as_field(name: str, value):
+    """A preset field from JSON: lists become the tuples the dataclass holds."""
+    if name == "conv":
+        return tuple(map(tuple, value))
+    return tuple(value) if name == "augment" else value
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """What a Retrain asks for; ``feature``/``epochs``/``max_steps`` override the preset's."""
@@ -90,8 +100,10 @@ class TrainConfig:
         """The preset with this config's overrides applied, validated."""
         preset = get_preset(self.preset)
         if self.overrides:
-            preset = preset.replace(**{k: tuple(map(tuple, v)) if k == "conv" else v
-                                       for k, v in self.overrides.items()})
+            preset = preset.replace(**{k: _as_field(k, v) for k, v in self.overrides.items()})
+        unknown = sorted(set(preset.augment) - set(AUGMENTATIONS))
+        if unknown:
+            raise HaverfordError(f"unknown augmentation {unknown[0]!r}; choose from: {', '.join(AUGMENTATIONS)}")
         if self.feature:
             features_mod.get_feature(self.feature)
             preset = preset.replace(feature=self.feature)

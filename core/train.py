@@ -185,7 +185,8 @@ def fit_model(home: Home, subsets: dict[str, Subset], *, preset: Preset, seed: i
     train_batches = SegmentBatches(home, subsets[TRAIN], feature=preset.feature,
                                    batch_size=preset.batch_size, seed=seed,
                                    weights=balanced_weights(subsets[TRAIN].labels),
-                                   steps_per_epoch=preset.steps_per_epoch if preset.steps else None)
+                                   steps_per_epoch=preset.steps_per_epoch if preset.steps else None,
+                                   augment=preset.augment)
     norm = feature_stats(train_batches)
     with tf.distribute.get_strategy().scope():
         model = compile_model(build_model(shape, preset=preset, norm=norm), preset=preset)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from _train_home import copy_home, write_library
+from haverford.core import benchmarks
 from haverford.core.cli import main
 from haverford.core.home import Home
 from haverford.core.jobs import run_in_foreground
@@ -142,6 +143,7 @@ def test_cli_train_json(home, capsys):
                 "majority_baseline", "seconds"):
         assert key in out
     assert out["preset"] == "tiny" and out["train_segments"] + out["test_segments"] <= 48
+    assert out["loso_benchmark"] == benchmarks.winner_summary()  # which preset won on real music
 
 
 def test_cli_train_refuses_an_empty_library(tmp_path, capsys):
