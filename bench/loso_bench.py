@@ -133,9 +133,28 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+def markdown_table(paths: list[str]) -> str:
+    """Per-fold and pooled figures of saved runs (this script's stdout), side by side, as Markdown."""
+    runs = [[json.loads(line) for line in Path(p).read_text().splitlines() if line.strip()] for p in paths]
+    names = [r[-1]["variant"] for r in runs]
+    head = "| held-out source | tracks | segments | majority seg / tracks | " + " | ".join(
+        f"{n}: seg / tracks" for n in names) + " |"
+    lines = [head, "|" + "---|" * (4 + len(names))]
+    for fold in runs[0][:-1]:
+        others = [next((f for f in r[:-1] if f["source"] == fold["source"]), None) for r in runs]
+        cells = [f"{f['segment_accuracy']:.3f} / {f['track_correct']}/{f['tracks']}" if f else "—" for f in others]
+        lines.append(f"| {fold['source']} | {fold['tracks']} | {fold['segments']} | "
+                     f"{fold['majority_segments']:.3f} / {fold['majority_tracks']:.2f} | " + " | ".join(cells) + " |")
+    last = runs[0][-1]
+    lines.append(f"| **pooled** | {last['tracks']} | {last['segments']} | {last['majority_segments']:.3f} / "
+                 f"{last['majority_tracks']:.3f} | " + " | ".join(
+                     f"**{r[-1]['segment_accuracy']:.3f} / {r[-1]['track_accuracy']:.3f}**" for r in runs) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", required=True)
+    parser.add_argument("--home")
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--feature", default=None, help="override the preset's feature")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
@@ -146,10 +165,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="quick variant: K folds that each hold out every K-th source (default: one source per fold)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", action="store_true", help="record the pooled result in core/benchmarks.json")
+    parser.add_argument("--table", nargs="+", metavar="JSONL",
+                        help="print saved runs (this script's stdout) as one Markdown table, then exit")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(args.table))
+        return
     if args.write and (args.groups or args.sources):
         parser.error("--write records full leave-one-source-out runs only (no --groups, no --sources)")
 
+    if not args.home:
+        parser.error("--home is required (a home with both devmusic sets ingested)")
     home = Home(args.home, create=False)
     config = TrainConfig(preset=args.preset, feature=args.feature, seed=args.seed,
                          overrides=parse_overrides(args.set) or None)

@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 
 BENCHMARKS_FILE = "benchmarks.json"
-ABOUT = ("leave-one-source-out cross-validation on 64 real tracks from 21 sources "
-         "(bench/loso_bench.py; bench/README.md, 'Real music')")
+ABOUT = ("leave-one-source-out cross-validation on the two devmusic sets of real game music, one fold per "
+         "Debian package (bench/loso_bench.py; bench/README.md, 'Real music: leave one source out')")
 
 
 def _path() -> Path:
