@@ -82,7 +82,7 @@ def run_fold(home: Home, subsets: dict[str, Subset], *, preset, seed: int) -> di
     test = subsets[TEST]
     p = predict_subset(home, model, test, feature=preset.feature)
     return {**fold_figures(test, p, subsets[TRAIN].labels), "fit_s": round(fit_s, 1),
-            "epochs": len(curves.get("loss", [])), "p_banger": p}
+            "epochs": len(curves.get("loss", []))}
 
 
 def fold_figures(test: Subset, p: np.ndarray, train_labels: np.ndarray) -> dict:
@@ -152,9 +152,9 @@ def markdown_table(paths: list[str]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home")
+    parser.add_argument("--home", help="a home with both devmusic sets ingested")
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--feature", default=None, help="override the preset's feature")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
@@ -167,13 +167,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true", help="record the pooled result in core/benchmarks.json")
     parser.add_argument("--table", nargs="+", metavar="JSONL",
                         help="print saved runs (this script's stdout) as one Markdown table, then exit")
+    return parser
+
+
+def run_folds(home: Home, preset, groups: list[list[str]] | None, *, n_groups: int | None, seed: int) -> list[dict]:
+    """Train and score one fold per held-out group of sources; one JSON line per fold on stdout."""
+    db = home.connect()
+    tracks = track_sources(db)
+    sources = sorted({s for s, _ in tracks.values()})
+    held = held_out_groups(groups or sources, groups=n_groups)
+    print(f"{len(tracks)} tracks from {len(sources)} sources; labels {Counter(v for _, v in tracks.values())}",
+          file=sys.stderr)
+    folds = []
+    for i, group in enumerate(held, 1):
+        subsets = labelled_subsets(db, fold_sides(tracks, group, seed=seed))
+        fold = {"source": "+".join(group), **run_fold(home, subsets, preset=preset, seed=seed)}
+        folds.append(fold)
+        print(f"[{i}/{len(held)}] {fold['source']}: seg {fold['segment_accuracy']:.3f} "
+              f"tracks {fold['track_correct']}/{fold['tracks']} ({fold['fit_s']} s)", file=sys.stderr)
+        print(json.dumps(fold), flush=True)
+    return folds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser()
     args = parser.parse_args(argv)
     if args.table:
         print(markdown_table(args.table))
         return
     if args.write and (args.groups or args.sources):
         parser.error("--write records full leave-one-source-out runs only (no --groups, no --sources)")
-
     if not args.home:
         parser.error("--home is required (a home with both devmusic sets ingested)")
     home = Home(args.home, create=False)
@@ -181,30 +204,15 @@ def main(argv: list[str] | None = None) -> None:
                          overrides=parse_overrides(args.set) or None)
     preset = config.resolved()
     prepare_features(home, preset.feature, reporter=SilentReporter())
-    db = home.connect()
-    tracks = track_sources(db)
-    sources = sorted({s for s, _ in tracks.values()})
-    held = held_out_groups(args.sources.split(",") if args.sources else sources, groups=args.groups)
-    print(f"{len(tracks)} tracks from {len(sources)} sources; labels {Counter(v for _, v in tracks.values())}",
-          file=sys.stderr)
-    folds = []
-    for i, group in enumerate(held, 1):
-        source = "+".join(group)
-        subsets = labelled_subsets(db, fold_sides(tracks, group, seed=args.seed))
-        fold = run_fold(home, subsets, preset=preset, seed=args.seed)
-        fold.pop("p_banger")
-        folds.append({"source": source, **fold})
-        print(f"[{i}/{len(held)}] {source}: seg {fold['segment_accuracy']:.3f} "
-              f"tracks {fold['track_correct']}/{fold['tracks']} ({fold['fit_s']} s)", file=sys.stderr)
-        print(json.dumps(folds[-1]), flush=True)
+    folds = run_folds(home, preset, args.sources.split(",") if args.sources else None,
+                      n_groups=args.groups, seed=args.seed)
     result = {"variant": args.variant or preset.name, "preset": preset.name, "feature": preset.feature,
               "overrides": config.overrides or {}, "seed": args.seed, **pooled(folds),
               "date": dt.date.today().isoformat(), "machine": machine(),
               "command": "python bench/loso_bench.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
     print(json.dumps(result), flush=True)
     if args.write:
-        path = benchmarks.record(result)
-        print(f"recorded in {path}", file=sys.stderr)
+        print(f"recorded in {benchmarks.record(result)}", file=sys.stderr)
 
 
 if __name__ == "__main__":
