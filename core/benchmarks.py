@@ -55,13 +55,16 @@ def winner(runs: list[dict] | None = None) -> dict | None:
 
 def winner_summary(runs: list[dict] | None = None) -> dict | None:
     """The winner's headline figures and a sentence to show, for the CLI's JSON and the Train page."""
+    runs = load() if runs is None else runs
     best = winner(runs)
     if best is None:
         return None
+    measured = len({r["preset"] for r in runs if not r.get("overrides")})
     keys = ("preset", "feature", "segment_accuracy", "track_accuracy", "majority_segments",
             "majority_tracks", "folds", "segments", "tracks", "date", "machine", "command")
     text = (f"Last leave-one-source-out benchmark on real music ({best['date']}, {best['folds']} sources "
             f"held out in turn): preset '{best['preset']}' on '{best['feature']}' won with segment accuracy "
             f"{best['segment_accuracy']:.3f} and track accuracy {best['track_accuracy']:.3f} "
-            f"(majority baseline {best['majority_segments']:.3f} / {best['majority_tracks']:.3f}).")
+            f"(majority baseline {best['majority_segments']:.3f} / {best['majority_tracks']:.3f}); "
+            + ("the only preset measured so far." if measured == 1 else f"best of {measured} presets measured."))
     return {**{k: best.get(k) for k in keys}, "text": text}
