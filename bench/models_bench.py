@@ -8,7 +8,7 @@ three ``core.classic`` models on the other packages' tracks and scores the held-
 the same ``core.evaluate.metrics`` and ``track_results`` as the product. Prints one row per model
 and fold, then the means, as JSON lines and a table.
 
-    /work/shared/data/fetch_devmusic.sh /work/devmusic
+    bench/devmusic/fetch_devmusic.sh /work/devmusic
     python bench/models_bench.py build --audio /work/devmusic --home /tmp/models-bench-home
     python bench/models_bench.py loso --home /tmp/models-bench-home --presets fast
     haverford tune --home /tmp/models-bench-home --preset fast --minutes 8 --save-as fast-tuned

@@ -60,6 +60,7 @@ def quiet_tensorflow() -> None:
 
 
 def cmd_train(args) -> dict:
+    from haverford.core import benchmarks
     from haverford.core.home import Home
 
     quiet_tensorflow()
@@ -72,7 +73,7 @@ def cmd_train(args) -> dict:
     config.resolved(db=home.connect())  # unknown preset or feature: a one-line error before TensorFlow starts
     with TqdmReporter() as reporter:
         out = run_in_foreground(home, config, created_by=_user(), reporter=reporter)
-    return {k: out.get(k) for k in TRAIN_KEYS}
+    return {**{k: out.get(k) for k in TRAIN_KEYS}, "loso_benchmark": benchmarks.winner_summary()}
 
 
 def train_text(out: dict) -> str:
@@ -83,7 +84,8 @@ def train_text(out: dict) -> str:
             + (out["labels"] or {}).get("text", "against the labels as of now")
             + "".join(f"\n  beside it, model {m['model_id']} {m['name']}: test accuracy {_f(m['accuracy'])}, "
                       f"track accuracy {_f(m['track_accuracy'])}, fitted in {m['fit_seconds']:.2f} s"
-                      for m in out.get("other_models") or []))
+                      for m in out.get("other_models") or [])
+            + (f"\n{out['loso_benchmark']['text']}" if out.get("loso_benchmark") else ""))
 
 
 def _f(value) -> str:

@@ -120,6 +120,12 @@ def save_preset(db, name: str, preset: Preset, *, source: str | None, created_by
     return preset
 
 
+def _as_field(name: str, value):
+    """A preset field from JSON: lists become the tuples the dataclass holds."""
+    if name == "conv":
+        return tuple(map(tuple, value))
+    return value
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -137,8 +143,9 @@ class TrainConfig:
         """The preset with this config's overrides applied, validated (``db`` finds saved presets)."""
         preset = get_preset(self.preset, db=db)
         if self.overrides:
-            preset = preset.replace(**{k: tuple(map(tuple, v)) if k == "conv" else v
-                                       for k, v in self.overrides.items()})
+            preset = preset.replace(**{k: _as_field(k, v) for k, v in self.overrides.items()})
+        if not 0.0 <= float(preset.augment) <= 1.0:
+            raise HaverfordError(f"augmentation strength must be between 0 and 1, got {preset.augment}")
         if self.feature:
             features_mod.get_feature(self.feature)
             preset = preset.replace(feature=self.feature)

@@ -31,7 +31,7 @@ def test_the_wheel_holds_one_top_level_package(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"haverford"}
-    for needed in ("haverford/core/mel_basis.npz", "haverford/dashboard/app.py",
+    for needed in ("haverford/core/mel_basis.npz", "haverford/core/benchmarks.json", "haverford/dashboard/app.py",
                    "haverford/dashboard/views/label.py", "haverford/db/migrations.py"):
         assert needed in names
 

@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 from _train_home import copy_home, write_library
 
+from haverford.core import benchmarks
 from haverford.core.cli import main
 from haverford.core.dataset import SegmentBatches, balanced_weights
 from haverford.core.home import Home
@@ -145,6 +146,7 @@ def test_cli_train_json(home, capsys):
                 "majority_baseline", "seconds"):
         assert key in out
     assert out["preset"] == "tiny" and out["train_segments"] + out["test_segments"] <= 48
+    assert out["loso_benchmark"] == benchmarks.winner_summary()  # which preset won on real music
 
 
 def test_cli_train_refuses_an_empty_library(tmp_path, capsys):

@@ -144,3 +144,19 @@ def test_cancel_tuning_requests_cancel(home):
     assert any(f"Tuning run {going}" in m.value and "5 min" in m.value for m in at.markdown)
     next(b for b in at.button if b.label == "Cancel tuning").click().run()
     assert runs_db.cancel_requested(home.connect(), going)
+
+
+def test_page_names_the_preset_that_won_the_last_benchmark(home, monkeypatch):
+    from haverford.core import benchmarks
+
+    recorded = {"variant": "fast", "preset": "fast", "feature": "log_mel", "overrides": {}, "folds": 20,
+                "segments": 2435, "tracks": 64, "segment_accuracy": 0.9, "track_accuracy": 0.95,
+                "majority_segments": 0.6, "majority_tracks": 0.58, "date": "2026-11-30",
+                "machine": "2 cores, AMD EPYC", "command": "python bench/loso_bench.py --home H"}
+    monkeypatch.setattr(benchmarks, "load", lambda: [recorded])
+    at = run_page()
+    note = next(c.value for c in at.caption if "leave-one-source-out" in c.value)
+    assert "preset 'fast' on 'log_mel' won with segment accuracy 0.900" in note and "2 cores, AMD EPYC" in note
+    monkeypatch.setattr(benchmarks, "load", lambda: [])
+    at = run_page()
+    assert any("No leave-one-source-out benchmark" in c.value for c in at.caption)

@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from haverford.core import catalogue, jobs, presets, tune, versions
+from haverford.core import benchmarks, catalogue, jobs, presets, tune, versions
 from haverford.core.errors import HaverfordError
 from haverford.core.evaluate import freshness, model_name
 from haverford.core.features import FEATURES
@@ -54,6 +54,15 @@ def retrain_form(db) -> None:
                 st.success(f"Run {run_id} started in the background; progress below.")
             except HaverfordError as exc:
                 st.warning(str(exc))
+
+
+def benchmark_note() -> None:
+    """Which preset and feature won the last leave-one-source-out benchmark on real music."""
+    best = benchmarks.winner_summary()
+    if best is None:
+        st.caption("No leave-one-source-out benchmark on real music is recorded for these presets yet.")
+        return
+    st.caption(f"{best['text']} Measured on {best['machine']}; see the README's model table.")
 
 
 @st.fragment(run_every=2)
@@ -290,6 +299,7 @@ st.caption(f"{counts['labelled_segments']} labelled segments in {counts['tracks'
 if st.session_state.get("train_flash"):
     st.success(st.session_state.pop("train_flash"))
 retrain_form(db)
+benchmark_note()
 live_run()
 st.subheader("Tune the ConvNet")
 tune_form(db)

@@ -1,0 +1,219 @@
+"""Leave-one-source-out benchmark (bench/README.md, "Real music: leave one source out").
+
+    bench/devmusic/fetch_devmusic.sh /work/devmusic              # 25 tracks, 12 sources
+    bench/devmusic/fetch_devmusic_more.sh /work/devmusic-more    # 39 tracks, 9 sources
+    haverford ingest /work/devmusic /work/devmusic-more --home /work/bench-homes/devmusic-all
+    python bench/loso_bench.py --home /work/bench-homes/devmusic-all --preset fast
+    python bench/loso_bench.py --home H --preset fast --set epochs=5 --variant "fast, 5 epochs"
+    python bench/loso_bench.py --home H --preset fast --write    # record it in core/benchmarks.json
+
+A track's source is the part of its file name before ``__`` (the Debian package it came from).
+For each source: its tracks are the test side; of the other sources' tracks, a seeded, class-
+stratified eighth is the validation side (early stopping, as in a Retrain) and the rest train.
+The model is fitted with ``core.train.fit_model`` and scored with ``core.inference.predict_subset``;
+figures come from ``core.evaluate`` (``metrics``, ``track_results``, ``majority_baseline``).
+Progress goes to stderr; stdout gets one JSON line per fold and one for the pooled result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from haverford.core import benchmarks
+from haverford.core.evaluate import as_pred_probs, majority_baseline, metrics, track_results
+from haverford.core.home import Home
+from haverford.core.inference import predict_subset
+from haverford.core.presets import TrainConfig
+from haverford.core.split import Subset, labelled_subsets
+from haverford.core.train import SilentReporter, fit_model, prepare_features
+from haverford.core.vocabulary import CLASSES, TEST, TRAIN, VALIDATION
+from haverford.db import models as models_db
+from haverford.db import tracks as tracks_db
+
+VALIDATION_SHARE = 0.125
+
+
+def source_of(path: str) -> str:
+    """The package name before ``__`` in a devmusic file name (the whole stem if there is none)."""
+    return Path(path).stem.split("__")[0]
+
+
+def track_sources(db) -> dict[int, tuple[str, str]]:
+    """Labelled track id → (source, track label)."""
+    return {t["track_id"]: (source_of(tracks_db.get_track(db, t["track_id"])["path"]), t["verdict"])
+            for t in models_db.labelled_tracks(db)}
+
+
+def fold_sides(tracks: dict[int, tuple[str, str]], held_out: list[str], *, seed: int) -> dict[int, str]:
+    """Test = the held-out sources' tracks; validation = a class-stratified eighth of the rest."""
+    rng = np.random.default_rng([seed, *(sum(map(ord, s)) for s in held_out)])
+    sides = {t: TEST for t, (source, _) in tracks.items() if source in held_out}
+    for verdict in CLASSES:
+        rest = sorted(t for t, (source, v) in tracks.items() if source not in held_out and v == verdict)
+        n_val = max(1, round(VALIDATION_SHARE * len(rest))) if len(rest) > 2 else 0
+        picked = set(rng.choice(rest, size=n_val, replace=False).tolist()) if n_val else set()
+        sides.update({t: VALIDATION if t in picked else TRAIN for t in rest})
+    return sides
+
+
+def held_out_groups(sources: list[str], *, groups: int | None) -> list[list[str]]:
+    """One source per fold, or with ``groups`` K: fold i holds out sources i, i + K, i + 2K, …"""
+    if not groups:
+        return [[s] for s in sources]
+    return [sources[i::groups] for i in range(groups)]
+
+
+def run_fold(home: Home, subsets: dict[str, Subset], *, preset, seed: int) -> dict:
+    """Fit on the training side, score the test side: segment/track accuracy and baselines."""
+    started = time.perf_counter()
+    model, curves, _ = fit_model(home, subsets, preset=preset, seed=seed, reporter=SilentReporter())
+    fit_s = time.perf_counter() - started
+    test = subsets[TEST]
+    p = predict_subset(home, model, test, feature=preset.feature)
+    return {**fold_figures(test, p, subsets[TRAIN].labels), "fit_s": round(fit_s, 1),
+            "epochs": len(curves.get("loss", []))}
+
+
+def fold_figures(test: Subset, p: np.ndarray, train_labels: np.ndarray) -> dict:
+    """Accuracy of segments and tracks, and the training majority's accuracy on both."""
+    probs = as_pred_probs(p)
+    _, track_labels, track_probs = track_results(test.labels, probs, test.track_ids)
+    counts = {c: int(np.sum(train_labels == i)) for i, c in enumerate(CLASSES)}
+    base = majority_baseline(test.labels, counts, tracks=len(track_labels))
+    track_base = majority_baseline(track_labels, counts, tracks=len(track_labels))
+    track_accuracy = metrics(track_labels, track_probs).accuracy
+    return {"segments": len(test), "tracks": len(track_labels),
+            "segment_accuracy": metrics(test.labels, probs).accuracy, "track_accuracy": track_accuracy,
+            "majority_segments": base["accuracy"], "majority_tracks": track_base["accuracy"],
+            "track_correct": int(round(track_accuracy * len(track_labels)))}
+
+
+def pooled(folds: list[dict]) -> dict:
+    """Pooled figures: every held-out segment and track counted once, over all folds."""
+    seg = sum(f["segments"] for f in folds)
+    trk = sum(f["tracks"] for f in folds)
+
+    def weighted(key: str, size: str) -> float:
+        return round(sum(f[key] * f[size] for f in folds) / max(1, sum(f[size] for f in folds)), 4)
+
+    return {"folds": len(folds), "segments": seg, "tracks": trk,
+            "segment_accuracy": weighted("segment_accuracy", "segments"),
+            "track_accuracy": weighted("track_accuracy", "tracks"),
+            "majority_segments": weighted("majority_segments", "segments"),
+            "majority_tracks": weighted("majority_tracks", "tracks"),
+            "mean_fit_s": round(float(np.mean([f["fit_s"] for f in folds])), 1),
+            "mean_epochs": round(float(np.mean([f["epochs"] for f in folds])), 1)}
+
+
+def machine() -> str:
+    """CPU model, usable cores and memory of this machine, in one line."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    return f"{len(os.sched_getaffinity(0))} cores, {model}, {mem:.0f} GiB, no GPU"
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``key=json`` pairs (``epochs=5``, ``conv=[[16,3],[32,3]]``) → preset overrides."""
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        out[key] = json.loads(value)
+    return out
+
+
+def markdown_table(paths: list[str]) -> str:
+    """Per-fold and pooled figures of saved runs (this script's stdout), side by side, as Markdown."""
+    runs = [[json.loads(line) for line in Path(p).read_text().splitlines() if line.strip()] for p in paths]
+    names = [r[-1]["variant"] for r in runs]
+    head = "| held-out source | tracks | segments | majority seg / tracks | " + " | ".join(
+        f"{n}: seg / tracks" for n in names) + " |"
+    lines = [head, "|" + "---|" * (4 + len(names))]
+    for fold in runs[0][:-1]:
+        others = [next((f for f in r[:-1] if f["source"] == fold["source"]), None) for r in runs]
+        cells = [f"{f['segment_accuracy']:.3f} / {f['track_correct']}/{f['tracks']}" if f else "—" for f in others]
+        lines.append(f"| {fold['source']} | {fold['tracks']} | {fold['segments']} | "
+                     f"{fold['majority_segments']:.3f} / {fold['majority_tracks']:.2f} | " + " | ".join(cells) + " |")
+    last = runs[0][-1]
+    lines.append(f"| **pooled** | {last['tracks']} | {last['segments']} | {last['majority_segments']:.3f} / "
+                 f"{last['majority_tracks']:.3f} | " + " | ".join(
+                     f"**{r[-1]['segment_accuracy']:.3f} / {r[-1]['track_accuracy']:.3f}**" for r in runs) + " |")
+    return "\n".join(lines)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", help="a home with both devmusic sets ingested")
+    parser.add_argument("--preset", default="fast")
+    parser.add_argument("--feature", default=None, help="override the preset's feature")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help="override a preset field, e.g. epochs=5 (repeatable)")
+    parser.add_argument("--variant", default=None, help="a name for this variant in the output")
+    parser.add_argument("--sources", default=None, help="comma-separated sources to hold out (default: all)")
+    parser.add_argument("--groups", type=int, default=None,
+                        help="quick variant: K folds that each hold out every K-th source (default: one source per fold)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write", action="store_true", help="record the pooled result in core/benchmarks.json")
+    parser.add_argument("--table", nargs="+", metavar="JSONL",
+                        help="print saved runs (this script's stdout) as one Markdown table, then exit")
+    return parser
+
+
+def run_folds(home: Home, preset, groups: list[list[str]] | None, *, n_groups: int | None, seed: int) -> list[dict]:
+    """Train and score one fold per held-out group of sources; one JSON line per fold on stdout."""
+    db = home.connect()
+    tracks = track_sources(db)
+    sources = sorted({s for s, _ in tracks.values()})
+    held = held_out_groups(groups or sources, groups=n_groups)
+    print(f"{len(tracks)} tracks from {len(sources)} sources; labels {Counter(v for _, v in tracks.values())}",
+          file=sys.stderr)
+    folds = []
+    for i, group in enumerate(held, 1):
+        subsets = labelled_subsets(db, fold_sides(tracks, group, seed=seed))
+        fold = {"source": "+".join(group), **run_fold(home, subsets, preset=preset, seed=seed)}
+        folds.append(fold)
+        print(f"[{i}/{len(held)}] {fold['source']}: seg {fold['segment_accuracy']:.3f} "
+              f"tracks {fold['track_correct']}/{fold['tracks']} ({fold['fit_s']} s)", file=sys.stderr)
+        print(json.dumps(fold), flush=True)
+    return folds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(args.table))
+        return
+    if args.write and (args.groups or args.sources):
+        parser.error("--write records full leave-one-source-out runs only (no --groups, no --sources)")
+    if not args.home:
+        parser.error("--home is required (a home with both devmusic sets ingested)")
+    home = Home(args.home, create=False)
+    config = TrainConfig(preset=args.preset, feature=args.feature, seed=args.seed,
+                         overrides=parse_overrides(args.set) or None)
+    preset = config.resolved()
+    prepare_features(home, preset.feature, reporter=SilentReporter())
+    folds = run_folds(home, preset, args.sources.split(",") if args.sources else None,
+                      n_groups=args.groups, seed=args.seed)
+    result = {"variant": args.variant or preset.name, "preset": preset.name, "feature": preset.feature,
+              "overrides": config.overrides or {}, "seed": args.seed, **pooled(folds),
+              "date": dt.date.today().isoformat(), "machine": machine(),
+              "command": "python bench/loso_bench.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
+    print(json.dumps(result), flush=True)
+    if args.write:
+        print(f"recorded in {benchmarks.record(result)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
