@@ -77,10 +77,13 @@ def cmd_ingest(args) -> dict:
     _one_blas_thread()
     from haverford.core.home import Home
     from haverford.core.ingest import ingest
+    from haverford.core.predict import score_tracks
 
+    home = Home(args.home)
     with _progress("ingest", unit="file", quiet=False) as progress:
-        report = ingest(Home(args.home), args.paths, label=args.label, labeller=_name(args.labeller),
+        report = ingest(home, args.paths, label=args.label, labeller=_name(args.labeller),
                         feature_names=args.features or [DEFAULT_FEATURE], progress=progress)
+    score_tracks(home, report.track_ids)  # new tracks get the active model's scores at once
     return _report_json(report)
 
 
@@ -164,7 +167,9 @@ def serve(home: Path, *, port: int, host: str = "localhost") -> None:
     cmd = [sys.executable, "-m", "streamlit", "run", str(dashboard_app()), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-           "--server.maxUploadSize", str(max_upload_mb())]
+           "--server.maxUploadSize", str(max_upload_mb()),
+           # a product, not a notebook: no Deploy button, no developer menu (rerun, clear cache)
+           "--client.toolbarMode", "viewer"]
     print(f"Haverford dashboard on http://{host}:{port} (home: {home}); Ctrl-C stops it", file=sys.stderr)
     code = subprocess.call(cmd, env={**os.environ, HOME_ENV: str(home)})
     if code not in (0, -2, 130):

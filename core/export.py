@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -16,10 +17,18 @@ COLUMNS = ["answer_id", "track_id", "title", "path", "content_hash", "segment_id
            "current", "consensus_verdict"]
 
 
+FORMATS = ("csv", "json")
+MEDIA_TYPES = {"csv": "text/csv", "json": "application/json"}
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise HaverfordError(f"unknown export format {fmt!r}; use csv or json")
+
+
 def export_answers(home: Home, out: Path, *, fmt: str = "csv") -> int:
     """Write every answer to ``out`` (written to a temporary name, then renamed); return the row count."""
-    if fmt not in ("csv", "json"):
-        raise HaverfordError(f"unknown export format {fmt!r}; use csv or json")
+    _check_format(fmt)
     if out.is_dir():
         raise HaverfordError(f"{out} is a folder; give a file name such as labels.{fmt}")
     if not out.parent.exists():
@@ -30,6 +39,16 @@ def export_answers(home: Home, out: Path, *, fmt: str = "csv") -> int:
         count = _write_csv(f, rows) if fmt == "csv" else _write_json(f, rows)
     os.replace(tmp, out)
     return count
+
+
+def export_text(home: Home, *, fmt: str = "csv") -> str:
+    """The document ``export_answers`` writes (byte for byte once encoded as UTF-8), as a string,
+    for the dashboard's download button."""
+    _check_format(fmt)
+    buffer = io.StringIO(newline="")
+    rows = answers_db.export_rows(home.connect())
+    _write_csv(buffer, rows) if fmt == "csv" else _write_json(buffer, rows)
+    return buffer.getvalue()
 
 
 def _write_csv(f, rows) -> int:

@@ -43,7 +43,7 @@ def score_library(home: Home, model_id: int, *, model=None, progress: Progress |
     Segments of tracks without the model's feature are skipped and counted.
     Returns ``{"segments", "skipped", "seconds", "segments_per_s"}``.
     """
-    from haverford.core.inference import load_model, predict_p_banger
+    from haverford.core.inference import load_model
 
     started = time.perf_counter()
     db = home.connect()
@@ -51,18 +51,46 @@ def score_library(home: Home, model_id: int, *, model=None, progress: Progress |
     model = model or load_model(home, row)
     total, done, skipped = models_db.segment_count(db), 0, 0
     for ids in models_db.iter_segment_batches(db, batch=SCORE_BATCH):
-        locations = tracks_db.segment_locations(db, ids, row["feature"])
-        usable = [loc for loc in locations if loc["path"] is not None]
-        skipped += len(locations) - len(usable)
-        if usable:
-            p = predict_p_banger(model, [home.store.read(usable, row["feature"]).astype(np.float32)])
-            models_db.save_predictions(db, row["id"], [loc["segment_id"] for loc in usable], p)
+        skipped += _score_segments(home, db, row, model, ids)
         done += len(ids)
         if progress:
             progress(done, total, "")
     seconds = time.perf_counter() - started
     return {"segments": done - skipped, "skipped": skipped, "seconds": round(seconds, 3),
             "segments_per_s": round((done - skipped) / seconds, 1) if seconds else None}
+
+
+def _score_segments(home: Home, db, row: dict, model, ids: list[int]) -> int:
+    """Score ``ids`` from the feature store and save the scores; return how many lacked the feature."""
+    from haverford.core.inference import predict_p_banger
+
+    locations = tracks_db.segment_locations(db, ids, row["feature"])
+    usable = [loc for loc in locations if loc["path"] is not None]
+    if usable:
+        p = predict_p_banger(model, [home.store.read(usable, row["feature"]).astype(np.float32)])
+        models_db.save_predictions(db, row["id"], [loc["segment_id"] for loc in usable], p)
+    return len(locations) - len(usable)
+
+
+def score_tracks(home: Home, track_ids: Iterable[int]) -> dict:
+    """Score the segments of newly imported tracks with the active model, if there is one.
+
+    Without an active model (or without tracks) nothing is loaded, so an import stays fast.
+    Segments whose track lacks the model's feature are skipped (``haverford features --feature
+    NAME`` computes it). Returns ``{"model_id", "segments", "skipped"}``; ``model_id`` None when
+    nothing was scored.
+    """
+    from haverford.core.inference import load_model
+
+    db = home.connect()
+    row, track_ids = models_db.active_model(db), list(track_ids)
+    if row is None or not track_ids:
+        return {"model_id": None, "segments": 0, "skipped": 0}
+    model = load_model(home, row)
+    ids = [s for t in track_ids for s in tracks_db.segment_ids(db, t)]
+    skipped = sum(_score_segments(home, db, row, model, ids[i:i + SCORE_BATCH])
+                  for i in range(0, len(ids), SCORE_BATCH))
+    return {"model_id": row["id"], "segments": len(ids) - skipped, "skipped": skipped}
 
 
 def predict_files(home: Home, paths: Iterable[str], *, model_id: int | None = None,
