@@ -1,5 +1,5 @@
 // Keyboard-complete labelling on the Label page (installed once per browser tab).
-// Questions are the containers keyed "hvq_<key>" in page order; one of them at a time is
+// Questions are the containers keyed "hvq_" + the question key in page order; one of them at a time is
 // "active" (outlined). Buttons with Streamlit's own shortcut= (B, N, A, S, T, arrows) are left
 // to Streamlit: this script only takes the keys below, and only while the key map is on the page.
 (() => {
@@ -102,6 +102,7 @@
     }
   }
 
+  window.__haverfordKeyState = () => ({active, segment});  // for tests and debugging
   window.addEventListener("keydown", onKey, true);
   // A clicked button (queue, previous/next, a verdict) must not keep the focus: keys go on working.
   doc.addEventListener("click", (e) => {

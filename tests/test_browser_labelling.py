@@ -80,6 +80,7 @@ def answers_of(home: Home, labeller: str) -> dict[int, dict]:
 
 def form_ready(page) -> None:
     page.get_by_text("Haverford's algorithm").first.wait_for(timeout=30_000)
+    page.wait_for_function("window.__haverfordKeys === true", timeout=30_000)
     idle(page)
 
 
@@ -116,22 +117,28 @@ def type_keys(page, keys: str) -> None:
         page.keyboard.press(key)
 
 
-def label_one_with_the_keyboard(page, home: Home, done: int) -> None:
+SHOWN = "document.getElementById('hv-keymap') && document.getElementById('hv-keymap').dataset.segment"
+
+
+def label_one_with_the_keyboard(page) -> None:
     """BPM 128, 2 drops, dopeness 7, no acoustic instruments, verdict banger: keys only."""
-    type_keys(page, "128")
+    shown = page.evaluate(SHOWN)
+    page.keyboard.press("1")  # a digit with no question chosen starts at the first (BPM)
+    page.wait_for_function("document.activeElement.getAttribute('aria-label') === 'How many beats per minute?'")
+    type_keys(page, "28")
     page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement.getAttribute('aria-label') === 'How many drops?'")
     idle(page)
     type_keys(page, "2")
     page.keyboard.press("Enter")
-    idle(page)  # the dopeness question appears once drops > 0
+    page.get_by_text("How dope are the drops?").wait_for(timeout=20_000)  # asked once drops > 0
+    idle(page)
     page.keyboard.press("7")
     idle(page)
     page.keyboard.press("n")  # acoustic: no
     idle(page)
     page.keyboard.press("b")
-    deadline = time.monotonic() + 20
-    while len(answers_of(home, "keys")) < done and time.monotonic() < deadline:
-        time.sleep(0.1)
+    page.wait_for_function(f"({SHOWN}) !== {shown!r}", timeout=20_000)  # the next clip is shown
 
 
 def test_label_twenty_segments_with_the_questionnaire_from_the_keyboard(served, page):
@@ -139,8 +146,8 @@ def test_label_twenty_segments_with_the_questionnaire_from_the_keyboard(served, 
     page.goto(f"{base}/label?labeller=keys")
     form_ready(page)
     shot(page, "label-keyboard")
-    for done in range(1, 21):
-        label_one_with_the_keyboard(page, home, done)
+    for _ in range(20):
+        label_one_with_the_keyboard(page)
         form_ready(page)
     answers = answers_of(home, "keys")
     assert len(answers) == 20

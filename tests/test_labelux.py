@@ -226,3 +226,11 @@ def test_tracks_imported_while_a_model_is_active_are_scored(tmp_path):
     sql = """SELECT COUNT(*) FROM predictions p JOIN segments s ON s.id = p.segment_id
              JOIN models m ON m.id = p.model_id AND m.active = 1 WHERE s.track_id = ?"""
     assert db.execute(sql, [track]).fetchone()[0] == 3
+
+
+def test_the_key_script_survives_st_htmls_sanitiser():
+    """DOMPurify (SAFE_FOR_XML) removes a <script> whose text has '<' before a letter, '/' or '!'."""
+    import re
+
+    text = (resources.files("haverford.dashboard") / "keys.js").read_text(encoding="utf-8")
+    assert not re.findall(r"<[/\w!]", text)

@@ -18,6 +18,8 @@ from haverford.dashboard.context import connect
 
 
 KEYS_JS = (Path(__file__).parents[1] / "keys.js").read_text(encoding="utf-8")
+# st.html's sanitiser (DOMPurify) drops a <script> whose text holds "<" before a letter, "/" or "!"
+# (tests/test_labelux.py keeps keys.js free of them).
 SEGMENT_PARAM = "segment"
 
 
@@ -128,14 +130,26 @@ def _number(q: dict, key: str, label: str, help_: str | None, segment: dict) -> 
 
 
 def _tempo_hint(key: str, segment: dict, cast) -> None:
-    """librosa's tempo estimate as a one-key suggestion; computed in the background, so the clip
-    and the form never wait for it (the first estimate after a start takes seconds)."""
-    job = labelling.tempo_job(segment["path"], start_s=segment["start_s"],
-                              duration_s=segment["end_s"] - segment["start_s"])
-    st.fragment(_tempo_button, run_every=None if job.done() else 1.0)(key, job, cast)
+    """librosa's tempo estimate as a one-key suggestion, computed in a background thread that
+    starts only after the clip and the form are shown: the first estimate after a server start
+    imports librosa and compiles its code (seconds), which must never hold up a page."""
+    asked = segment["id"] in st.session_state.get("label_tempo_asked", ())
+    done = asked and _tempo_job(segment).done()  # then the fragment stops polling
+    st.fragment(_tempo_button, run_every=None if done else 1.0)(key, segment, cast)
 
 
-def _tempo_button(key: str, job, cast) -> None:
+def _tempo_job(segment: dict):
+    return labelling.tempo_job(segment["path"], start_s=segment["start_s"],
+                               duration_s=segment["end_s"] - segment["start_s"])
+
+
+def _tempo_button(key: str, segment: dict, cast) -> None:
+    asked = st.session_state.setdefault("label_tempo_asked", set())
+    if segment["id"] not in asked:  # the page's own run: ask on the fragment's next run
+        asked.add(segment["id"])
+        st.caption("Estimating the tempo from the audio…")
+        return
+    job = _tempo_job(segment)
     if not job.done():
         st.caption("Estimating the tempo from the audio…")
         return
@@ -265,13 +279,13 @@ def main() -> None:
                    + (" (segments you skipped come back after a reload)." if skipped() else "."))
         return
     show_in_url(st.session_state["label_segment"])
+    key_map(st.session_state["label_segment"])
     left, right = st.columns([3, 2], gap="large")
     with left:
         segment = clip.render(db, "label_segment", autoplay=st.session_state.get("label_autoplay", False))
     if segment is not None:
         with right:
             render_form(db, segment, labeller, questionnaire.list_questions(db))
-        key_map(segment["id"])
 
 
 main()
