@@ -131,14 +131,14 @@ def label_one_with_the_keyboard(page) -> None:
     idle(page)
     type_keys(page, "2")
     page.keyboard.press("Enter")
-    page.get_by_text("How dope are the drops?").wait_for(timeout=20_000)  # asked once drops > 0
+    page.get_by_text("How dope are the drops?").wait_for(timeout=60_000)  # asked once drops > 0
     idle(page)
     page.keyboard.press("7")
     idle(page)
     page.keyboard.press("n")  # acoustic: no
     idle(page)
     page.keyboard.press("b")
-    page.wait_for_function(f"({SHOWN}) !== {shown!r}", timeout=20_000)  # the next clip is shown
+    page.wait_for_function(f"({SHOWN}) !== {shown!r}", timeout=60_000)  # the next clip is shown
 
 
 def test_label_twenty_segments_with_the_questionnaire_from_the_keyboard(served, page):
@@ -158,7 +158,7 @@ def test_label_twenty_segments_with_the_questionnaire_from_the_keyboard(served, 
 def test_the_export_button_downloads_the_cli_file(served, page):
     base, home, _ = served
     page.goto(f"{base}/?labeller=exporter")
-    page.get_by_text("Export labels").click()
+    page.get_by_text("Export labels", exact=True).click()
     for fmt in export.FORMATS:
         with page.expect_download(timeout=30_000) as download:
             page.get_by_role("button", name=f"Export {fmt.upper()}").click()
