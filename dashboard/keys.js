@@ -37,6 +37,12 @@
     }
   }
 
+  function whenIdle(fn, waited = 0) {
+    const busy = doc.querySelector("[data-testid='stStatusWidget']");
+    if ((busy || waited < 150) && waited < 10000) setTimeout(() => whenIdle(fn, waited + 50), 50);
+    else fn();
+  }
+
   function choose(q, key) {
     const buttons = Array.from(q.querySelectorAll("button"));
     const names = buttons.map((b) => b.innerText.trim().toLowerCase());
@@ -73,7 +79,9 @@
       if (key === "Enter" || key === "Tab") {  // Streamlit commits the number on Enter or blur
         const next = active + (e.shiftKey ? -1 : 1);
         if (key === "Tab") take();
-        setTimeout(() => { el.blur(); activate(next); }, 0);
+        // The next box gets the focus once the rerun is over: a number typed while the rerun
+        // redraws the form was shown but never sent.
+        setTimeout(() => { el.blur(); whenIdle(() => activate(next)); }, 0);
       } else if (key === "Escape") {
         take();
         el.blur();

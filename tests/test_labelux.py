@@ -126,15 +126,16 @@ def test_choosing_a_queue_jumps_to_its_first_segment(demo):
 def test_the_form_does_not_wait_for_the_tempo_estimate(demo, monkeypatch):
     from concurrent.futures import Future
 
-    pending = Future()  # an estimate that never finishes
+    pending = Future()  # an estimate still running
     monkeypatch.setattr(labelling, "tempo_job", lambda path, **kw: pending)
     at = label_page(params={"labeller": "donna"})
-    at.run()  # the fragment's own run asks for the estimate
-    assert "Estimating the tempo from the audio…" in messages(at)
-    assert at.button(key="label_banger")  # the verdict buttons are there while the estimate runs
-    pending.set_result(128.0)
+    seg = at.session_state["label_segment"]
+    assert at.button(key="label_banger")  # the form and its buttons are there while the estimate runs
+    assert "Suggest the tempo (librosa's estimate)" in [b.label for b in at.button]
+    pending.set_result(127.6)
     at.run()
-    assert "Use suggested 128 BPM (librosa's estimate)" in [b.label for b in at.button]
+    at.button(key=f"label_{seg}_bpm_suggest").click().run()
+    assert at.number_input(key=f"label_{seg}_bpm").value == 128
 
 
 def test_the_tempo_job_estimates_a_click_track(tmp_path):

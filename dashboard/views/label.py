@@ -21,6 +21,7 @@ KEYS_JS = (Path(__file__).parents[1] / "keys.js").read_text(encoding="utf-8")
 # st.html's sanitiser (DOMPurify) drops a <script> whose text holds "<" before a letter, "/" or "!"
 # (tests/test_labelux.py keeps keys.js free of them).
 SEGMENT_PARAM = "segment"
+TEMPO_WAIT_S = 60  # the first estimate after a start imports librosa in the worker
 
 
 def widget_key(segment_id: int, key: str) -> str:
@@ -130,12 +131,20 @@ def _number(q: dict, key: str, label: str, help_: str | None, segment: dict) -> 
 
 
 def _tempo_hint(key: str, segment: dict, cast) -> None:
-    """librosa's tempo estimate as a one-key suggestion, computed in a background thread that
-    starts only after the clip and the form are shown: the first estimate after a server start
-    imports librosa and compiles its code (seconds), which must never hold up a page."""
-    asked = segment["id"] in st.session_state.get("label_tempo_asked", ())
-    done = asked and _tempo_job(segment).done()  # then the fragment stops polling
-    st.fragment(_tempo_button, run_every=None if done else 1.0)(key, segment, cast)
+    """librosa's tempo estimate as a one-key suggestion (``T``).
+
+    The estimate starts in a background worker process when the clip is shown and the page never
+    waits for it; only pressing ``T`` (or the button) waits for the estimate, if it is still running
+    (the first one after a server start pays librosa's import and compilation, seconds).
+    """
+    job = _tempo_job(segment)
+    bpm = _finished_tempo(job)
+    if job.done() and bpm is None:
+        st.caption("No tempo could be estimated from the audio.")
+        return
+    label = f"Use suggested {cast(round(bpm)):g} BPM" if bpm else "Suggest the tempo"
+    st.button(f"{label} (librosa's estimate)", key=f"{key}_suggest", shortcut="T", on_click=_use_tempo,
+              args=(key, segment, cast))
 
 
 def _tempo_job(segment: dict):
@@ -143,27 +152,27 @@ def _tempo_job(segment: dict):
                                duration_s=segment["end_s"] - segment["start_s"])
 
 
-def _tempo_button(key: str, segment: dict, cast) -> None:
-    asked = st.session_state.setdefault("label_tempo_asked", set())
-    if segment["id"] not in asked:  # the page's own run: ask on the fragment's next run
-        asked.add(segment["id"])
-        st.caption("Estimating the tempo from the audio…")
-        return
-    job = _tempo_job(segment)
+def _finished_tempo(job) -> float | None:
+    """The estimate when it is ready (None while running, for silence or an unreadable file)."""
     if not job.done():
-        st.caption("Estimating the tempo from the audio…")
-        return
+        return None
     try:
-        bpm = job.result()
+        return job.result()
     except HaverfordError:
+        return None
+
+
+def _use_tempo(key: str, segment: dict, cast) -> None:
+    """Button callback: put the estimate into the BPM box (waiting for it if need be)."""
+    try:
+        bpm = _tempo_job(segment).result(timeout=TEMPO_WAIT_S)
+    except (HaverfordError, TimeoutError) as exc:
+        st.session_state["label_error"] = f"No tempo suggestion: {exc or 'the estimate took too long'}"
         return
     if bpm is None:
-        st.caption("No tempo could be estimated from the audio.")
+        st.session_state["label_error"] = "No tempo could be estimated from the audio."
         return
-    value = cast(round(bpm))
-    if st.button(f"Use suggested {value:g} BPM (librosa's estimate)", key=f"{key}_suggest", shortcut="T",
-                 on_click=st.session_state.__setitem__, args=(key, value)):
-        st.rerun()  # the number box sits outside this fragment
+    st.session_state[key] = cast(round(bpm))
 
 
 def render_form(db, segment: dict, labeller: str, questions: list[dict]) -> None:
