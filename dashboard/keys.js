@@ -104,6 +104,10 @@
       if (field(qs[0])) return;  // the digit goes into the number box just focused
     }
     const current = qs[active];
+    if (current && field(current) && /^[0-9.,-]$/.test(key)) {
+      field(current).focus();  // a rerun redrew the box and took its focus: the key goes in again
+      return;
+    }
     if (current && !field(current) && choose(current, key)) {
       take();
       activate(active + 1);
