@@ -97,10 +97,13 @@ def cmd_ingest(args) -> dict:
     _one_blas_thread()
     from haverford.core.home import Home
     from haverford.core.ingest import ingest
+    from haverford.core.predict import score_tracks
 
+    home = Home(args.home)
     with _progress("ingest", unit="file", quiet=False) as progress:
-        report = ingest(Home(args.home), args.paths, label=args.label, labeller=_name(args.labeller),
+        report = ingest(home, args.paths, label=args.label, labeller=_name(args.labeller),
                         feature_names=args.features or [DEFAULT_FEATURE], progress=progress)
+    score_tracks(home, report.track_ids)  # new tracks get the active model's scores at once
     out = _report_json(report)
     if not report.processed:
         raise nothing_processed("ingest", out)
@@ -238,7 +241,9 @@ def serve(home: Path, *, port: int, host: str = "localhost") -> None:
     cmd = [sys.executable, "-m", "streamlit", "run", str(dashboard_app()), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-           "--server.maxUploadSize", str(max_upload_mb())]
+           "--server.maxUploadSize", str(max_upload_mb()),
+           # a product, not a notebook: no Deploy button, no developer menu (rerun, clear cache)
+           "--client.toolbarMode", "viewer"]
     print(f"Haverford dashboard on http://{host}:{port} (home: {home}); Ctrl-C stops it", file=sys.stderr)
     code = subprocess.call(cmd, env={**os.environ, HOME_ENV: str(home)})
     if code not in (0, -2, 130):
@@ -366,12 +371,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as exc:
         if not _is_database_error(exc):
-            raise
+            return _internal_error(exc)
         print(f"haverford: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("haverford: interrupted", file=sys.stderr)
         return 130
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug, not bad input: the traceback goes to a log file, stderr gets one line pointing at it.
+
+    The log is ``haverford-crash-<time>.log`` in the system's temporary folder (the data home may
+    be what failed). Exit status 2, as argparse uses for misuse, so scripts can tell a bug from a
+    user error (1).
+    """
+    import tempfile
+    import time
+    import traceback
+
+    log = Path(tempfile.gettempdir()) / f"haverford-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    log.write_text("".join(traceback.format_exception(exc)))
+    print(f"haverford: internal error ({type(exc).__name__}: {exc}); the traceback is in {log}: "
+          "please report it with that file", file=sys.stderr)
+    return 2
 
 
 def _is_database_error(exc: Exception) -> bool:

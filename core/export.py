@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -17,10 +18,18 @@ COLUMNS = ["answer_id", "track_id", "title", "path", "content_hash", "segment_id
            "current", "consensus_verdict"]
 
 
+FORMATS = ("csv", "json")
+MEDIA_TYPES = {"csv": "text/csv", "json": "application/json"}
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise HaverfordError(f"unknown export format {fmt!r}; use csv or json")
+
+
 def export_answers(home: Home, out: Path, *, fmt: str = "csv") -> int:
     """Write every answer to ``out`` (written to a temporary name, then renamed); return the row count."""
-    if fmt not in ("csv", "json"):
-        raise HaverfordError(f"unknown export format {fmt!r}; use csv or json")
+    _check_format(fmt)
     if out.is_dir():
         raise HaverfordError(f"{out} is a folder; give a file name such as labels.{fmt}")
     if not out.parent.exists():
@@ -38,6 +47,16 @@ def _printable(row: dict) -> dict:
     if isinstance(row.get("path"), bytes):
         row["path"] = display_path(row["path"])
     return row
+
+
+def export_text(home: Home, *, fmt: str = "csv") -> str:
+    """The document ``export_answers`` writes (byte for byte once encoded as UTF-8), as a string,
+    for the dashboard's download button."""
+    _check_format(fmt)
+    buffer = io.StringIO(newline="")
+    rows = answers_db.export_rows(home.connect())
+    _write_csv(buffer, rows) if fmt == "csv" else _write_json(buffer, rows)
+    return buffer.getvalue()
 
 
 def _write_csv(f, rows) -> int:

@@ -6,8 +6,12 @@ The dashboard's labelling page is a thin layer over these functions, so that the
 
 from __future__ import annotations
 
+import multiprocessing
 import re
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
 import sqlite_utils
@@ -84,12 +88,16 @@ def algorithm_verdicts(rows: list[Mapping], questions: list[Mapping]) -> dict[in
 
 
 def next_segment(db: sqlite_utils.Database, *, mode: str, labeller: str, after: int | None = None,
-                 seed: float | None = None) -> int | None:
-    """The next segment of the queue ``mode`` (see ``QUEUE_MODES``) after ``after``."""
+                 seed: float | None = None, skipped: Iterable[int] = ()) -> int | None:
+    """The next segment of the queue ``mode`` (see ``QUEUE_MODES``) after ``after``.
+
+    Segments in ``skipped`` (the labeller skipped them in this session) are never offered again,
+    so no queue bounces between two skipped segments.
+    """
     if mode not in QUEUE_MODES:
         raise HaverfordError(f"unknown queue mode {mode!r}; use one of: {', '.join(QUEUE_MODES)}")
     seed = float(np.random.default_rng().random()) if seed is None else seed
-    return labelling_db.next_segment(db, mode=mode, labeller=labeller, after=after, seed=seed,
+    return labelling_db.next_segment(db, mode=mode, labeller=labeller, after=after, seed=seed, skipped=skipped,
                                      verdict_question=questions_db.verdict_question_id(db))
 
 
@@ -108,6 +116,44 @@ def suggest_tempo(y: np.ndarray, *, sr: int = SR) -> float | None:
     tempo = librosa.feature.tempo(onset_envelope=onset, sr=sr, aggregate=np.median)
     value = float(np.atleast_1d(tempo)[0])
     return round(value, 1) if value > 0 else None
+
+
+TEMPO_JOBS_KEPT = 256  # segments whose tempo estimate is kept (a few KB in all)
+_tempo_pool: ProcessPoolExecutor | None = None
+_tempo_jobs: OrderedDict[tuple[str, float, float], Future] = OrderedDict()
+_tempo_lock = threading.Lock()
+
+
+def tempo_job(path: str, *, start_s: float, duration_s: float) -> Future:
+    """The tempo estimate of a segment (``suggest_tempo``), computed in a background process.
+
+    The first call starts it; later calls return the same ``Future``, so a page can show the
+    clip at once and the suggestion when ``done()``. The first job pays librosa's import and
+    numba's compilation of its code (seconds of CPU). In a thread that work held Python's GIL
+    and stalled every rerun of the server meanwhile, so it runs in one spawned worker process.
+    Its ``result()`` is BPM or None, or raises ``HaverfordError`` when the audio cannot be read.
+    """
+    key = (str(path), float(start_s), float(duration_s))
+    with _tempo_lock:
+        job = _tempo_jobs.get(key)
+        if job is None:
+            job = _tempo_jobs[key] = _pool().submit(_segment_tempo, *key)
+            while len(_tempo_jobs) > TEMPO_JOBS_KEPT:
+                _tempo_jobs.popitem(last=False)
+        return job
+
+
+def _pool() -> ProcessPoolExecutor:
+    global _tempo_pool
+    if _tempo_pool is None:  # spawned, not forked: the server has threads running
+        _tempo_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _tempo_pool
+
+
+def _segment_tempo(path: str, start_s: float, duration_s: float) -> float | None:
+    from haverford.core import audio
+
+    return suggest_tempo(audio.load(path, start_s=start_s, duration_s=duration_s))
 
 
 def check_new_question(db: sqlite_utils.Database, *, key: str, text: str, kind: str) -> None:

@@ -64,19 +64,43 @@ def score_library(home: Home, model_id: int, *, scorer=None, progress: Progress 
     scorer = scorer or load_scorer(home, row)
     total, done, skipped = models_db.segment_count(db), 0, 0
     for ids in models_db.iter_segment_batches(db, batch=SCORE_BATCH):
-        locations = {f: tracks_db.segment_locations(db, ids, f) for f in scorer.features}
-        usable = [i for i in range(len(ids)) if all(locations[f][i]["path"] is not None for f in scorer.features)]
-        skipped += len(ids) - len(usable)
-        if usable:
-            xs = {f: home.store.read([locations[f][i] for i in usable], f).astype(np.float32)
-                  for f in scorer.features}
-            models_db.save_predictions(db, row["id"], [ids[i] for i in usable], scorer.p_banger(xs))
+        skipped += _score_segments(home, db, row, scorer, ids)
         done += len(ids)
         if progress:
             progress(done, total, "")
     seconds = time.perf_counter() - started
     return {"segments": done - skipped, "skipped": skipped, "seconds": round(seconds, 3),
             "segments_per_s": round((done - skipped) / seconds, 1) if seconds else None}
+
+
+def _score_segments(home: Home, db, row: dict, scorer, ids: list[int]) -> int:
+    """Score ``ids`` from the feature store with ``scorer`` and save the scores; return how many
+    lacked one of its features."""
+    locations = {f: tracks_db.segment_locations(db, ids, f) for f in scorer.features}
+    usable = [i for i in range(len(ids)) if all(locations[f][i]["path"] is not None for f in scorer.features)]
+    if usable:
+        xs = {f: home.store.read([locations[f][i] for i in usable], f).astype(np.float32) for f in scorer.features}
+        models_db.save_predictions(db, row["id"], [ids[i] for i in usable], scorer.p_banger(xs))
+    return len(ids) - len(usable)
+
+
+def score_tracks(home: Home, track_ids: Iterable[int]) -> dict:
+    """Score the segments of newly imported tracks with the active model, if there is one.
+
+    Without an active model (or without tracks) nothing is loaded, so an import stays fast.
+    Segments whose track lacks the model's feature are skipped (``haverford features --feature
+    NAME`` computes it). Returns ``{"model_id", "segments", "skipped"}``; ``model_id`` None when
+    nothing was scored.
+    """
+    db = home.connect()
+    row, track_ids = models_db.active_model(db), list(track_ids)
+    if row is None or not track_ids:
+        return {"model_id": None, "segments": 0, "skipped": 0}
+    scorer = load_scorer(home, row)
+    ids = [s for t in track_ids for s in tracks_db.segment_ids(db, t, audible_only=True)]
+    skipped = sum(_score_segments(home, db, row, scorer, ids[i:i + SCORE_BATCH])
+                  for i in range(0, len(ids), SCORE_BATCH))
+    return {"model_id": row["id"], "segments": len(ids) - skipped, "skipped": skipped}
 
 
 def predict_files(home: Home, paths: Iterable[str], *, model_id: int | None = None,

@@ -147,3 +147,37 @@ def _set_cookie(token: str, *, max_age: int) -> None:
     """
     st.html(f"<script>document.cookie = '{COOKIE}={token}; Path=/; Max-Age={int(max_age)}; SameSite=Strict';"
             f"</script>", unsafe_allow_javascript=True, width=1)
+
+
+# --- without accounts: the typed name, kept in the URL ----------------------------------------
+
+LABELLER_PARAM = "labeller"
+
+
+def labeller_box() -> None:
+    """The sidebar name box, the single place to change the labeller's name.
+
+    The name lives in ``st.session_state["app_labeller"]`` (a plain key, so a page switch never
+    drops it) and in the URL as ``?labeller=NAME``, so a reload, a new tab or a bookmark keeps it.
+    """
+    if "app_labeller" not in st.session_state:  # a new browser session: the URL knows the name
+        st.session_state["app_labeller"] = st.query_params.get(LABELLER_PARAM, "").strip()[:40]
+    st.session_state["app_labeller_box"] = st.session_state["app_labeller"]
+    st.sidebar.text_input("Your name (stored with your answers)", key="app_labeller_box", max_chars=40,
+                          placeholder="e.g. tom", on_change=_name_typed)
+    keep_labeller_in_url()
+    if not st.session_state["app_labeller"]:
+        st.sidebar.caption("Enter your name to label segments.")
+
+
+def _name_typed() -> None:
+    st.session_state["app_labeller"] = (st.session_state.get("app_labeller_box") or "").strip()
+
+
+def keep_labeller_in_url() -> None:
+    """Put the typed name into the URL (or take it out when the box is empty)."""
+    name = st.session_state.get("app_labeller", "")
+    if name and st.query_params.get(LABELLER_PARAM) != name:
+        st.query_params[LABELLER_PARAM] = name
+    elif not name and LABELLER_PARAM in st.query_params:
+        del st.query_params[LABELLER_PARAM]

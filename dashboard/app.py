@@ -7,6 +7,7 @@ import streamlit as st
 from haverford.core import accounts
 from haverford.dashboard.access import (
     account_sidebar,
+    labeller_box,
     labeller_ok,
     logged_in_user,
     login_form,
@@ -27,6 +28,7 @@ pages = [
     st.Page(VIEWS / "train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page(VIEWS / "evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
     st.Page(VIEWS / "misclassified.py", title="Misclassified", icon=":material/report:", url_path="misclassified"),
+    st.Page(VIEWS / "predict.py", title="Predict", icon=":material/science:", url_path="predict"),
 ]
 accounts.set_actor_source(session_actor)  # core's role check asks the session who is acting
 db = connect()
@@ -42,11 +44,7 @@ else:
     access = settings()
     if not password_ok(access):
         st.stop()
-    # The labeller's name: asked once, kept for the browser session, stored with every answer.
-    st.sidebar.text_input("Your name (stored with your answers)", key="app_labeller", max_chars=40,
-                          placeholder="e.g. tom")
-    if not st.session_state.get("app_labeller", "").strip():
-        st.sidebar.caption("Enter your name to label segments.")
+    labeller_box()
     if not labeller_ok(access, st.session_state.get("app_labeller", "").strip()):
         st.stop()
 st.navigation(pages).run()

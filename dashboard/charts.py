@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 
 import numpy as np
+from plotly import colors as pcolors
 
 from haverford.core.config import HOP_LENGTH, N_FFT, SR, TOP_DB
 
@@ -90,21 +91,33 @@ def log_bands(S_db: np.ndarray, *, sr: int = SR, n_fft: int = N_FFT, n_bands: in
     return freqs, S_db[low] * (1 - frac) + S_db[high] * frac
 
 
+# Plotly.js knows no "Magma" by name (only plotly.py does): a name it does not know fell back to
+# the theme's pink scale, so the scale is spelled out, black at the -80 dB floor (silence).
+SPECTROGRAM_COLORS = [[i / (len(pcolors.sequential.Magma) - 1), c] for i, c in enumerate(pcolors.sequential.Magma)]
+SPECTROGRAM_TITLES = {"log_stft": "Log spectrogram (seed STFT)", "log_mel": "Log-mel spectrogram",
+                      "percussive_mel": "Percussive log-mel spectrogram (HPSS)"}
+
+
 def spectrogram_figure(S_db: np.ndarray, *, sr: int = SR, hop_length: int = HOP_LENGTH,
-                       start_s: float = 0.0, n_bands: int = 160) -> dict:
+                       start_s: float = 0.0, n_bands: int = 160, freqs: np.ndarray | None = None,
+                       title: str = SPECTROGRAM_TITLES["log_stft"]) -> dict:
     """Log spectrogram as a heatmap: time (s), frequency (Hz, log axis), dB colour bar.
 
     Parameters
     ----------
-    S_db : np.ndarray [shape=(1 + n_fft // 2, t)], dB in [-80, 0]
+    S_db : np.ndarray [shape=(1 + n_fft // 2, t)] or [shape=(n_mels, t)] with ``freqs``, dB in [-80, 0]
+    freqs : np.ndarray [shape=(n_mels,)], Hz, centre of each row; None for STFT bins
+        (resampled onto ``n_bands`` log-spaced frequencies)
     """
-    freqs, bands = log_bands(S_db, sr=sr, n_bands=n_bands)
+    if freqs is None:
+        freqs, S_db = log_bands(S_db, sr=sr, n_bands=n_bands)
     t = start_s + np.arange(S_db.shape[1]) * hop_length / sr
-    z = np.clip(np.round(bands), -TOP_DB, 0).astype(np.int8)
-    heat = {"type": "heatmap", "z": typed(z), "x": typed(t), "y": typed(freqs), "colorscale": "Magma",
-            "zmin": -TOP_DB, "zmax": 0, "colorbar": {"title": {"text": "dB"}, "thickness": 12},
+    z = np.clip(np.round(S_db), -TOP_DB, 0).astype(np.int8)
+    heat = {"type": "heatmap", "z": typed(z), "x": typed(t), "y": typed(np.asarray(freqs, dtype=np.float32)),
+            "colorscale": SPECTROGRAM_COLORS, "zmin": -TOP_DB, "zmax": 0,
+            "colorbar": {"title": {"text": "dB"}, "thickness": 12},
             "hovertemplate": "%{x:.2f} s, %{y:.0f} Hz: %{z} dB<extra></extra>"}
-    return figure([heat], height=300, title={"text": "Log spectrogram"}, xaxis={"title": {"text": "time (s)"}},
+    return figure([heat], height=300, title={"text": title}, xaxis={"title": {"text": "time (s)"}},
                   yaxis={"title": {"text": "frequency (Hz)"}, "type": "log"})
 
 
@@ -151,3 +164,19 @@ def kappa_figure(pairs: list[dict]) -> dict:
            "orientation": "h", "text": [f"n={p['n']}" for p in pairs], "marker": {"color": "#1f77b4"}}
     return figure([bar], height=80 + 30 * len(pairs), title={"text": "Cohen's kappa per pair"},
                   xaxis={"range": [-1, 1], "title": {"text": "kappa"}})
+
+
+def segment_scores_figure(segments: list[dict], *, threshold: float = 0.5) -> dict:
+    """P(banger) of each 5-second segment of one file, along the track, with the threshold line.
+
+    ``segments`` are ``core.predict.predict_file``'s ``[{"index", "start_s", "p_banger"}]``.
+    """
+    t = [s["start_s"] for s in segments]
+    p = [s["p_banger"] for s in segments]
+    colours = [VERDICT_COLOURS["banger" if v >= threshold else "not_a_banger"] for v in p]
+    bars = {"type": "bar", "x": t, "y": p, "marker": {"color": colours}, "offset": 0, "width": 5.0,
+            "hovertemplate": "%{x:.0f}–%{x:.0f}+5 s: P(banger) %{y:.3f}<extra></extra>"}
+    line = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": threshold, "y1": threshold,
+            "line": {"dash": "dash", "color": "#666"}}
+    return figure([bars], height=260, title={"text": "P(banger) per 5-second segment"}, shapes=[line],
+                  xaxis={"title": {"text": "time (s)"}}, yaxis={"title": {"text": "P(banger)"}, "range": [0, 1]})

@@ -6,13 +6,16 @@ its previous/next buttons and the track strip change that key.
 
 from __future__ import annotations
 
+import io
 import re
+from urllib.parse import urlencode
 
 import numpy as np
+import soundfile as sf
 import streamlit as st
 
 from haverford.core import audio, catalogue, features
-from haverford.core.config import SR
+from haverford.core.config import N_FFT, SR
 from haverford.core.errors import HaverfordError
 from haverford.dashboard import charts
 
@@ -31,11 +34,36 @@ def segment_audio(path: str, start_s: float, duration_s: float) -> np.ndarray:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def clip_figures(path: str, start_s: float, duration_s: float) -> tuple[dict, dict]:
-    """Waveform and spectrogram figures of a segment as plain dicts (cheap to cache and send)."""
+def clip_figures(path: str, start_s: float, duration_s: float, feature: str = "log_stft") -> tuple[dict, dict]:
+    """Waveform and spectrogram (``feature``: see ``core.features.FEATURES``) of a segment as
+    plain dicts (cheap to cache and send)."""
     y = segment_audio(path, start_s, duration_s)
-    S_db = features.log_stft(y)[0]
-    return charts.waveform_figure(y, start_s=start_s), charts.spectrogram_figure(S_db, start_s=start_s)
+    S_db = features.compute(feature, y)[0]
+    freqs = None if feature == "log_stft" else mel_centres()
+    spec = charts.spectrogram_figure(S_db, start_s=start_s, freqs=freqs, title=charts.SPECTROGRAM_TITLES[feature])
+    return charts.waveform_figure(y, start_s=start_s), spec
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def mel_centres() -> np.ndarray:
+    """Centre frequency (Hz) of each mel band: the peak of its filter in the shipped mel basis."""
+    return features.mel_basis().argmax(axis=1) * SR / N_FFT
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def segment_wav(path: str, start_s: float, duration_s: float) -> bytes:
+    """The segment as 16-bit WAV bytes (encoded once, not on every rerun)."""
+    buffer = io.BytesIO()
+    sf.write(buffer, segment_audio(path, start_s, duration_s), SR, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def feature_picker() -> str:
+    """The spectrogram shown in every clip view (one choice for the session)."""
+    st.session_state.setdefault("clip_feature", "log_stft")
+    return st.segmented_control("Spectrogram", list(charts.SPECTROGRAM_TITLES), key="clip_feature", required=True,
+                                format_func={"log_stft": "Seed log STFT", "log_mel": "Log-mel",
+                                             "percussive_mel": "Percussive log-mel"}.get) or "log_stft"
 
 
 def _go(state_key: str, segment_id: int | None) -> None:
@@ -43,7 +71,7 @@ def _go(state_key: str, segment_id: int | None) -> None:
         st.session_state[state_key] = segment_id
 
 
-def render(db, state_key: str, *, show_strip: bool = True) -> dict | None:
+def render(db, state_key: str, *, show_strip: bool = True, autoplay: bool = False) -> dict | None:
     """Show the clip view of the segment in ``st.session_state[state_key]``; return its row."""
     segment_id = st.session_state.get(state_key)
     segment = catalogue.get_segment(db, segment_id) if segment_id is not None else None
@@ -53,7 +81,7 @@ def render(db, state_key: str, *, show_strip: bool = True) -> dict | None:
     st.markdown(f"**{plain(segment['title'])}** · segment {segment['idx'] + 1} of {segment['n_segments']} · "
                 f"{segment['start_s']:.0f}–{segment['end_s']:.0f} s")
     _nav(db, segment, state_key)
-    _media(segment)
+    _media(segment, autoplay=autoplay)
     if show_strip:
         _strip(db, segment, state_key)
     return segment
@@ -68,16 +96,18 @@ def _nav(db, segment: dict, state_key: str) -> None:
                  on_click=_go, args=(state_key, next_id), shortcut="Right")
 
 
-def _media(segment: dict) -> None:
+def _media(segment: dict, *, autoplay: bool = False) -> None:
     duration = segment["end_s"] - segment["start_s"]
+    feature = feature_picker()
     try:
-        y = segment_audio(segment["path"], segment["start_s"], duration)
-        wave, spec = clip_figures(segment["path"], segment["start_s"], duration)
+        wav = segment_wav(segment["path"], segment["start_s"], duration)
+        with st.spinner("Computing the spectrogram…"):
+            wave, spec = clip_figures(segment["path"], segment["start_s"], duration, feature)
     except HaverfordError as exc:
         st.error(f"Cannot play {segment['path']}: {exc}")
         return
-    st.audio(y, sample_rate=SR)
-    st.plotly_chart(spec, config={"displaylogo": False})
+    st.audio(wav, format="audio/wav", autoplay=autoplay)
+    st.plotly_chart(spec, config={"displaylogo": False}, theme=None)
     st.plotly_chart(wave, config={"displaylogo": False})
 
 
@@ -102,5 +132,33 @@ def render_with_label_link(db, state_key: str, *, hint: str, button_key: str) ->
         return
     render(db, state_key)
     if st.button("Label this segment", key=button_key):
-        st.session_state["label_segment"] = st.session_state[state_key]
-        st.switch_page("views/label.py")
+        open_for_labelling(st.session_state[state_key])
+
+
+def open_for_labelling(segment_id: int) -> None:
+    """Switch to the Label page on ``segment_id`` (its deep link ``?segment=ID``)."""
+    st.switch_page("views/label.py", query_params=link_params(segment_id))
+
+
+def link_params(segment_id: int) -> dict:
+    """The Label page's query parameters for one segment, with the labeller's name when set."""
+    name = (st.session_state.get("app_labeller") or "").strip()
+    return {"segment": str(int(segment_id))} | ({"labeller": name} if name and not _accounts_on() else {})
+
+
+def _accounts_on() -> bool:
+    return bool(st.session_state.get("access_user"))
+
+
+def label_url(segment_id: int) -> str:
+    """A link to the Label page on ``segment_id``, relative to the dashboard's root."""
+    return "label?" + urlencode(link_params(segment_id))
+
+
+def with_label_links(table, *, id_column: str = "id"):
+    """``table`` (a DataFrame) with a ``label_link`` column: each row's segment on the Label page."""
+    return table.assign(label_link=[label_url(s) for s in table[id_column]])
+
+
+LINK_COLUMN = {"label_link": st.column_config.LinkColumn(
+    "Label", display_text="Label ›", help="Open this segment on the Label page (a new tab keeps your name)")}

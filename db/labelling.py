@@ -8,6 +8,7 @@ Every query is parameterised and uses the indexes of migration 1 (``answers_by_l
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import sqlite_utils
 
@@ -35,23 +36,28 @@ def _position(db: sqlite_utils.Database, segment_id: int | None) -> tuple[int, i
 def _first_after(db: sqlite_utils.Database, where: str, params: dict, after: tuple[int, int]) -> int | None:
     """The first segment in track order strictly after ``after`` matching ``where`` (wrapping round)."""
     sql = f"""SELECT s.id FROM segments s LEFT JOIN segment_verdicts v ON v.segment_id = s.id
-              WHERE {where} AND s.silent = 0 AND (s.track_id, s.idx) > (:t, :i) ORDER BY s.track_id, s.idx LIMIT 1"""
+              WHERE {where} AND s.silent = 0 AND {_NOT_SKIPPED} AND (s.track_id, s.idx) > (:t, :i)
+              ORDER BY s.track_id, s.idx LIMIT 1"""
     row = db.execute(sql, {**params, "t": after[0], "i": after[1]}).fetchone()
     if row is None and after != (-1, -1):
         row = db.execute(sql, {**params, "t": -1, "i": -1}).fetchone()
     return row[0] if row else None
 
 
+_NOT_SKIPPED = "s.id NOT IN (SELECT value FROM json_each(:skipped))"
+
+
 def next_segment(db: sqlite_utils.Database, *, mode: str, labeller: str, verdict_question: int,
-                 after: int | None = None, seed: float = 0.0) -> int | None:
+                 after: int | None = None, seed: float = 0.0, skipped: Iterable[int] = ()) -> int | None:
     """The next segment to label in queue ``mode`` after segment ``after``; None when none is left.
 
     ``random`` starts at a point chosen by ``seed`` in [0, 1) and takes the next segment that
-    ``labeller`` has not labelled, so it never sorts the whole table.
+    ``labeller`` has not labelled, so it never sorts the whole table. Segments in ``skipped``
+    (skipped in this session) are left out of every queue.
     """
     if mode not in QUEUE_MODES:
         raise ValueError(f"unknown queue mode {mode!r}; use one of {QUEUE_MODES}")
-    params = {"who": labeller, "q": verdict_question}
+    params = {"who": labeller, "q": verdict_question, "skipped": json.dumps(sorted(int(i) for i in skipped))}
     if mode == "most_uncertain":
         return _most_uncertain(db, params, after)
     if mode == "track_order":
@@ -75,7 +81,7 @@ def _most_uncertain(db: sqlite_utils.Database, params: dict, after: int | None) 
     """The segment I have not labelled whose active-model score is closest to 0.5."""
     sql = f"""SELECT s.id FROM predictions p JOIN segments s ON s.id = p.segment_id
               WHERE p.model_id = (SELECT id FROM models WHERE active = 1 LIMIT 1) AND {_NOT_MINE}
-                AND s.id IS NOT :after AND s.silent = 0
+                AND s.id IS NOT :after AND s.silent = 0 AND {_NOT_SKIPPED}
               ORDER BY ABS(p.p_banger - 0.5), s.id LIMIT 1"""
     row = db.execute(sql, {**params, "after": after}).fetchone()
     return row[0] if row else None

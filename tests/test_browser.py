@@ -129,7 +129,7 @@ def test_label_one_segment_with_the_keyboard_only(served, page):
     shot(page, "label")
     press_until_saved(page, home, "b", count=1)
     assert verdicts_of(home, "kbd") == [(1, "banger")]
-    page.get_by_text("Saved 1 answer (").wait_for(timeout=20_000)
+    page.get_by_text("Saved 1 answer (Banger)").wait_for(timeout=20_000)
     page.get_by_text("segment 2 of").first.wait_for(timeout=20_000)
     idle(page)
     page.evaluate("document.activeElement && document.activeElement.blur()")
@@ -140,7 +140,7 @@ def test_label_one_segment_with_the_keyboard_only(served, page):
 @pytest.mark.parametrize("path,marker", [("library", "Segments"), ("questions", "Add a question"),
                                          ("agreement", "Disagreements on the verdict"),
                                          ("train", "Retrain"), ("evaluate", "No model yet"),
-                                         ("misclassified", "No model yet")])
+                                         ("misclassified", "No model yet"), ("predict", "No model yet")])
 def test_every_page_renders_in_chromium(served, page, path, marker):
     base, _ = served
     page.goto(f"{base}/" if path == "library" else f"{base}/{path}")

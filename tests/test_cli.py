@@ -107,3 +107,20 @@ def test_after_a_command_the_database_file_alone_holds_everything(tmp_path, libr
     copy = tmp_path / "backup.db"
     copy.write_bytes((home / "haverford.db").read_bytes())
     assert sqlite3.connect(copy).execute("SELECT COUNT(*) FROM tracks").fetchone() == (3,)
+
+
+def test_a_bug_is_one_line_on_stderr_with_the_traceback_in_a_log(monkeypatch, capsys, tmp_path):
+    """A programming error is not reported as bad input: one line names the log that holds its traceback."""
+    import tempfile
+
+    import haverford.core.export as export
+    from haverford.core.home import Home
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(export, "export_answers", lambda *a, **k: {}["missing key"])
+    Home(tmp_path / "h").connect()
+    assert main(["export", str(tmp_path / "out.csv"), "--home", str(tmp_path / "h")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("haverford: internal error (KeyError: 'missing key')")
+    (log,) = tmp_path.glob("haverford-crash-*.log")
+    assert "Traceback (most recent call last)" in log.read_text() and "KeyError" in log.read_text()

@@ -45,13 +45,13 @@ def disagreement_list(db) -> None:
     if not rows:
         st.info("No segment has conflicting verdicts.")
         return
-    table = pd.DataFrame(rows)
+    table = clip.with_label_links(pd.DataFrame(rows))
     event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
                          selection_mode="single-row", key="agreement_table",
                          column_config={"id": "Segment", "title": "Track", "idx": None,
                                         "start_s": st.column_config.NumberColumn("Start (s)", format="%.0f"),
                                         "banger_votes": "Banger votes", "not_votes": "Not-a-banger votes",
-                                        "n_labellers": "Labellers"})
+                                        "n_labellers": "Labellers"} | clip.LINK_COLUMN)
     selected = event.selection.rows if event else []
     if selected:
         st.session_state["agreement_segment"] = int(table.iloc[selected[0]]["id"])

@@ -1,4 +1,11 @@
-"""Label page: one segment at a time, Haverford's test as widgets, B / N save and move on."""
+"""Label page: one segment at a time, Haverford's test as widgets, B / N save and move on.
+
+Every step can be done from the keyboard (the key map is shown on the page): Streamlit's
+``shortcut=`` on the buttons, and ``dashboard/keys.js`` for playing the clip and answering the
+questions. ``?segment=ID`` opens a segment; the URL always names the segment shown.
+"""
+
+from pathlib import Path
 
 import streamlit as st
 
@@ -9,11 +16,11 @@ from haverford.core.vocabulary import AMBIGUOUS, BANGER, NOT_A_BANGER, QUEUE_MOD
 from haverford.dashboard import clip
 from haverford.dashboard.context import connect
 
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def tempo_suggestion(path: str, start_s: float, duration_s: float) -> float | None:
-    """librosa's tempo estimate for a segment (cached per segment)."""
-    return labelling.suggest_tempo(clip.segment_audio(path, start_s, duration_s))
+KEYS_JS = (Path(__file__).parents[1] / "keys.js").read_text(encoding="utf-8")
+# st.html's sanitiser (DOMPurify) drops a <script> whose text holds "<" before a letter, "/" or "!"
+# (tests/test_labelux.py keeps keys.js free of them).
+SEGMENT_PARAM = "segment"
+TEMPO_WAIT_S = 60  # the first estimate after a start imports librosa in the worker
 
 
 def widget_key(segment_id: int, key: str) -> str:
@@ -28,7 +35,13 @@ def form_answers(segment_id: int, questions: list[dict]) -> dict:
 
 def _advance(db, segment_id: int, labeller: str) -> None:
     mode = st.session_state.get("label_mode") or "unlabelled_by_me"
-    st.session_state["label_segment"] = labelling.next_segment(db, mode=mode, labeller=labeller, after=segment_id)
+    st.session_state["label_segment"] = labelling.next_segment(db, mode=mode, labeller=labeller, after=segment_id,
+                                                               skipped=skipped())
+
+
+def skipped() -> set[int]:
+    """The segments skipped in this browser session: no queue offers them again."""
+    return st.session_state.setdefault("label_skipped", set())
 
 
 def save(segment_id: int, verdict: str | None, *, whole_track: bool = False) -> None:
@@ -54,16 +67,29 @@ def save(segment_id: int, verdict: str | None, *, whole_track: bool = False) -> 
 
 
 def skip(segment_id: int) -> None:
-    """Button callback: move on without saving."""
+    """Button callback: move on without saving; the segment leaves the queue for this session."""
+    skipped().add(int(segment_id))
     _advance(connect(), segment_id, st.session_state.get("app_labeller", "").strip())
 
 
 def _reset_queue() -> None:
-    st.session_state["label_segment"] = None
+    """A queue was chosen: jump to its first segment."""
+    db = connect()
+    mode = st.session_state.get("label_mode") or "unlabelled_by_me"
+    labeller = st.session_state.get("app_labeller", "").strip()
+    st.session_state["label_segment"] = labelling.next_segment(db, mode=mode, labeller=labeller, skipped=skipped())
 
 
 def render_question(q: dict, segment_id: int, saved: dict, segment: dict) -> None:
-    """One widget for one question, prefilled with this labeller's latest answer."""
+    """One widget for one question, prefilled with this labeller's latest answer.
+
+    Its container is keyed ``hvq_<key>``: ``keys.js`` finds the questions by that class.
+    """
+    with st.container(key=f"hvq_{q['key']}"):
+        _question_widget(q, segment_id, saved, segment)
+
+
+def _question_widget(q: dict, segment_id: int, saved: dict, segment: dict) -> None:
     key, opts = widget_key(segment_id, q["key"]), q["options"]
     if key not in st.session_state and saved.get(q["key"]) is not None:
         st.session_state[key] = _prefill(q, saved[q["key"]])
@@ -75,7 +101,7 @@ def render_question(q: dict, segment_id: int, saved: dict, segment: dict) -> Non
         _number(q, key, label, help_, segment)
     elif kind == "rating":
         st.segmented_control(label, list(range(int(opts.get("min", 1)), int(opts.get("max", 10)) + 1)),
-                             key=key, help=help_)
+                             key=key, help=help_, width="stretch")
     elif kind == "choice":
         st.segmented_control(label, opts.get("choices", []), key=key, help=help_)
     else:
@@ -104,16 +130,48 @@ def _number(q: dict, key: str, label: str, help_: str | None, segment: dict) -> 
 
 
 def _tempo_hint(key: str, segment: dict, cast) -> None:
-    try:
-        bpm = tempo_suggestion(segment["path"], segment["start_s"], segment["end_s"] - segment["start_s"])
-    except HaverfordError:
-        return
-    if bpm is None:
+    """librosa's tempo estimate as a one-key suggestion (``T``).
+
+    The estimate starts in a background worker process when the clip is shown and the page never
+    waits for it; only pressing ``T`` (or the button) waits for the estimate, if it is still running
+    (the first one after a server start pays librosa's import and compilation, seconds).
+    """
+    job = _tempo_job(segment)
+    bpm = _finished_tempo(job)
+    if job.done() and bpm is None:
         st.caption("No tempo could be estimated from the audio.")
         return
-    value = cast(round(bpm))
-    st.button(f"Use suggested {value:g} BPM (librosa's estimate)", key=f"{key}_suggest",
-              on_click=st.session_state.__setitem__, args=(key, value))
+    label = f"Use suggested {cast(round(bpm)):g} BPM" if bpm else "Suggest the tempo"
+    st.button(f"{label} (librosa's estimate)", key=f"{key}_suggest", shortcut="T", on_click=_use_tempo,
+              args=(key, segment, cast))
+
+
+def _tempo_job(segment: dict):
+    return labelling.tempo_job(segment["path"], start_s=segment["start_s"],
+                               duration_s=segment["end_s"] - segment["start_s"])
+
+
+def _finished_tempo(job) -> float | None:
+    """The estimate when it is ready (None while running, for silence or an unreadable file)."""
+    if not job.done():
+        return None
+    try:
+        return job.result()
+    except HaverfordError:
+        return None
+
+
+def _use_tempo(key: str, segment: dict, cast) -> None:
+    """Button callback: put the estimate into the BPM box (waiting for it if need be)."""
+    try:
+        bpm = _tempo_job(segment).result(timeout=TEMPO_WAIT_S)
+    except (HaverfordError, TimeoutError) as exc:
+        st.session_state["label_error"] = f"No tempo suggestion: {exc or 'the estimate took too long'}"
+        return
+    if bpm is None:
+        st.session_state["label_error"] = "No tempo could be estimated from the audio."
+        return
+    st.session_state[key] = cast(round(bpm))
 
 
 def render_form(db, segment: dict, labeller: str, questions: list[dict]) -> None:
@@ -156,6 +214,58 @@ def _buttons(segment_id: int) -> None:
                  args=(segment_id, NOT_A_BANGER), kwargs={"whole_track": True})
 
 
+KEY_MAP = [("B / N / A", "save the verdict (banger / not a banger / ambiguous) and go to the next clip"),
+           ("S", "skip (it leaves the queue until you reload)"), ("← / →", "previous / next segment of the track"),
+           ("Space", "play / pause the clip"), ("R", "replay from the start"),
+           ("Q or Tab / Shift+Tab", "go to the next / previous question (Esc leaves the questions)"),
+           ("0–9 then Enter", "a number (a digit with no question chosen starts at the first)"),
+           ("Y / N, 1 / 0", "yes / no while a yes/no question is outlined"),
+           ("1–9, 0 = 10", "a rating; choices by their position"), ("T", "use the suggested tempo")]
+
+
+def key_map(segment_id: int) -> None:
+    """The keys of this page, and the script that makes them work (once per browser tab)."""
+    rows = "".join(f"<tr><td><kbd>{k}</kbd></td><td>{v}</td></tr>" for k, v in KEY_MAP)
+    with st.expander("Keyboard", icon=":material/keyboard:"):
+        st.html(f'<div id="hv-keymap" data-segment="{int(segment_id)}"><table>{rows}</table></div>')
+    st.html("<style>.hv-active{outline:2px solid #ff4b4b;outline-offset:6px;border-radius:4px}</style>"
+            f"<script>{KEYS_JS}</script>", unsafe_allow_javascript=True, width=1)
+
+
+def open_deep_link(db) -> None:
+    """``?segment=ID`` in the URL opens that segment (once: moving on updates the URL)."""
+    wanted = st.query_params.get(SEGMENT_PARAM)
+    if wanted is None or wanted == st.session_state.get("label_url_segment"):
+        return
+    st.session_state["label_url_segment"] = wanted
+    if wanted.isdigit() and catalogue.get_segment(db, int(wanted)) is not None:
+        st.session_state["label_segment"] = int(wanted)
+    else:
+        st.error(f"No segment {clip.plain(wanted)} in this library: pick one on the Library page.")
+
+
+def show_in_url(segment_id: int) -> None:
+    """The URL names the segment shown, so a reload or a bookmark opens it again."""
+    st.session_state["label_url_segment"] = str(segment_id)
+    if st.query_params.get(SEGMENT_PARAM) != str(segment_id):
+        st.query_params[SEGMENT_PARAM] = str(segment_id)
+
+
+def queue_picker(db) -> str:
+    modes = [m for m in QUEUE_MODES if m != "most_uncertain" or catalogue.active_model_id(db) is not None]
+    left, right = st.columns([4, 1])
+    mode = left.segmented_control("Queue", modes, format_func=QUEUE_TITLES.get, default="unlabelled_by_me",
+                                  required=True, key="label_mode", on_change=_reset_queue)
+    right.toggle("Autoplay", key="label_autoplay", help="Play each clip as soon as it is shown")
+    return mode
+
+
+def flash() -> None:
+    for kind in ("label_flash", "label_error"):
+        if st.session_state.get(kind):
+            (st.success if kind == "label_flash" else st.error)(st.session_state.pop(kind))
+
+
 def main() -> None:
     st.title("Label")
     db = connect()
@@ -166,21 +276,21 @@ def main() -> None:
     if not labeller:
         st.warning("Enter your name in the sidebar first: every answer is stored with it.")
         return
-    modes = [m for m in QUEUE_MODES if m != "most_uncertain" or catalogue.active_model_id(db) is not None]
-    mode = st.segmented_control("Queue", modes, format_func=QUEUE_TITLES.get,
-                                default="unlabelled_by_me", required=True, key="label_mode",
-                                on_change=_reset_queue)
-    for kind in ("label_flash", "label_error"):
-        if st.session_state.get(kind):
-            (st.success if kind == "label_flash" else st.error)(st.session_state.pop(kind))
+    open_deep_link(db)
+    mode = queue_picker(db)
+    flash()
     if st.session_state.get("label_segment") is None:
-        st.session_state["label_segment"] = labelling.next_segment(db, mode=mode, labeller=labeller)
+        st.session_state["label_segment"] = labelling.next_segment(db, mode=mode, labeller=labeller,
+                                                                   skipped=skipped())
     if st.session_state["label_segment"] is None:
-        st.success("Nothing left in this queue. Pick another queue mode above.")
+        st.success("Nothing left in this queue. Pick another queue above"
+                   + (" (segments you skipped come back after a reload)." if skipped() else "."))
         return
+    show_in_url(st.session_state["label_segment"])
+    key_map(st.session_state["label_segment"])
     left, right = st.columns([3, 2], gap="large")
     with left:
-        segment = clip.render(db, "label_segment")
+        segment = clip.render(db, "label_segment", autoplay=st.session_state.get("label_autoplay", False))
     if segment is not None:
         with right:
             render_form(db, segment, labeller, questionnaire.list_questions(db))

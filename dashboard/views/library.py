@@ -1,9 +1,11 @@
 """Library page: import music, the tracks with their labels and agreement, the segments table."""
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
-from haverford.core import agreement, catalogue
+from haverford.core import agreement, catalogue, export, predict
 from haverford.core.config import LABELS
 from haverford.core.errors import HaverfordError
 from haverford.core.ingest import AUDIO_EXTENSIONS, ingest, save_upload
@@ -46,6 +48,8 @@ def run_ingest(paths: list[str], label: str | None, *, errors: list[dict] = (),
         st.error(str(exc))
         return
     report.errors[:0] = errors
+    with st.spinner("Scoring the new tracks with the active model…"):
+        predict.score_tracks(home(), report.track_ids)  # new tracks get the active model's scores at once
     st.session_state["library_report"] = report.to_json()
     st.rerun()  # the counts and tables on this page show what was imported
 
@@ -140,9 +144,10 @@ def segments_section(db) -> None:
     for column in ("verdict", "algorithm"):
         table[column] = table[column].map(lambda v: VERDICT_NAMES.get(v, "—"))
     table["labelled_by"] = table["labelled_by"].fillna("—")
+    table = clip.with_label_links(table)
     event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
                          selection_mode="single-row", key=f"library_table_{page}",
-                         column_config=SEGMENT_COLUMNS | {"p_banger": None if model_id is None else
+                         column_config=SEGMENT_COLUMNS | clip.LINK_COLUMN | {"p_banger": None if model_id is None else
                                                           st.column_config.NumberColumn("Model P(banger)",
                                                                                         format="%.2f")})
     st.number_input(f"Page (of {pages}, {total} segments match)", min_value=1, max_value=pages,
@@ -165,6 +170,19 @@ def open_segment(db) -> None:
                                 button_key="library_label_it")
 
 
+def export_section() -> None:
+    """Download every answer, as ``haverford export`` writes it (built when the button is clicked)."""
+    with st.expander("Export labels"):
+        st.caption("Every answer ever given, one row per answer, with its track, segment, question, labeller, "
+                   "time, whether it is current and the segment's consensus verdict: the same file as "
+                   "`haverford export labels.csv` (or `.json`).")
+        row = st.container(horizontal=True)
+        for fmt in export.FORMATS:
+            row.download_button(f"Export {fmt.upper()}", data=partial(export.export_text, home(), fmt=fmt),
+                                file_name=f"haverford-labels.{fmt}", mime=export.MEDIA_TYPES[fmt],
+                                key=f"library_export_{fmt}", icon=":material/download:", on_click="ignore")
+
+
 def main() -> None:
     st.title("Library")
     db = connect()
@@ -180,6 +198,7 @@ def main() -> None:
     cols[1].metric("Segments (5 s)", counts["segments"])
     cols[2].metric("Hours of audio", f"{counts['hours']:.2f}")
     cols[3].metric("Labelled segments", counts["labelled_segments"])
+    export_section()
     tracks_section(db)
     segments_section(db)
 

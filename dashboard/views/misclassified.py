@@ -9,7 +9,7 @@ from haverford.core.crosscheck import CrossCheckConfig, start_crosscheck
 from haverford.core.errors import HaverfordError
 from haverford.core.evaluate import misclassified
 from haverford.core.vocabulary import BANGER, DEFAULT_PRESET, NOT_A_BANGER, PRESET_NAMES, VERDICT_NAMES
-from haverford.dashboard import eval_charts, freshness
+from haverford.dashboard import clip, eval_charts, freshness
 from haverford.dashboard import review as review_panel
 from haverford.dashboard.context import connect, home
 
@@ -51,7 +51,8 @@ def ranked_table(rows: list[dict], *, score_col: str, key: str) -> None:
     """The ranked rows; selecting one opens it in the review panel below."""
     frame = pd.DataFrame(rows)
     frame["verdict"] = frame["verdict"].map(lambda v: VERDICT_NAMES.get(v, "—"))
-    cols = ["title", "start_s", "verdict", "p_banger", score_col, "side", "reviewed", "segment_id"]
+    frame = clip.with_label_links(frame, id_column="segment_id")
+    cols = ["title", "start_s", "verdict", "p_banger", score_col, "side", "reviewed", "segment_id", "label_link"]
     event = st.dataframe(frame[[c for c in cols if c in frame]], hide_index=True, width="stretch",
                          on_select="rerun", selection_mode="single-row", key=key,
                          column_config={"title": "Track", "segment_id": "Segment", "side": "Split side",
@@ -62,7 +63,8 @@ def ranked_table(rows: list[dict], *, score_col: str, key: str) -> None:
                                         "self_confidence": st.column_config.NumberColumn(
                                             "P(label) out of fold", format="%.3f"),
                                         "p_banger": st.column_config.ProgressColumn("P(banger)", min_value=0,
-                                                                                    max_value=1, format="%.3f")})
+                                                                                    max_value=1, format="%.3f")}
+                         | clip.LINK_COLUMN)
     picked = (event or {}).get("selection", {}).get("rows", []) if event else []
     if picked and rows[picked[0]]["segment_id"] != st.session_state.get(STATE):
         st.session_state[STATE] = rows[picked[0]]["segment_id"]
@@ -211,13 +213,14 @@ def flips(db, models: list[dict]) -> None:
     st.caption(f"{len(rows)} segments change verdict from model {ma['id']} to model {mb['id']}; "
                f"{edits} verdict answers were given in between (segments with label edits listed first).")
     if rows:
-        event = st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", on_select="rerun",
-                             selection_mode="single-row", key="mis_flip_table",
+        event = st.dataframe(clip.with_label_links(pd.DataFrame(rows), id_column="segment_id"), hide_index=True,
+                             width="stretch", on_select="rerun", selection_mode="single-row", key="mis_flip_table",
                              column_config={"segment_id": "Segment", "track_id": None, "title": "Track", "idx": None,
                                             "start_s": st.column_config.NumberColumn("Start (s)", format="%.0f"),
                                             "p_a": st.column_config.NumberColumn("P(banger), older", format="%.3f"),
                                             "p_b": st.column_config.NumberColumn("P(banger), newer", format="%.3f"),
-                                            "verdict": "Verdict now", "label_edits": "Label edits between"})
+                                            "verdict": "Verdict now", "label_edits": "Label edits between"}
+                             | clip.LINK_COLUMN)
         picked = event.selection.rows if event else []
         if picked:
             st.session_state[STATE] = rows[picked[0]]["segment_id"]

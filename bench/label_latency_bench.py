@@ -1,0 +1,134 @@
+"""Label page latency in a real browser, on a library of 100,000 segments (issue 12).
+
+Builds the same temporary home as ``dashboard_bench.py`` (generated rows pointing at two real
+WAV files), starts ``haverford serve`` on it and drives Debian's Chromium (headless, through
+Playwright) like a labeller:
+
+1. the first Label page after the server starts: from ``page.goto`` until the questionnaire,
+   the audio player and the spectrogram are on the page (and from the server's start);
+2. verdict key → next clip fully shown: ``b`` pressed, until the key map names a new segment,
+   the audio element has loaded the new clip (``readyState`` ≥ 2: playable), the spectrogram
+   shows the new clip's time axis and the BPM box is empty again (the form is reset). Prints
+   every figure, then p50 and p95.
+
+    python bench/label_latency_bench.py [--segments 100000] [--presses 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dashboard_bench import build  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+SHOWN = """() => {
+  const map = document.getElementById('hv-keymap');
+  const audio = document.querySelector('audio');
+  const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+  const heat = plots.find(p => p.data && p.data[0] && p.data[0].type === 'heatmap');
+  return {segment: map && map.dataset.segment, src: audio && audio.currentSrc, ready: audio ? audio.readyState : 0,
+          x0: heat && heat._fullLayout ? String(heat._fullLayout.xaxis.range[0]) : null,
+          running: !!document.querySelector("[data-testid='stStatusWidget']"),
+          bpm: (document.querySelector("input[aria-label='How many beats per minute?']") || {}).value};
+}"""
+NEXT_SHOWN = """(old) => {
+  const s = (SHOWN)();
+  return s.segment !== old.segment && s.src !== old.src && s.ready >= 2 && s.x0 !== null && s.x0 !== old.x0
+         && s.bpm === '';
+}""".replace("SHOWN", SHOWN)
+
+
+def wait_healthy(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+def first_page(page, base: str) -> float:
+    started = time.perf_counter()
+    page.goto(f"{base}/label?labeller=bench")
+    page.get_by_text("How many beats per minute?").wait_for(timeout=120_000)
+    page.wait_for_function(f"(() => {{ const s = ({SHOWN})(); return s.ready >= 2 && s.x0 !== null; }})()",
+                           timeout=120_000)
+    return time.perf_counter() - started
+
+
+def press_and_wait(page) -> tuple[float, float]:
+    """Seconds from the key press until the key map names the next segment (the server's rerun
+    has reached the browser) and until the next clip is fully shown."""
+    old = page.evaluate(SHOWN)
+    started = time.perf_counter()
+    page.keyboard.press("b")
+    page.wait_for_function(f"(old) => ({SHOWN})().segment !== old.segment", arg=old, timeout=60_000, polling="raf")
+    named = time.perf_counter() - started
+    page.wait_for_function(NEXT_SHOWN, arg=old, timeout=60_000, polling="raf")
+    return named, time.perf_counter() - started
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--segments", type=int, default=100_000)
+    parser.add_argument("--presses", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=5, help="presses not counted (first clips, caches)")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="haverford-label-bench-") as tmp:
+        t = time.perf_counter()
+        home = build(Path(tmp), args.segments)
+        print(f"built {args.segments} segments in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        port = 8765
+        script = Path(sys.executable).with_name("haverford")
+        serve_started = time.perf_counter()
+        proc = subprocess.Popen([str(script), "serve", "--port", str(port), "--home", str(home.path)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            base = f"http://localhost:{port}"
+            wait_healthy(f"{base}/_stcore/health")
+            healthy = time.perf_counter() - serve_started
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                first = first_page(page, base)
+                page.wait_for_function("window.__haverfordKeys === true")
+                page.wait_for_timeout(500)
+                times = [press_and_wait(page) for _ in range(args.presses + args.warmup)][args.warmup:]
+                browser.close()
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+    named = [1000 * x for x, _ in times]
+    ms = [1000 * x for _, x in times]
+    print(f"server healthy after start: {healthy:.2f} s")
+    print(f"first Label page (goto → questionnaire, audio and spectrogram shown): {first:.2f} s "
+          f"({healthy + first:.2f} s from `haverford serve`)")
+    print("verdict key → next clip fully shown (ms): " + " ".join(f"{x:.0f}" for x in ms))
+    print(f"p50 {statistics.median(ms):.0f} ms · p95 {percentile(ms, 95):.0f} ms · "
+          f"min {min(ms):.0f} · max {max(ms):.0f} · n {len(ms)}")
+    print(f"of which until the key map names the next segment: p50 {statistics.median(named):.0f} ms · "
+          f"p95 {percentile(named, 95):.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

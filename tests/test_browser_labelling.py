@@ -1,0 +1,194 @@
+"""Labelling at the speed of listening, end to end in a real headless Chromium (issue 12): the
+labeller survives a reload, a segment link opens its clip, 20 segments labelled with the whole
+questionnaire from the keyboard alone, the Export button's file, the Predict page on a generated
+track, and a server log free of deprecation warnings.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, idle, shot, wait_for
+
+from haverford.core import export
+from haverford.core.home import Home
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A demo home with a tiny trained model, served by `haverford serve`; yields (url, home, log)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    from haverford.core.demo import build_demo
+    from haverford.core.jobs import run_in_foreground
+    from haverford.core.presets import TrainConfig
+
+    root = tmp_path_factory.mktemp("browser-labelling")
+    home = Home(root / "home")
+    build_demo(home, n_tracks=8, seed=0)
+    run_in_foreground(home, TrainConfig(preset="tiny"), created_by="test")
+    port, log = free_port(), root / "serve.log"
+    script = Path(sys.executable).with_name("haverford")
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([str(script), "serve", "--port", str(port), "--home", str(home.path)],
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    try:
+        wait_for(f"http://localhost:{port}/_stcore/health")
+        yield f"http://localhost:{port}", home, log
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    yield context.new_page()
+    context.close()
+
+
+def answers_of(home: Home, labeller: str) -> dict[int, dict]:
+    sql = """SELECT a.segment_id, q.key, a.value FROM answers a JOIN questions q ON q.id = a.question_id
+             WHERE a.labeller = ? ORDER BY a.id"""
+    out: dict[int, dict] = {}
+    for segment_id, key, value in home.connect().execute(sql, [labeller]):
+        out.setdefault(segment_id, {})[key] = value
+    return out
+
+
+def form_ready(page) -> None:
+    page.get_by_text("Haverford's algorithm").first.wait_for(timeout=30_000)
+    page.wait_for_function("window.__haverfordKeys === true", timeout=30_000)
+    idle(page)
+
+
+def test_reload_keeps_the_labeller(served, page):
+    base, _, _ = served
+    page.goto(f"{base}/")
+    box = page.get_by_label("Your name (stored with your answers)")
+    box.wait_for(timeout=30_000)
+    box.fill("reloader")
+    box.press("Enter")
+    page.wait_for_url("**labeller=reloader**", timeout=20_000)
+    page.reload()
+    page.get_by_label("Your name (stored with your answers)").wait_for(timeout=30_000)
+    idle(page)
+    assert page.get_by_label("Your name (stored with your answers)").input_value() == "reloader"
+    page.goto(f"{base}/label?labeller=reloader")  # a new tab or a bookmark
+    form_ready(page)
+    assert page.get_by_text("Enter your name in the sidebar first").count() == 0
+
+
+def test_a_segment_link_opens_that_clip(served, page):
+    base, home, _ = served
+    row = home.connect().execute("SELECT s.idx, t.title FROM segments s JOIN tracks t ON t.id = s.track_id "
+                                 "WHERE s.id = 6").fetchone()
+    page.goto(f"{base}/label?labeller=linker&segment=6")
+    form_ready(page)
+    assert page.get_by_text(f"segment {row[0] + 1} of").count() >= 1
+    assert page.get_by_text(row[1]).count() >= 1
+    assert "segment=6" in page.url
+
+
+def type_keys(page, keys: str) -> None:
+    for key in keys:
+        page.keyboard.press(key)
+
+
+SHOWN = "document.getElementById('hv-keymap') && document.getElementById('hv-keymap').dataset.segment"
+
+
+def label_one_with_the_keyboard(page) -> None:
+    """BPM 128, 2 drops, dopeness 7, no acoustic instruments, verdict banger: keys only."""
+    shown = page.evaluate(SHOWN)
+    page.keyboard.press("1")  # a digit with no question chosen starts at the first (BPM)
+    page.wait_for_function("document.activeElement.getAttribute('aria-label') === 'How many beats per minute?'")
+    type_keys(page, "28")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement.getAttribute('aria-label') === 'How many drops?'")
+    idle(page)
+    type_keys(page, "2")
+    page.keyboard.press("Enter")
+    page.get_by_text("How dope are the drops?").wait_for(timeout=60_000)  # asked once drops > 0
+    idle(page)
+    page.keyboard.press("7")
+    idle(page)
+    page.keyboard.press("n")  # acoustic: no
+    idle(page)
+    page.keyboard.press("b")
+    page.wait_for_function(f"({SHOWN}) !== {shown!r}", timeout=60_000)  # the next clip is shown
+
+
+def test_label_twenty_segments_with_the_questionnaire_from_the_keyboard(served, page):
+    base, home, _ = served
+    page.goto(f"{base}/label?labeller=keys")
+    form_ready(page)
+    shot(page, "label-keyboard")
+    for _ in range(20):
+        label_one_with_the_keyboard(page)
+        form_ready(page)
+    answers = answers_of(home, "keys")
+    assert len(answers) == 20
+    assert all(a == {"bpm": 128, "drops": 2, "drop_dopeness": 7, "acoustic": 0, "verdict": "banger"}
+               for a in answers.values()), answers
+
+
+def test_the_export_button_downloads_the_cli_file(served, page):
+    base, home, _ = served
+    page.goto(f"{base}/?labeller=exporter")
+    page.get_by_text("Export labels", exact=True).click()
+    for fmt in export.FORMATS:
+        with page.expect_download(timeout=30_000) as download:
+            page.get_by_role("button", name=f"Export {fmt.upper()}").click()
+        data = Path(download.value.path()).read_bytes()
+        assert data == export.export_text(home, fmt=fmt).encode("utf-8")
+        assert download.value.suggested_filename == f"haverford-labels.{fmt}"
+
+
+def test_the_predict_page_classifies_a_generated_track(served, page, tmp_path):
+    from conftest import clicks, write_audio
+
+    base, home, _ = served
+    tracks_before = home.connect().execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
+    track = write_audio(tmp_path / "new-banger.wav", clicks(128.0, seconds=21.0))
+    page.goto(f"{base}/predict?labeller=predictor")
+    page.get_by_text("Upload a file").first.wait_for(timeout=30_000)
+    page.locator("input[type='file']").first.set_input_files(str(track))
+    page.get_by_role("button", name="Classify").click()
+    page.get_by_text("Verdict for new-banger.wav").wait_for(timeout=90_000)
+    page.get_by_text("P(banger) per 5-second segment").wait_for(timeout=30_000)
+    shot(page, "predict")
+    assert page.get_by_text("over 4 segments").count() == 1
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert home.connect().execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == tracks_before
+
+
+def test_the_server_log_has_no_deprecation_warnings(served, page):
+    base, _, log = served
+    for path in ("", "label?labeller=logger", "agreement", "train", "evaluate", "misclassified", "predict"):
+        page.goto(f"{base}/{path}")
+        page.wait_for_timeout(1500)
+        idle(page)
+    text = log.read_text(errors="replace")
+    assert "use_container_width" not in text and "deprecat" not in text.lower(), text[-2000:]

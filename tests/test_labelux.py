@@ -1,0 +1,236 @@
+"""Labelling at the speed of listening (issue 12), in Streamlit's AppTest and core: the labeller in
+the URL, segment deep links, skip and queue choice, the tempo never holding up the page, the
+spectrogram picker, the export button's content, new tracks scored at import, serve's chrome."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from haverford.core import export, labelling
+from haverford.core.config import HOME_ENV
+from haverford.core.home import Home
+from haverford.core.predict import score_tracks
+from haverford.dashboard import charts
+
+APP = str(resources.files("haverford.dashboard") / "app.py")
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory) -> Home:
+    from haverford.core.demo import build_demo
+
+    home = Home(tmp_path_factory.mktemp("labelux-demo") / "home")
+    build_demo(home, n_tracks=4, seed=0)
+    return home
+
+
+@pytest.fixture
+def demo(demo_home, tmp_path, monkeypatch) -> Home:
+    target = tmp_path / "home"
+    shutil.copytree(demo_home.path, target)
+    monkeypatch.setenv(HOME_ENV, str(target))
+    return Home(target)
+
+
+def label_page(*, params: dict | None = None, **state) -> AppTest:
+    """The app opened on the Label page's URL with ``params`` in its query string."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page("views/label.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def messages(at: AppTest) -> str:
+    return "\n".join(str(e.value) for kind in (at.info, at.warning, at.success, at.error, at.caption) for e in kind)
+
+
+def test_the_labeller_comes_from_the_url_and_goes_back_into_it(demo):
+    at = label_page(params={"labeller": "donna"})
+    assert at.session_state["app_labeller"] == "donna"
+    assert "Enter your name" not in messages(at)
+    at.sidebar.text_input(key="app_labeller_box").input("tom").run()
+    assert at.session_state["app_labeller"] == "tom"
+    assert at.query_params["labeller"] == "tom"
+
+
+def test_a_segment_link_opens_that_segment_and_the_url_follows_the_clip(demo):
+    at = label_page(params={"labeller": "donna", "segment": "7"})
+    assert at.session_state["label_segment"] == 7
+    assert at.query_params["segment"] == "7"
+    at.button(key="label_banger").click().run()
+    moved = at.session_state["label_segment"]
+    assert moved != 7 and at.query_params["segment"] == str(moved)
+
+
+def test_a_link_to_a_missing_segment_says_so(demo):
+    at = label_page(params={"labeller": "donna", "segment": "99999"})
+    assert "No segment 99999 in this library" in messages(at)
+    assert at.session_state["label_segment"] is not None  # the queue goes on
+
+
+def test_label_this_segment_keeps_the_name(demo):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["app_labeller"] = "donna"
+    at.session_state["library_segment"] = 9
+    at.run()
+    at.button(key="library_label_it").click().run()
+    assert not at.exception
+    assert at.session_state["label_segment"] == 9
+    assert "Enter your name" not in messages(at)
+
+
+def test_segment_tables_link_to_the_label_page(demo):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["app_labeller"] = "donna"
+    at.run()
+    table = at.dataframe[-1].value
+    first = table.iloc[0]
+    assert first["label_link"] == f"label?segment={first['id']}&labeller=donna"
+
+
+def test_a_skipped_segment_leaves_every_queue_for_the_session(demo):
+    db = demo.connect()
+    model = db["models"].insert({"preset": "tiny", "feature": "log_mel", "created_at": "now", "active": 1}).last_pk
+    ids = [r[0] for r in db.execute("SELECT id FROM segments WHERE id NOT IN "
+                                    "(SELECT segment_id FROM answers WHERE labeller = 'donna')")]
+    db["predictions"].insert_all({"model_id": model, "segment_id": s, "p_banger": 0.9} for s in ids)
+    db.execute("UPDATE predictions SET p_banger = 0.5 WHERE segment_id IN (3, 4)")
+    db.conn.commit()
+    at = label_page(params={"labeller": "donna"}, label_mode="most_uncertain")
+    assert at.session_state["label_segment"] == 3
+    at.button(key="label_skip").click().run()
+    assert at.session_state["label_segment"] == 4
+    at.button(key="label_skip").click().run()
+    assert at.session_state["label_segment"] not in (3, 4)  # no bouncing between the two
+
+
+def test_choosing_a_queue_jumps_to_its_first_segment(demo):
+    at = label_page(params={"labeller": "donna", "segment": "12"})
+    at.segmented_control(key="label_mode").set_value("track_order").run()
+    first = demo.connect().execute("SELECT id FROM segments ORDER BY track_id, idx LIMIT 1").fetchone()[0]
+    assert at.session_state["label_segment"] == first
+
+
+def test_the_form_does_not_wait_for_the_tempo_estimate(demo, monkeypatch):
+    from concurrent.futures import Future
+
+    pending = Future()  # an estimate still running
+    monkeypatch.setattr(labelling, "tempo_job", lambda path, **kw: pending)
+    at = label_page(params={"labeller": "donna"})
+    seg = at.session_state["label_segment"]
+    assert at.button(key="label_banger")  # the form and its buttons are there while the estimate runs
+    assert "Suggest the tempo (librosa's estimate)" in [b.label for b in at.button]
+    pending.set_result(127.6)
+    at.run()
+    at.button(key=f"label_{seg}_bpm_suggest").click().run()
+    assert at.number_input(key=f"label_{seg}_bpm").value == 128
+
+
+def test_the_tempo_job_estimates_a_click_track(tmp_path):
+    from conftest import clicks, write_audio
+
+    path = write_audio(tmp_path / "clicks.wav", clicks(120.0, seconds=10.0))
+    bpm = labelling.tempo_job(str(path), start_s=0.0, duration_s=5.0).result(timeout=120)
+    assert bpm == pytest.approx(120, abs=4)
+
+
+@pytest.mark.parametrize("feature", ["log_stft", "log_mel"])
+def test_the_spectrogram_picker_draws_the_chosen_feature(demo, feature):
+    at = label_page(params={"labeller": "donna"}, clip_feature=feature)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["title"]["text"] == charts.SPECTROGRAM_TITLES[feature]
+    heat = spec["data"][0]
+    assert heat["colorscale"][0][1] == "#000004"  # the -80 dB floor is black: silence
+    assert heat["zmin"] == -80
+
+
+def test_the_export_button_holds_what_haverford_export_writes(demo, tmp_path):
+    for fmt in export.FORMATS:
+        out = tmp_path / f"labels.{fmt}"
+        rows = export.export_answers(demo, out, fmt=fmt)
+        assert rows > 0
+        assert export.export_text(demo, fmt=fmt).encode("utf-8") == out.read_bytes()
+    with pytest.raises(export.HaverfordError, match="unknown export format 'xml'"):
+        export.export_text(demo, fmt="xml")
+
+
+def test_the_library_page_offers_both_exports(demo):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["app_labeller"] = "donna"
+    at.run()
+    keys = {b.proto.id for b in at.get("download_button")}
+    assert len(keys) == 2 and not at.exception
+
+
+def test_without_an_active_model_nothing_is_scored(demo):
+    ids = [r[0] for r in demo.connect().execute("SELECT id FROM tracks")]
+    assert score_tracks(demo, ids) == {"model_id": None, "segments": 0, "skipped": 0}
+
+
+def test_predict_page_without_a_model_says_what_to_do(demo):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["app_labeller"] = "donna"
+    at.run()
+    at.switch_page("views/predict.py").run()
+    assert not at.exception
+    assert "No model yet" in messages(at)
+
+
+def test_serve_hides_streamlits_developer_chrome(monkeypatch, tmp_path):
+    from haverford.core import cli
+
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, env: calls.append(cmd) or 0)
+    cli.serve(tmp_path, port=8999)
+    cmd = calls[0]
+    assert cmd[cmd.index("--client.toolbarMode") + 1] == "viewer"
+
+
+def test_segment_scores_figure_marks_each_segment():
+    fig = charts.segment_scores_figure([{"index": 0, "start_s": 0.0, "p_banger": 0.8},
+                                        {"index": 1, "start_s": 5.0, "p_banger": 0.2}])
+    bars = fig["data"][0]
+    assert bars["y"] == [0.8, 0.2]
+    assert bars["marker"]["color"] == [charts.VERDICT_COLOURS["banger"], charts.VERDICT_COLOURS["not_a_banger"]]
+    assert np.isclose(fig["layout"]["shapes"][0]["y0"], 0.5)
+
+
+@pytest.mark.slow
+def test_tracks_imported_while_a_model_is_active_are_scored(tmp_path):
+    from conftest import clicks, write_audio
+
+    from haverford.core.cli import main
+    from haverford.core.demo import build_demo
+    from haverford.core.jobs import run_in_foreground
+    from haverford.core.presets import TrainConfig
+
+    home = Home(tmp_path / "home")
+    build_demo(home, n_tracks=6, seed=1)
+    run_in_foreground(home, TrainConfig(preset="tiny"), created_by="test")
+    new = write_audio(tmp_path / "new" / "fresh.wav", clicks(126.0, seconds=16.0))
+    assert main(["ingest", str(new), "--home", str(home.path), "--json"]) == 0
+    db = home.connect()
+    track = db.execute("SELECT id FROM tracks WHERE path = ?", [str(Path(new).resolve())]).fetchone()[0]
+    sql = """SELECT COUNT(*) FROM predictions p JOIN segments s ON s.id = p.segment_id
+             JOIN models m ON m.id = p.model_id AND m.active = 1 WHERE s.track_id = ?"""
+    assert db.execute(sql, [track]).fetchone()[0] == 3
+
+
+def test_the_key_script_survives_st_htmls_sanitiser():
+    """DOMPurify (SAFE_FOR_XML) removes a <script> whose text has '<' before a letter, '/' or '!'."""
+    import re
+
+    text = (resources.files("haverford.dashboard") / "keys.js").read_text(encoding="utf-8")
+    assert not re.findall(r"<[/\w!]", text)
