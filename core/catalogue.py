@@ -6,7 +6,7 @@ database layer), so every read a page makes has one name in ``core``.
 
 from __future__ import annotations
 
-from haverford.core.labelling import algorithm_verdicts
+from haverford.core.haverford import algorithm_verdicts
 from haverford.db.labelling import (
     SEGMENT_FILTERS,
     SEGMENT_SORTS,

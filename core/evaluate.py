@@ -26,8 +26,8 @@ from sklearn.metrics import (
 )
 
 from haverford.core.errors import HaverfordError
+from haverford.core.haverford import algorithm_verdicts
 from haverford.core.home import Home
-from haverford.core.labelling import algorithm_verdicts
 from haverford.core.vocabulary import BANGER, CLASSES, VERDICTS, consensus, majority_class
 from haverford.db import evaluation as eval_db
 from haverford.db import labelling as labelling_db

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from haverford.core.vocabulary import BANGER, NOT_A_BANGER
+from haverford.core.vocabulary import BANGER, NOT_A_BANGER, consensus
 
 _OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
         "<=": lambda a, b: a <= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
@@ -93,3 +93,18 @@ def _threshold_failures(question: Mapping, value) -> list[str]:
     if rule.get("banger_max") is not None and number > float(rule["banger_max"]):
         out.append(f"{key} {number:g} > {rule['banger_max']}")
     return out
+
+
+def algorithm_verdicts(rows: list[Mapping], questions: list[Mapping]) -> dict[int, str | None]:
+    """Haverford's algorithm per segment: each labeller's answers decided, then the consensus rule
+    (``vocabulary.consensus``) over those verdicts, as for people's own verdicts.
+
+    ``rows`` come from ``db.labelling.latest_answers``. A tie or no complete answers gives None.
+    """
+    by_person: dict[tuple[int, str], dict] = {}
+    for r in rows:
+        by_person.setdefault((r["segment_id"], r["labeller"]), {})[r["key"]] = r["value"]
+    votes: dict[int, list[str | None]] = {}
+    for (segment_id, _), answers in by_person.items():
+        votes.setdefault(segment_id, []).append(decide(answers, questions).verdict)
+    return {s: consensus(v) for s, v in votes.items()}

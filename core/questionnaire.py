@@ -7,14 +7,47 @@ every answer already given, and each change is kept as a revision.
 from __future__ import annotations
 
 import json
+import re
 
-from haverford.core.labelling import check_new_question, default_options
+from haverford.core.errors import HaverfordError
 from haverford.core.roles import require
 from haverford.db import questions as questions_db
 from haverford.db.questions import KINDS, list_questions, revisions, verdict_question_id
 
 __all__ = ["KINDS", "add_question", "describe_revision", "list_questions", "move_question", "revisions", "update_question",
            "verdict_question_id"]
+
+
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def check_new_question(db, *, key: str, text: str, kind: str) -> None:
+    """Validate a question about to be added; the error says what to change."""
+    if not KEY_PATTERN.match(key or ""):
+        raise HaverfordError(f"key {key!r} must be lower-case letters, digits and _ (start with a letter)")
+    if questions_db.get_question(db, key) is not None:
+        raise HaverfordError(f"a question with key {key!r} already exists (retired questions keep their key)")
+    if not (text or "").strip():
+        raise HaverfordError("the question needs a text")
+    if kind not in questions_db.KINDS:
+        raise HaverfordError(f"unknown kind {kind!r}; use one of: {', '.join(questions_db.KINDS)}")
+
+
+def default_options(kind: str, *, lo: float | None = None, hi: float | None = None,
+                    choices: list[str] | None = None) -> dict:
+    """The ``options`` of a question of ``kind`` (range for numbers, list for choices)."""
+    if kind == "choice":
+        clean = [c.strip() for c in (choices or []) if c.strip()]
+        if len(clean) < 2:
+            raise HaverfordError("a choice question needs at least two choices, one per line")
+        return {"choices": clean}
+    if kind in ("number", "count", "rating"):
+        lo = {"rating": 1, "count": 0}.get(kind, 0) if lo is None else lo
+        hi = {"rating": 10, "count": 20}.get(kind, 100) if hi is None else hi
+        if lo >= hi:
+            raise HaverfordError(f"minimum {lo:g} must be below maximum {hi:g}")
+        return {"min": lo, "max": hi}
+    return {}
 
 
 def add_question(db, *, key: str, text: str, kind: str, lo: float | None = None, hi: float | None = None,

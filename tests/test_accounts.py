@@ -101,7 +101,7 @@ def move_question(home, db, segments, models):
 
 
 def add_question(home, db, segments, models):
-    labelling.check_new_question(db, key="vocals", text="Vocals?", kind="yes_no")
+    questionnaire.check_new_question(db, key="vocals", text="Vocals?", kind="yes_no")
     questionnaire.add_question(db, key="vocals", text="Vocals?", kind="yes_no")
     return questions_db.get_question(db, "vocals") is not None
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from haverford.core.evaluate import labeller_guesses, track_results
-from haverford.core.labelling import algorithm_verdicts
+from haverford.core.haverford import algorithm_verdicts
 from haverford.core.split import labelled_subsets
 from haverford.core.vocabulary import AMBIGUOUS, BANGER, CLASSES, NOT_A_BANGER, consensus
 from haverford.db import answers as answers_db

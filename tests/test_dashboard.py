@@ -8,7 +8,7 @@ from importlib import resources
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from haverford.core import labelling
+from haverford.core import labelling, tempo
 from haverford.core.config import HOME_ENV
 from haverford.core.home import Home
 from haverford.core.vocabulary import QUEUE_MODES
@@ -284,8 +284,8 @@ def test_tempo_suggestion_finds_a_click_track():
     y = np.zeros(5 * sr, dtype=np.float32)
     for t in np.arange(0, 5, 60 / bpm):
         y[int(t * sr):int(t * sr) + 300] = np.hanning(300)
-    assert labelling.suggest_tempo(y) == pytest.approx(bpm, rel=0.05)
-    assert labelling.suggest_tempo(np.zeros(5 * sr, dtype=np.float32)) is None
+    assert tempo.suggest_tempo(y) == pytest.approx(bpm, rel=0.05)
+    assert tempo.suggest_tempo(np.zeros(5 * sr, dtype=np.float32)) is None
 
 
 def test_library_imports_uploaded_files_under_the_home(demo_copy, tmp_path):

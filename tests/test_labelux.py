@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from haverford.core import export, labelling
+from haverford.core import export, tempo
 from haverford.core.config import HOME_ENV
 from haverford.core.home import Home
 from haverford.core.predict import score_tracks
@@ -127,7 +127,7 @@ def test_the_form_does_not_wait_for_the_tempo_estimate(demo, monkeypatch):
     from concurrent.futures import Future
 
     pending = Future()  # an estimate still running
-    monkeypatch.setattr(labelling, "tempo_job", lambda path, **kw: pending)
+    monkeypatch.setattr(tempo, "tempo_job", lambda path, **kw: pending)
     at = label_page(params={"labeller": "donna"})
     seg = at.session_state["label_segment"]
     assert at.button(key="label_banger")  # the form and its buttons are there while the estimate runs
@@ -142,7 +142,7 @@ def test_the_tempo_job_estimates_a_click_track(tmp_path):
     from conftest import clicks, write_audio
 
     path = write_audio(tmp_path / "clicks.wav", clicks(120.0, seconds=10.0))
-    bpm = labelling.tempo_job(str(path), start_s=0.0, duration_s=5.0).result(timeout=120)
+    bpm = tempo.tempo_job(str(path), start_s=0.0, duration_s=5.0).result(timeout=120)
     assert bpm == pytest.approx(120, abs=4)
 
 

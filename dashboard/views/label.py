@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from haverford.core import catalogue, labelling, questionnaire
+from haverford.core import catalogue, labelling, questionnaire, queues, tempo
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import as_bool, is_asked
 from haverford.core.vocabulary import AMBIGUOUS, BANGER, NOT_A_BANGER, QUEUE_MODES, QUEUE_TITLES, VERDICT_NAMES
@@ -35,7 +35,7 @@ def form_answers(segment_id: int, questions: list[dict]) -> dict:
 
 def _advance(db, segment_id: int, labeller: str) -> None:
     mode = st.session_state.get("label_mode") or "unlabelled_by_me"
-    st.session_state["label_segment"] = labelling.next_segment(db, mode=mode, labeller=labeller, after=segment_id,
+    st.session_state["label_segment"] = queues.next_segment(db, mode=mode, labeller=labeller, after=segment_id,
                                                                skipped=skipped())
 
 
@@ -77,7 +77,7 @@ def _reset_queue() -> None:
     db = connect()
     mode = st.session_state.get("label_mode") or "unlabelled_by_me"
     labeller = st.session_state.get("app_labeller", "").strip()
-    st.session_state["label_segment"] = labelling.next_segment(db, mode=mode, labeller=labeller, skipped=skipped())
+    st.session_state["label_segment"] = queues.next_segment(db, mode=mode, labeller=labeller, skipped=skipped())
 
 
 def render_question(q: dict, segment_id: int, saved: dict, segment: dict) -> None:
@@ -147,7 +147,7 @@ def _tempo_hint(key: str, segment: dict, cast) -> None:
 
 
 def _tempo_job(segment: dict):
-    return labelling.tempo_job(segment["path"], start_s=segment["start_s"],
+    return tempo.tempo_job(segment["path"], start_s=segment["start_s"],
                                duration_s=segment["end_s"] - segment["start_s"])
 
 
@@ -280,7 +280,7 @@ def main() -> None:
     mode = queue_picker(db)
     flash()
     if st.session_state.get("label_segment") is None:
-        st.session_state["label_segment"] = labelling.next_segment(db, mode=mode, labeller=labeller,
+        st.session_state["label_segment"] = queues.next_segment(db, mode=mode, labeller=labeller,
                                                                    skipped=skipped())
     if st.session_state["label_segment"] is None:
         st.success("Nothing left in this queue. Pick another queue above"

@@ -1,0 +1,69 @@
+"""The tempo suggestion offered for "How many beats per minute?": librosa's estimate of a clip,
+computed in a background process so the Label page never waits for it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ProcessPoolExecutor
+
+import numpy as np
+
+from haverford.core.config import SR
+
+
+def suggest_tempo(y: np.ndarray, *, sr: int = SR) -> float | None:
+    """A tempo estimate in BPM for a clip (``librosa.feature.tempo``), None for silence.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], mono audio at ``sr`` Hz
+    """
+    import librosa
+
+    if len(y) < sr or float(np.abs(y).max(initial=0.0)) < 1e-6:
+        return None
+    onset = librosa.onset.onset_strength(y=y, sr=sr)
+    tempo = librosa.feature.tempo(onset_envelope=onset, sr=sr, aggregate=np.median)
+    value = float(np.atleast_1d(tempo)[0])
+    return round(value, 1) if value > 0 else None
+
+
+TEMPO_JOBS_KEPT = 256  # segments whose tempo estimate is kept (a few KB in all)
+_tempo_pool: ProcessPoolExecutor | None = None
+_tempo_jobs: OrderedDict[tuple[str, float, float], Future] = OrderedDict()
+_tempo_lock = threading.Lock()
+
+
+def tempo_job(path: str, *, start_s: float, duration_s: float) -> Future:
+    """The tempo estimate of a segment (``suggest_tempo``), computed in a background process.
+
+    The first call starts it; later calls return the same ``Future``, so a page can show the
+    clip at once and the suggestion when ``done()``. The first job pays librosa's import and
+    numba's compilation of its code (seconds of CPU). In a thread that work held Python's GIL
+    and stalled every rerun of the server meanwhile, so it runs in one spawned worker process.
+    Its ``result()`` is BPM or None, or raises ``HaverfordError`` when the audio cannot be read.
+    """
+    key = (str(path), float(start_s), float(duration_s))
+    with _tempo_lock:
+        job = _tempo_jobs.get(key)
+        if job is None:
+            job = _tempo_jobs[key] = _pool().submit(_segment_tempo, *key)
+            while len(_tempo_jobs) > TEMPO_JOBS_KEPT:
+                _tempo_jobs.popitem(last=False)
+        return job
+
+
+def _pool() -> ProcessPoolExecutor:
+    global _tempo_pool
+    if _tempo_pool is None:  # spawned, not forked: the server has threads running
+        _tempo_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _tempo_pool
+
+
+def _segment_tempo(path: str, start_s: float, duration_s: float) -> float | None:
+    from haverford.core import audio
+
+    return suggest_tempo(audio.load(path, start_s=start_s, duration_s=duration_s))
