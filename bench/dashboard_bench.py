@@ -134,7 +134,7 @@ def time_segments_table(repeats: int) -> tuple[list[float], list[float]]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from haverford.db import labelling as labelling_db
+    from haverford.db import library as library_db
 
     page, query = [], []
     at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "library.py"), default_timeout=60)
@@ -151,7 +151,7 @@ def time_segments_table(repeats: int) -> tuple[list[float], list[float]]:
     q = questions_db.verdict_question_id(db)
     for i in range(repeats):
         started = time.perf_counter()
-        labelling_db.segments_table(db, verdict_question=q, status="disagreement", offset=50 * i * 11)
+        library_db.segments_table(db, verdict_question=q, status="disagreement", offset=50 * i * 11)
         query.append(time.perf_counter() - started)
     return page, query
 

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from haverford.core.haverford import as_bool
-from haverford.db.labelling import change_stamp, disagreements, labellers_count, question_answers, tracks_agreement
+from haverford.db.agreement import change_stamp, disagreements, labellers_count, question_answers, tracks_agreement
 from haverford.db.questions import list_questions
 
 __all__ = ["Agreement", "PairKappa", "agreement", "change_stamp", "disagreements", "labellers_count",

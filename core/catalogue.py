@@ -7,17 +7,17 @@ database layer), so every read a page makes has one name in ``core``.
 from __future__ import annotations
 
 from haverford.core.haverford import algorithm_verdicts
-from haverford.db.labelling import (
+from haverford.db.library import (
     SEGMENT_FILTERS,
     SEGMENT_SORTS,
-    active_model_id,
     latest_answers,
     neighbours,
     segments_table,
     track_strip,
     track_titles,
+    tracks_overview,
 )
-from haverford.db.library import tracks_overview
+from haverford.db.models import active_model_id
 from haverford.db.questions import list_questions, verdict_question_id
 from haverford.db.tracks import counts, get_segment, segment_ids
 

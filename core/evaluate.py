@@ -30,7 +30,7 @@ from haverford.core.haverford import algorithm_verdicts
 from haverford.core.home import Home
 from haverford.core.vocabulary import BANGER, CLASSES, VERDICTS, consensus, majority_class
 from haverford.db import evaluation as eval_db
-from haverford.db import labelling as labelling_db
+from haverford.db import library as library_db
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db
 
@@ -421,7 +421,7 @@ def ruled_answers(rows: list[dict], questions: list[dict]) -> list[dict]:
 def load_rivals(db, model: dict, segment_ids: np.ndarray) -> Rivals:
     """Training label counts, Haverford's algorithm and each labeller's verdicts on the test segments."""
     questions = questions_db.list_questions(db)
-    rows = labelling_db.latest_answers(db, segment_ids.tolist())
+    rows = library_db.latest_answers(db, segment_ids.tolist())
     decided = algorithm_verdicts(ruled_answers(rows, questions), questions)
     algorithm = np.array([np.nan if decided.get(int(s)) is None else float(decided[int(s)] == BANGER)
                           for s in segment_ids], dtype=np.float64)

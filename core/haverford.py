@@ -99,7 +99,7 @@ def algorithm_verdicts(rows: list[Mapping], questions: list[Mapping]) -> dict[in
     """Haverford's algorithm per segment: each labeller's answers decided, then the consensus rule
     (``vocabulary.consensus``) over those verdicts, as for people's own verdicts.
 
-    ``rows`` come from ``db.labelling.latest_answers``. A tie or no complete answers gives None.
+    ``rows`` come from ``db.library.latest_answers``. A tie or no complete answers gives None.
     """
     by_person: dict[tuple[int, str], dict] = {}
     for r in rows:

@@ -9,8 +9,8 @@ import sqlite_utils
 
 from haverford.core.errors import HaverfordError
 from haverford.core.vocabulary import QUEUE_MODES
-from haverford.db import labelling as labelling_db
 from haverford.db import questions as questions_db
+from haverford.db import queues as queues_db
 
 
 def next_segment(db: sqlite_utils.Database, *, mode: str, labeller: str, after: int | None = None,
@@ -23,5 +23,5 @@ def next_segment(db: sqlite_utils.Database, *, mode: str, labeller: str, after: 
     if mode not in QUEUE_MODES:
         raise HaverfordError(f"unknown queue mode {mode!r}; use one of: {', '.join(QUEUE_MODES)}")
     seed = float(np.random.default_rng().random()) if seed is None else seed
-    return labelling_db.next_segment(db, mode=mode, labeller=labeller, after=after, seed=seed, skipped=skipped,
+    return queues_db.next_segment(db, mode=mode, labeller=labeller, after=after, seed=seed, skipped=skipped,
                                      verdict_question=questions_db.verdict_question_id(db))

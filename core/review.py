@@ -26,7 +26,7 @@ from haverford.db.evaluation import (
     latest_crosscheck,
     score_histogram,
 )
-from haverford.db.labelling import latest_answers
+from haverford.db.library import latest_answers
 
 __all__ = ["REASONS", "flips", "get_review", "history", "label_edit_count", "label_edits", "label_issues",
            "labellers", "latest_answers", "latest_crosscheck", "mark_reviewed", "relabel", "score_histogram"]

@@ -6,8 +6,7 @@ from __future__ import annotations
 from haverford.core.errors import NotFoundError
 from haverford.core.roles import require
 from haverford.db import models as models_db
-from haverford.db.labelling import active_model_id
-from haverford.db.models import get_model, list_models, prediction_count
+from haverford.db.models import active_model_id, get_model, list_models, prediction_count
 from haverford.db.runs import ACTIVE, list_runs, run_metrics
 
 __all__ = ["ACTIVE", "activate", "active_model_id", "get_model", "list_models", "list_runs", "model_title",

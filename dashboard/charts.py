@@ -131,7 +131,7 @@ def strip_state(row: dict) -> str | None:
 def track_strip_figure(rows: list[dict], *, current_id: int | None = None) -> dict:
     """The whole track, one cell per segment coloured by verdict (and a row for the model's score).
 
-    ``rows`` come from ``db.labelling.track_strip``; each point carries its segment id as
+    ``rows`` come from ``db.library.track_strip``; each point carries its segment id as
     ``customdata`` so a click can open that segment.
     """
     data = []

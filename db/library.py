@@ -1,8 +1,14 @@
-"""Read-only views of the library for tables: tracks with their label mix (segments: db.labelling)."""
+"""Read-only views of the library for tables and the clip view: tracks with their label mix, the
+segments table, a track's strip, a segment's neighbours and everyone's latest answers."""
 
 from __future__ import annotations
 
+import json
+
 import sqlite_utils
+
+from haverford.db.agreement import DISAGREEMENT
+from haverford.db.vocabulary import VERDICT_PARAMS
 
 TRACKS_SQL = """
 SELECT t.id, t.title, t.duration_s, t.n_segments, t.orig_sr, t.orig_channels, t.source, t.imported_at,
@@ -24,3 +30,99 @@ def tracks_overview(db: sqlite_utils.Database) -> list[dict]:
     """
     return [{**row, "path": row["path"].decode("utf-8", errors="replace")} if isinstance(row["path"], bytes)
             else row for row in db.query(TRACKS_SQL)]
+
+
+def neighbours(db: sqlite_utils.Database, segment_id: int) -> tuple[int | None, int | None]:
+    """The previous and next segment ids of the same track (None at either end)."""
+    sql = """SELECT (SELECT p.id FROM segments p WHERE p.track_id = s.track_id AND p.idx = s.idx - 1),
+                    (SELECT n.id FROM segments n WHERE n.track_id = s.track_id AND n.idx = s.idx + 1)
+             FROM segments s WHERE s.id = ?"""
+    row = db.execute(sql, [segment_id]).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def track_strip(db: sqlite_utils.Database, track_id: int, *, model_id: int | None = None) -> list[dict]:
+    """Every segment of a track in order with its consensus verdict and the model's score."""
+    sql = """SELECT s.id, s.idx, s.start_s, v.verdict, COALESCE(v.banger_votes, 0) AS banger_votes,
+                    COALESCE(v.not_votes, 0) AS not_votes, p.p_banger
+             FROM segments s LEFT JOIN segment_verdicts v ON v.segment_id = s.id
+             LEFT JOIN predictions p ON p.segment_id = s.id AND p.model_id = :m
+             WHERE s.track_id = :t ORDER BY s.idx"""
+    return list(db.query(sql, {"t": track_id, "m": model_id}))
+
+
+def latest_answers(db: sqlite_utils.Database, segment_ids: list[int]) -> list[dict]:
+    """Each labeller's latest answer to each question for the given segments."""
+    sql = """SELECT a.segment_id, a.labeller, a.question_id, q.key, a.value FROM answers a
+             JOIN questions q ON q.id = a.question_id
+             WHERE a.segment_id IN (SELECT value FROM json_each(:ids))
+               AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
+                           AND b.question_id = a.question_id AND b.labeller = a.labeller)
+             ORDER BY a.segment_id, a.labeller"""
+    return list(db.query(sql, {"ids": json.dumps([int(i) for i in segment_ids])}))
+
+
+SEGMENT_FILTERS = {
+    "all": "1 = 1",
+    "unlabelled": "COALESCE(v.n_labellers, 0) = 0",
+    "labelled": "v.n_labellers > 0",
+    "banger": "v.verdict = :banger",
+    "not_a_banger": "v.verdict = :not_a_banger",
+    "disagreement": DISAGREEMENT,
+}
+
+
+SEGMENT_SORTS = {
+    "track": "s.track_id, s.idx",
+    "most_labellers": "COALESCE(v.n_labellers, 0) DESC, s.track_id, s.idx",
+    "model_score_high": "p.p_banger IS NULL, p.p_banger DESC, s.id",
+    "model_score_low": "p.p_banger IS NULL, p.p_banger ASC, s.id",
+}
+
+
+def _segments_where(status: str, labeller: str | None) -> str:
+    if status not in SEGMENT_FILTERS:
+        raise ValueError(f"unknown filter {status!r}; use one of {list(SEGMENT_FILTERS)}")
+    mine = "" if labeller is None else \
+        " AND EXISTS (SELECT 1 FROM answers a WHERE a.labeller = :who AND a.question_id = :q AND a.segment_id = s.id)"
+    return f"{SEGMENT_FILTERS[status]} AND (:track IS NULL OR s.track_id = :track){mine}"
+
+
+def segments_table(db: sqlite_utils.Database, *, verdict_question: int, status: str = "all",
+                   track_id: int | None = None, labeller: str | None = None, sort: str = "track",
+                   model_id: int | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+    """One page of segments and the number that match.
+
+    Columns: id, track_id, title, idx, start_s, end_s, labellers, labelled_by, verdict,
+    banger_votes, not_votes, p_banger. ``labeller`` keeps segments that person has labelled.
+    """
+    base = f"""FROM segments s JOIN tracks t ON t.id = s.track_id
+               LEFT JOIN segment_verdicts v ON v.segment_id = s.id
+               LEFT JOIN predictions p ON p.segment_id = s.id AND p.model_id = :m
+               WHERE {_segments_where(status, labeller)}"""
+    params = {"track": track_id, "who": labeller, "q": verdict_question, "m": model_id,
+              "limit": int(limit), "offset": int(offset), **VERDICT_PARAMS}
+    total = db.execute(f"SELECT COUNT(*) {base}", params).fetchone()[0]
+    rows = list(db.query(f"""SELECT s.id, s.track_id, t.title, s.idx, s.start_s, s.end_s,
+                                    COALESCE(v.n_labellers, 0) AS labellers, v.verdict,
+                                    COALESCE(v.banger_votes, 0) AS banger_votes,
+                                    COALESCE(v.not_votes, 0) AS not_votes, p.p_banger
+                             {base} ORDER BY {SEGMENT_SORTS[sort]} LIMIT :limit OFFSET :offset""", params))
+    _add_labellers(db, rows, verdict_question)
+    return rows, total
+
+
+def _add_labellers(db: sqlite_utils.Database, rows: list[dict], verdict_question: int) -> None:
+    """Who labelled each row's segment (verdict answers), for one page only."""
+    sql = """SELECT segment_id, group_concat(DISTINCT labeller) FROM answers
+             WHERE question_id = :q AND segment_id IN (SELECT value FROM json_each(:ids))
+             GROUP BY segment_id"""
+    ids = json.dumps([r["id"] for r in rows])
+    who = dict(db.execute(sql, {"q": verdict_question, "ids": ids}).fetchall())
+    for r in rows:
+        r["labelled_by"] = ", ".join(sorted((who.get(r["id"]) or "").split(",")) if who.get(r["id"]) else [])
+
+
+def track_titles(db: sqlite_utils.Database) -> dict[int, str]:
+    """Track id → title, in title order (for pickers)."""
+    return dict(db.execute("SELECT id, title FROM tracks ORDER BY title COLLATE NOCASE, id").fetchall())

@@ -192,3 +192,9 @@ def delete_model(db: sqlite_utils.Database, model_id: int) -> None:
     with write(db):
         db.execute("DELETE FROM predictions WHERE model_id = ?", [model_id])
         db.execute("DELETE FROM models WHERE id = ? AND active = 0", [model_id])
+
+
+def active_model_id(db: sqlite_utils.Database) -> int | None:
+    """The id of the active model (``models.active = 1``), or None."""
+    row = db.execute("SELECT id FROM models WHERE active = 1 LIMIT 1").fetchone()
+    return row[0] if row else None

@@ -7,8 +7,8 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from haverford.core import agreement
+from haverford.db import agreement as agreement_db
 from haverford.db import answers as answers_db
-from haverford.db import labelling as labelling_db
 from haverford.db import questions as questions_db
 
 # Two labellers, ten segments, yes/no: 4 both yes, 4 both no, 2 split one each way.
@@ -77,5 +77,5 @@ def test_question_answers_uses_latest_answers_of_segments_with_two_labellers(mem
     answers_db.save_answers(memdb, [1], "b", {q: 1})
     answers_db.save_answers(memdb, [1], "b", {q: 0})  # b changes their mind: the latest counts
     answers_db.save_answers(memdb, [3], "b", {q: 0})
-    got = labelling_db.question_answers(memdb, q)
+    got = agreement_db.question_answers(memdb, q)
     assert [(r["segment_id"], r["labeller"], r["value"]) for r in got] == [(1, "a", 1), (1, "b", 0)]

@@ -106,9 +106,9 @@ def test_3_trailing_digital_silence_is_a_silent_segment_at_the_floor(tmp_path, h
 
 
 def test_silent_segments_are_left_out_of_queues_and_training_data(tmp_path, home):
-    from haverford.db import labelling as labelling_db
     from haverford.db import models as models_db
     from haverford.db import questions as questions_db
+    from haverford.db import queues as queues_db
 
     y = np.concatenate([np.zeros(5 * SR, np.float32), clicks(seconds=5.0)])
     ingest(home, [write_audio(tmp_path / "banger" / "a.wav", y).parent], workers=1)
@@ -117,7 +117,7 @@ def test_silent_segments_are_left_out_of_queues_and_training_data(tmp_path, home
     assert models_db.segment_count(db) == 1
     q = questions_db.verdict_question_id(db)
     for mode in ("track_order", "unlabelled_by_me", "random"):
-        assert labelling_db.next_segment(db, mode=mode, labeller="tom", verdict_question=q) == 2
+        assert queues_db.next_segment(db, mode=mode, labeller="tom", verdict_question=q) == 2
 
 
 @pytest.mark.parametrize("make, why", [

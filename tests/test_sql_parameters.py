@@ -14,7 +14,7 @@ import haverford.db.connection as connection
 from haverford.core.export import export_answers
 from haverford.core.ingest import ingest
 from haverford.core.vocabulary import QUEUE_MODES
-from haverford.db import answers, labelling, library, questions
+from haverford.db import answers, library, questions, queues
 
 MARK = "zq'); DROP TABLE answers;-- <script>alert(1)</script>"
 
@@ -58,8 +58,8 @@ def test_hostile_text_never_enters_sql_text(recorded, home, tmp_path):
     answers.current_answers(database, segment, labeller=MARK)
     verdict = questions.verdict_question_id(database)
     for mode in QUEUE_MODES:
-        labelling.next_segment(database, mode=mode, labeller=MARK, verdict_question=verdict)
-    labelling.segments_table(database, verdict_question=verdict, status="labelled", labeller=MARK)
+        queues.next_segment(database, mode=mode, labeller=MARK, verdict_question=verdict)
+    library.segments_table(database, verdict_question=verdict, status="labelled", labeller=MARK)
     library.tracks_overview(database)
     export_answers(home, tmp_path / "out.csv", fmt="csv")
     assert len(recorded) > 20
