@@ -17,34 +17,43 @@ from haverford.dashboard.access import (
 )
 from haverford.dashboard.context import connect
 
-st.set_page_config(page_title="Haverford: is it a banger?", page_icon="🎧", layout="wide")
 
-VIEWS = Path(__file__).parent / "views"
-pages = [
-    st.Page(VIEWS / "library.py", title="Library", icon=":material/library_music:", default=True, url_path="library"),
-    st.Page(VIEWS / "label.py", title="Label", icon=":material/label:", url_path="label"),
-    st.Page(VIEWS / "questions.py", title="Questions", icon=":material/quiz:", url_path="questions"),
-    st.Page(VIEWS / "agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
-    st.Page(VIEWS / "train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page(VIEWS / "evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
-    st.Page(VIEWS / "misclassified.py", title="Misclassified", icon=":material/report:", url_path="misclassified"),
-    st.Page(VIEWS / "predict.py", title="Predict", icon=":material/science:", url_path="predict"),
-]
-accounts.set_actor_source(session_actor)  # core's role check asks the session who is acting
-db = connect()
-if accounts.accounts_on(db):
-    user = logged_in_user(db)
-    if user is None:
-        login_form(db)
-        st.stop()
-    # The labeller is the person logged in: there is no name to type.
-    st.session_state["app_labeller"] = user["name"]
-    account_sidebar(db, user)
-else:
-    access = settings()
-    if not password_ok(access):
-        st.stop()
-    labeller_box()
-    if not labeller_ok(access, st.session_state.get("app_labeller", "").strip()):
-        st.stop()
-st.navigation(pages).run()
+def main() -> None:
+    """Set up the page, ask who is working (a login with accounts, a name without), navigate."""
+    st.set_page_config(page_title="Haverford: is it a banger?", page_icon="🎧", layout="wide")
+
+    VIEWS = Path(__file__).parent / "views"
+    pages = [
+        st.Page(VIEWS / "library.py", title="Library", icon=":material/library_music:", default=True, url_path="library"),
+        st.Page(VIEWS / "label.py", title="Label", icon=":material/label:", url_path="label"),
+        st.Page(VIEWS / "questions.py", title="Questions", icon=":material/quiz:", url_path="questions"),
+        st.Page(VIEWS / "agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
+        st.Page(VIEWS / "train.py", title="Train", icon=":material/model_training:", url_path="train"),
+        st.Page(VIEWS / "evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
+        st.Page(VIEWS / "misclassified.py", title="Misclassified", icon=":material/report:", url_path="misclassified"),
+        st.Page(VIEWS / "predict.py", title="Predict", icon=":material/science:", url_path="predict"),
+    ]
+    accounts.set_actor_source(session_actor)  # core's role check asks the session who is acting
+    db = connect()
+    if accounts.accounts_on(db):
+        user = logged_in_user(db)
+        if user is None:
+            login_form(db)
+            st.stop()
+        # The labeller is the person logged in: there is no name to type.
+        st.session_state["app_labeller"] = user["name"]
+        account_sidebar(db, user)
+    else:
+        access = settings()
+        if not password_ok(access):
+            st.stop()
+        labeller_box()
+        if not labeller_ok(access, st.session_state.get("app_labeller", "").strip()):
+            st.stop()
+    st.navigation(pages).run()
+
+
+# Streamlit runs this script as ``__main__``. A process spawned from the server (the tempo
+# worker) imports it again as ``__mp_main__``: that import must not run the app.
+if __name__ == "__main__":
+    main()

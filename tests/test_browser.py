@@ -6,6 +6,7 @@ both); screenshots of every page go to test-artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,31 +47,42 @@ def wait_for(url: str, *, timeout: float = 60.0) -> None:
     raise TimeoutError(f"dashboard did not answer at {url}")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A demo home served by `haverford serve` on a free port; yields (base url, home)."""
+def need_chromium() -> None:
+    """Skip where Debian's Chromium or Playwright is missing (``.ci/run`` installs both)."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     pytest.importorskip("playwright.sync_api")
-    from haverford.core.demo import build_demo
 
-    home = Home(tmp_path_factory.mktemp("browser") / "home")
-    build_demo(home, n_tracks=4, seed=0)
+
+@contextlib.contextmanager
+def serving(home: Path, *, stderr=subprocess.DEVNULL) -> Iterator[str]:
+    """`haverford serve` on ``home`` at a free loopback port; yields its URL, then ends the server
+    (it runs streamlit as a child: the whole session is stopped)."""
+    need_chromium()
     port = free_port()
-    script = Path(sys.executable).with_name("haverford")
-    cli = [str(script)] if script.exists() else \
-        [sys.executable, "-m", "haverford.core.cli"]
-    proc = subprocess.Popen([*cli, "serve", "--port", str(port), "--home", str(home.path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "haverford.core.cli", "serve", "--port", str(port),
+                             "--home", str(home)], stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:
         wait_for(f"http://localhost:{port}/_stcore/health")
-        yield f"http://localhost:{port}", home
-    finally:  # `haverford serve` runs streamlit as a child: end the whole session we started
+        yield f"http://localhost:{port}"
+    finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A demo home served by `haverford serve` on a free port; yields (base url, home)."""
+    need_chromium()
+    from haverford.core.demo import build_demo
+
+    home = Home(tmp_path_factory.mktemp("browser") / "home")
+    build_demo(home, n_tracks=4, seed=0)
+    with serving(home.path) as url:
+        yield url, home
 
 
 @pytest.fixture(scope="module")

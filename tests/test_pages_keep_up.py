@@ -7,16 +7,10 @@ The browser never navigates between starting a job and seeing its result.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import soundfile as sf
-from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, idle, shot, wait_for
+from test_browser import CHROMIUM, CHROMIUM_ARGS, idle, need_chromium, serving, shot
 
 from haverford.core.demo import build_demo
 from haverford.core.home import Home
@@ -28,24 +22,11 @@ JOB_TIMEOUT_MS = 300_000  # a tiny Retrain or a 2-fold cross-check in a worker, 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A small labelled demo home (no model yet) served by `haverford serve`; yields (url, home)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api")
+    need_chromium()
     home = Home(tmp_path_factory.mktemp("keep-up") / "home")
     build_demo(home, n_tracks=8, seed=0)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "haverford.core.cli", "serve", "--port", str(port),
-                             "--home", str(home.path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_for(f"http://localhost:{port}/_stcore/health")
-        yield f"http://localhost:{port}", home
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    with serving(home.path) as url:
+        yield url, home
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,8 @@ cookie holds a signed token (no password) and the URL holds no secret."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, idle, shot, wait_for
+from test_browser import CHROMIUM, CHROMIUM_ARGS, idle, need_chromium, serving, shot
 
 from haverford.core import accounts
 from haverford.core.accounts import OPERATOR, acting_as
@@ -24,26 +18,13 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """An empty home with one labeller account, served by `haverford serve` on a free port."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api")
+    need_chromium()
     home = Home(tmp_path_factory.mktemp("team-browser") / "home")
     with acting_as(OPERATOR):
         accounts.add_user(home.connect(), "tom", PASSWORD, admin=True)
         accounts.add_user(home.connect(), "donna", PASSWORD)
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("haverford")), "serve", "--port", str(port),
-                             "--home", str(home.path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_for(f"http://localhost:{port}/_stcore/health")
-        yield f"http://localhost:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    with serving(home.path) as url:
+        yield url
 
 
 def test_a_login_survives_a_reload_without_a_secret_in_the_url(served):

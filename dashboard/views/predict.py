@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from haverford.core import labelling, versions
+from haverford.core import versions
 from haverford.core.errors import HaverfordError
 from haverford.core.ingest import AUDIO_EXTENSIONS
 from haverford.core.predict import predict_files
@@ -38,13 +38,20 @@ def chosen_file() -> tuple[str, bytes | None] | None:
 
 
 def predict(name: str, data: bytes | None, model_id: int) -> dict:
-    """``predict_files`` on the upload (in a temporary folder, deleted after) or on the path."""
+    """``predict_files`` on the upload (in a temporary folder, deleted after) or on the path; a file
+    that cannot be classified comes back with its ``error``."""
     if data is None:
-        return predict_files(home(), [name], model_id=model_id)["tracks"][0]
-    with tempfile.TemporaryDirectory(prefix="haverford-predict-") as folder:
-        target = labelling.save_upload(Path(folder), name, data)
-        track = predict_files(home(), [str(target)], model_id=model_id)["tracks"][0]
-    return {**track, "path": name}
+        out = predict_files(home(), [name], model_id=model_id)
+    else:
+        suffix = Path(name).suffix.lower()
+        with tempfile.TemporaryDirectory(prefix="haverford-predict-") as folder:
+            target = Path(folder) / f"upload{suffix if suffix.isascii() else ''}"  # never the browser's name
+            target.write_bytes(data)
+            out = predict_files(home(), [str(target)], model_id=model_id)
+    if out["tracks"]:
+        return {**out["tracks"][0], "path": name}
+    reasons = [e["error"] for e in out["errors"]] + [s.get("reason", "not an audio file") for s in out["skipped"]]
+    return {"path": name, "error": reasons[0] if reasons else "nothing to classify"}
 
 
 def show(track: dict) -> None:
