@@ -65,9 +65,14 @@ def backup(home: Home, out: str | os.PathLike, *, features: bool = True,
 
 
 def _empty_folder(out: Path) -> Path:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.is_file():
+        raise HaverfordError(f"{out} is a file; name a new folder for the backup")
+    if out.exists() and any(out.iterdir()):
         raise HaverfordError(f"backup folder {out} exists and is not empty; name a new folder")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a parent folder should be, no such device, no permission
+        raise HaverfordError(f"cannot make the backup folder {out}: {exc.strerror}; name a folder you can write") from None
     return out.resolve()
 
 
@@ -128,7 +133,7 @@ def read_manifest(folder: str | os.PathLike) -> dict:
     path = Path(folder) / MANIFEST
     try:
         manifest = json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise HaverfordError(f"{folder} is not a Haverford backup (no {MANIFEST}); "
                              f"give the folder 'haverford backup' wrote") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -11,6 +11,7 @@ import argparse
 import gc
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -245,8 +246,15 @@ def serve(home: Path, *, port: int, host: str = "localhost") -> None:
            # a product, not a notebook: no Deploy button, no developer menu (rerun, clear cache)
            "--client.toolbarMode", "viewer"]
     print(f"Haverford dashboard on http://{host}:{port} (home: {home}); Ctrl-C stops it", file=sys.stderr)
-    code = subprocess.call(cmd, env={**os.environ, HOME_ENV: str(home)})
-    if code not in (0, -2, 130):
+    proc = subprocess.Popen(cmd, env={**os.environ, HOME_ENV: str(home)})
+    # `kill` (SIGTERM) of this process stops the dashboard too, instead of leaving it serving
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        code = proc.wait()
+    if code not in (0, -2, -15, 130):
         raise HaverfordError(f"the dashboard stopped with exit status {code}")
 
 

@@ -195,3 +195,14 @@ def test_a_backup_without_features_restores_a_home_that_recomputes_them(library,
     assert restored["features_to_rebuild"] == ["log_mel"]
     assert target.connect()["features"].count == 0  # so `haverford features` computes them again
     assert backup_mod.check(target)["ok"]
+
+
+def test_a_backup_into_a_path_that_cannot_be_a_folder_is_one_line(library, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for out in (blocker, blocker / "sub"):
+        assert main(["backup", str(out), "--home", str(library.path)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "internal error" not in err[0] and str(out) in err[0]
+    assert main(["restore", str(blocker), "--home", str(tmp_path / "new")]) == 1
+    assert "is not a Haverford backup" in capsys.readouterr().err
