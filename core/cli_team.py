@@ -43,7 +43,12 @@ def configure_users(p: argparse.ArgumentParser) -> None:
 def read_password(*, from_stdin: bool) -> str:
     """The new password: stdin's first line, or typed twice at a terminal prompt."""
     if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            password.encode("utf-8")  # stdin's odd bytes arrive as surrogates; argon2 hashes UTF-8
+        except UnicodeEncodeError:
+            raise HaverfordError("the password on stdin is not UTF-8 text; give it as UTF-8") from None
+        return password
     if not sys.stdin.isatty():
         raise HaverfordError("no terminal to ask the password on; pipe it in with --password-stdin")
     first = getpass.getpass("Password: ")

@@ -64,3 +64,14 @@ def test_bad_input_is_one_line(h, capsys, monkeypatch, argv, message):
     run(capsys, monkeypatch, "users", "add", "tom", "--admin", "--password-stdin", "--home", h, stdin=PASSWORD)
     code, _, err = run(capsys, monkeypatch, *argv, "--home", h, stdin=PASSWORD)
     assert code == 1 and message in err and err.count("\n") == 1
+
+
+def test_a_password_that_is_not_utf8_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "haverford.core.cli", "users", "add", "x", "--admin",
+                           "--password-stdin", "--home", str(tmp_path / "h")],
+                          input=b"\xff\xfe\xfdbadpassword\n", capture_output=True)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip() == "haverford: error: the password on stdin is not UTF-8 text; give it as UTF-8"
