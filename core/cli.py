@@ -248,12 +248,14 @@ def serve(home: Path, *, port: int, host: str = "localhost") -> None:
     print(f"Haverford dashboard on http://{host}:{port} (home: {home}); Ctrl-C stops it", file=sys.stderr)
     proc = subprocess.Popen(cmd, env={**os.environ, HOME_ENV: str(home)})
     # `kill` (SIGTERM) of this process stops the dashboard too, instead of leaving it serving
-    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+    previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:
         code = proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
         code = proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if code not in (0, -2, -15, 130):
         raise HaverfordError(f"the dashboard stopped with exit status {code}")
 

@@ -192,7 +192,15 @@ def test_serve_hides_streamlits_developer_chrome(monkeypatch, tmp_path):
     from haverford.core import cli
 
     calls = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, env: calls.append(cmd) or 0)
+
+    class Dashboard:  # stands in for the Streamlit process: records its command, exits at once
+        def __init__(self, cmd, env):
+            calls.append(cmd)
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(cli.subprocess, "Popen", Dashboard)
     cli.serve(tmp_path, port=8999)
     cmd = calls[0]
     assert cmd[cmd.index("--client.toolbarMode") + 1] == "viewer"
