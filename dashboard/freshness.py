@@ -30,3 +30,13 @@ def note(labels: Freshness | None, *, model: dict, key: str) -> None:
             st.error(str(exc))
             return
         st.success(f"Retrain run {run_id} started in the background: follow it on the Train page.")
+
+
+def rerun_when_finished(state_key: str, run: dict | None) -> None:
+    """Called from a live fragment: rerun the whole page once when the run it watches finishes, so
+    what the page shows outside the fragment (model versions, a ranking) keeps up without a reload."""
+    seen = (run or {}).get("id"), (run or {}).get("status")
+    before = st.session_state.get(state_key)
+    st.session_state[state_key] = seen
+    if before and before[0] == seen[0] and before[1] in versions.ACTIVE and seen[1] not in versions.ACTIVE:
+        st.rerun(scope="app")

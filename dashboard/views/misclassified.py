@@ -142,7 +142,7 @@ def crosscheck_status() -> None:
     db = connect()
     jobs.refresh_runs(db)
     run = next(iter(versions.list_runs(db, limit=1, kind="crosscheck")), None)
-    _rerun_when_finished("mis_cc_seen", run)
+    freshness.rerun_when_finished("mis_cc_seen", run)
     if run is None or run["status"] not in versions.ACTIVE:
         if run and run["status"] == "failed":
             st.error(f"Cross-check run {run['id']} failed: {run['error']}")
@@ -156,15 +156,6 @@ def crosscheck_status() -> None:
         except HaverfordError as exc:
             st.error(str(exc))
 
-
-def _rerun_when_finished(state_key: str, run: dict | None) -> None:
-    """Rerun the whole page once when the run this fragment watched has finished, so the results
-    outside the fragment (the ranking, the model list) show without a reload."""
-    seen = (run or {}).get("id"), (run or {}).get("status")
-    before = st.session_state.get(state_key)
-    st.session_state[state_key] = seen
-    if before and before[0] == seen[0] and before[1] in versions.ACTIVE and seen[1] not in versions.ACTIVE:
-        st.rerun(scope="app")
 
 
 def crosscheck(db) -> None:

@@ -11,6 +11,7 @@ from haverford.core.evaluate import freshness, model_name
 from haverford.core.features import FEATURES
 from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES
 from haverford.dashboard.context import connect, home
+from haverford.dashboard.freshness import rerun_when_finished
 
 PRESET_HELP = {"fast": "fast (default): small ConvNet on log_mel, about a minute on 2 cores",
                "seed": "seed: the 2018 notebook's 57 M-weight ConvNet on log_stft (slow: ~45 min)",
@@ -78,15 +79,6 @@ def live_run() -> None:
     show_run(db, run)
     rerun_when_finished("train_seen", run)
 
-
-def rerun_when_finished(state_key: str, run: dict) -> None:
-    """Rerun the whole page once when the watched run finishes, so the versions list below (outside
-    this fragment) shows the new model without a reload."""
-    seen = run["id"], run["status"]
-    before = st.session_state.get(state_key)
-    st.session_state[state_key] = seen
-    if before and before[0] == seen[0] and before[1] in versions.ACTIVE and seen[1] not in versions.ACTIVE:
-        st.rerun(scope="app")
 
 
 def show_run(db, run: dict) -> None:
