@@ -322,7 +322,7 @@ def mono_blocks(info: AudioInfo, decoding: Decoding, *, start: int = 0,
 
 
 def iter_audio(path: str | os.PathLike, *, sr: int = SR, info: AudioInfo | None = None,
-               start_s: float = 0.0, duration_s: float | None = None,
+               offset: float = 0.0, duration: float | None = None,
                decoding: Decoding | None = None) -> Iterator[np.ndarray]:
     """Stream ``path`` as mono float32 blocks at ``sr`` Hz.
 
@@ -336,8 +336,8 @@ def iter_audio(path: str | os.PathLike, *, sr: int = SR, info: AudioInfo | None 
     """
     info = info or probe(path)
     decoding = decoding if decoding is not None else Decoding()
-    start = int(round(start_s * info.sr))
-    stop = None if duration_s is None else start + int(round(duration_s * info.sr))
+    start = int(round(offset * info.sr))
+    stop = None if duration is None else start + int(round(duration * info.sr))
     blocks = mono_blocks(info, decoding, start=start, stop=stop)
     if info.sr == sr:
         yield from blocks
@@ -352,15 +352,23 @@ def iter_audio(path: str | os.PathLike, *, sr: int = SR, info: AudioInfo | None 
         yield tail
 
 
-def load(path: str | os.PathLike, *, sr: int = SR, start_s: float = 0.0,
-         duration_s: float | None = None) -> np.ndarray:
+def load(path: str | os.PathLike, *, sr: int = SR, offset: float = 0.0,
+         duration: float | None = None) -> np.ndarray:
     """Load ``path`` (or a part of it) as mono float32 at ``sr`` Hz.
+
+    ``offset`` and ``duration`` are seconds, as in ``librosa.load``: start reading ``offset``
+    seconds in and stop after ``duration`` seconds (None: to the end).
+
+    Raises
+    ------
+    AudioError
+        When no decoder reads the file (the message gives the reason).
 
     Returns
     -------
     np.ndarray [shape=(n,), dtype=float32]
     """
-    blocks = list(iter_audio(path, sr=sr, start_s=start_s, duration_s=duration_s))
+    blocks = list(iter_audio(path, sr=sr, offset=offset, duration=duration))
     return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
 
 

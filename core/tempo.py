@@ -37,7 +37,7 @@ _tempo_jobs: OrderedDict[tuple[str, float, float], Future] = OrderedDict()
 _tempo_lock = threading.Lock()
 
 
-def tempo_job(path: str, *, start_s: float, duration_s: float) -> Future:
+def tempo_job(path: str, *, offset: float, duration: float) -> Future:
     """The tempo estimate of a segment (``suggest_tempo``), computed in a background process.
 
     The first call starts it; later calls return the same ``Future``, so a page can show the
@@ -46,7 +46,7 @@ def tempo_job(path: str, *, start_s: float, duration_s: float) -> Future:
     and stalled every rerun of the server meanwhile, so it runs in one spawned worker process.
     Its ``result()`` is BPM or None, or raises ``HaverfordError`` when the audio cannot be read.
     """
-    key = (str(path), float(start_s), float(duration_s))
+    key = (str(path), float(offset), float(duration))
     with _tempo_lock:
         job = _tempo_jobs.get(key)
         if job is None:
@@ -63,7 +63,7 @@ def _pool() -> ProcessPoolExecutor:
     return _tempo_pool
 
 
-def _segment_tempo(path: str, start_s: float, duration_s: float) -> float | None:
+def _segment_tempo(path: str, offset: float, duration: float) -> float | None:
     from haverford.core import audio
 
-    return suggest_tempo(audio.load(path, start_s=start_s, duration_s=duration_s))
+    return suggest_tempo(audio.load(path, offset=offset, duration=duration))

@@ -28,20 +28,22 @@ def plain(text: object) -> str:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def segment_audio(path: str, start_s: float, duration_s: float) -> np.ndarray:
-    """The decoded segment, mono float32 at 22,050 Hz (cached per path and time)."""
-    return audio.load(path, start_s=start_s, duration_s=duration_s)
+def segment_audio(path: str, *, offset: float, duration: float) -> np.ndarray:
+    """The decoded segment, mono float32 at 22,050 Hz (cached per path and time).
+
+    ``offset`` and ``duration`` are seconds, as in ``librosa.load``."""
+    return audio.load(path, offset=offset, duration=duration)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def clip_figures(path: str, start_s: float, duration_s: float, feature: str = "log_stft") -> tuple[dict, dict]:
+def clip_figures(path: str, *, offset: float, duration: float, feature: str = "log_stft") -> tuple[dict, dict]:
     """Waveform and spectrogram (``feature``: see ``core.features.FEATURES``) of a segment as
     plain dicts (cheap to cache and send)."""
-    y = segment_audio(path, start_s, duration_s)
+    y = segment_audio(path, offset=offset, duration=duration)
     S_db = features.compute(feature, y)[0]
     freqs = None if feature == "log_stft" else mel_centres()
-    spec = charts.spectrogram_figure(S_db, start_s=start_s, freqs=freqs, title=charts.SPECTROGRAM_TITLES[feature])
-    return charts.waveform_figure(y, start_s=start_s), spec
+    spec = charts.spectrogram_figure(S_db, start_s=offset, freqs=freqs, title=charts.SPECTROGRAM_TITLES[feature])
+    return charts.waveform_figure(y, start_s=offset), spec
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
@@ -51,10 +53,10 @@ def mel_centres() -> np.ndarray:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def segment_wav(path: str, start_s: float, duration_s: float) -> bytes:
+def segment_wav(path: str, *, offset: float, duration: float) -> bytes:
     """The segment as 16-bit WAV bytes (encoded once, not on every rerun)."""
     buffer = io.BytesIO()
-    sf.write(buffer, segment_audio(path, start_s, duration_s), SR, format="WAV", subtype="PCM_16")
+    sf.write(buffer, segment_audio(path, offset=offset, duration=duration), SR, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
 
 
@@ -100,9 +102,9 @@ def _media(segment: dict, *, autoplay: bool = False) -> None:
     duration = segment["end_s"] - segment["start_s"]
     feature = feature_picker()
     try:
-        wav = segment_wav(segment["path"], segment["start_s"], duration)
+        wav = segment_wav(segment["path"], offset=segment["start_s"], duration=duration)
         with st.spinner("Computing the spectrogram…"):
-            wave, spec = clip_figures(segment["path"], segment["start_s"], duration, feature)
+            wave, spec = clip_figures(segment["path"], offset=segment["start_s"], duration=duration, feature=feature)
     except HaverfordError as exc:
         st.error(f"Cannot play {segment['path']}: {exc}")
         return

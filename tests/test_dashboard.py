@@ -270,7 +270,7 @@ def test_clip_figures_are_small_with_hz_on_a_log_axis(demo_home):
     from haverford.db import tracks as tracks_db
 
     seg = tracks_db.get_segment(demo_home.connect(), 1)
-    wave, spec = clip.clip_figures(seg["path"], seg["start_s"], 5.0)
+    wave, spec = clip.clip_figures(seg["path"], offset=seg["start_s"], duration=5.0)
     assert spec["layout"]["yaxis"]["type"] == "log"
     assert spec["data"][0]["colorbar"]["title"]["text"] == "dB"
     assert len(pio.to_json(spec, validate=False)) < 400_000

@@ -258,7 +258,7 @@ def test_relocate_points_a_whole_folder_at_its_new_place(tmp_path, home):
 
 def test_a_missing_file_says_which_command_fixes_it(tmp_path):
     with pytest.raises(audio.AudioError, match="haverford relocate OLD_DIR NEW_DIR"):
-        audio.load(tmp_path / "gone.wav", start_s=0.0, duration_s=5.0)
+        audio.load(tmp_path / "gone.wav", offset=0.0, duration=5.0)
 
 
 # --- Truncated files keep what decodes -------------------------------------------------------

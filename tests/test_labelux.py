@@ -142,7 +142,7 @@ def test_the_tempo_job_estimates_a_click_track(tmp_path):
     from conftest import clicks, write_audio
 
     path = write_audio(tmp_path / "clicks.wav", clicks(120.0, seconds=10.0))
-    bpm = tempo.tempo_job(str(path), start_s=0.0, duration_s=5.0).result(timeout=120)
+    bpm = tempo.tempo_job(str(path), offset=0.0, duration=5.0).result(timeout=120)
     assert bpm == pytest.approx(120, abs=4)
 
 

@@ -147,8 +147,8 @@ def _tempo_hint(key: str, segment: dict, cast) -> None:
 
 
 def _tempo_job(segment: dict):
-    return tempo.tempo_job(segment["path"], start_s=segment["start_s"],
-                               duration_s=segment["end_s"] - segment["start_s"])
+    return tempo.tempo_job(segment["path"], offset=segment["start_s"],
+                           duration=segment["end_s"] - segment["start_s"])
 
 
 def _finished_tempo(job) -> float | None:
