@@ -30,6 +30,7 @@ N_BINS = 1 + N_FFT // 2
 MEL_TABLE = "mel_basis.npz"  # librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS), shipped
 MEL_BLOCK = 64  # frequency bins per dense block of the mel projection
 POWER_CHUNK = 108  # frames per FFT call: half a segment
+MUSICNN_POOLED = 1506  # core.pretrained.musicnn.POOLED (that module loads TensorFlow)
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,16 @@ class Feature:
     name: str
     n_bins: int
     description: str
+    n_frames: int = FRAMES_PER_SEGMENT  # 1 for an embedding: one vector per segment
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (self.n_bins, FRAMES_PER_SEGMENT)
+        return (self.n_bins, self.n_frames)
+
+    @property
+    def is_embedding(self) -> bool:
+        """A vector per segment (a pretrained network's), not a spectrogram in dB."""
+        return self.n_frames == 1
 
 
 FEATURES: dict[str, Feature] = {
@@ -51,6 +58,8 @@ FEATURES: dict[str, Feature] = {
         Feature("log_stft", N_BINS, "seed: log power STFT, 1025 bins (dB)"),
         Feature("log_mel", N_MELS, "log mel spectrogram, 128 bands (dB)"),
         Feature("percussive_mel", N_MELS, "log mel of HPSS's percussive part, 128 bands (dB)"),
+        Feature("musicnn", MUSICNN_POOLED, "pretrained musicnn (MSD) embedding: max and mean over time "
+                "of its 753-channel map, 1506 values (core.pretrained.musicnn)", n_frames=1),
     )
 }
 
@@ -245,6 +254,20 @@ def percussive_mel(y: np.ndarray) -> np.ndarray:
     return to_db(out)
 
 
+def musicnn_embedding(y: np.ndarray) -> np.ndarray:
+    """The pretrained musicnn (MSD) embedding of each segment (``core.pretrained.musicnn.embed``).
+
+    Loads TensorFlow (on first use) and the converted weights.
+
+    Returns
+    -------
+    np.ndarray [shape=(k, 1506, 1), dtype=float32]
+    """
+    from haverford.core.pretrained import musicnn  # TensorFlow: only for this feature
+
+    return musicnn.embed(_batch(y), sr=SR)[:, :, np.newaxis]
+
+
 def _n_frames(y: np.ndarray) -> int:
     return 1 + y.shape[-1] // HOP_LENGTH
 
@@ -284,4 +307,6 @@ def compute_many(names: list[str], y: np.ndarray) -> dict[str, np.ndarray]:
     done = {n: to_db(values) for n, values in out.items()}
     if "percussive_mel" in names:
         done["percussive_mel"] = percussive_mel(y)
+    if "musicnn" in names:
+        done["musicnn"] = musicnn_embedding(y)
     return {n: done[n] for n in names}

@@ -1,0 +1,1 @@
+"""Pretrained networks used as frozen front ends (``musicnn``), with their converted weights."""

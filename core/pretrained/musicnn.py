@@ -1,0 +1,196 @@
+"""musicnn (Pons & Serra 2019, "musicnn: pre-trained convolutional neural networks for music
+audio tagging"), MSD weights, rebuilt in Keras 3 as a frozen front end.
+
+Only the layers up to the pooled mid-end are kept: the 753-channel map (front end 561 + three
+64-channel mid-end convolutions) max- and mean-pooled over time, 1,506 values per patch
+(``POOLED``), interleaved as the original's ``flatten(concat([max_pool, mean_pool], 2))``:
+channel c's maximum at 2c, its mean at 2c + 1. The weights are the ISC-licensed ``MSD_musicnn``
+checkpoint of the ``musicnn`` 0.1.0 wheel (``musicnn-LICENSE.md`` beside them), converted by
+``python -m haverford.core.pretrained.convert_musicnn WHEEL``, which also stores the original TF1
+graph's activations on a fixed input; a test holds this port to them.
+
+The input follows the wheel's ``extractor.batch_data``: mono audio at 16 kHz,
+``librosa.feature.melspectrogram(n_fft=512, hop_length=256, n_mels=96)`` (power), cast to
+float16, then ``log10(10000·x + 1)``; time first, (frames, 96). The network is fully
+convolutional before the pooling, so it takes any number of frames; it was trained on 187
+(3 s). Imports TensorFlow: load it only where a model runs.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from importlib import resources
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers  # noqa: E402
+
+SR = 16000
+N_FFT = 512
+HOP_LENGTH = 256
+N_MELS = 96
+PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
+POOLED = 1506  # 753 channels × (max, mean)
+BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default
+WEIGHTS_FILE = "musicnn_msd.npz"
+REFERENCE_FILE = "musicnn_msd_reference.npz"
+TIMBRAL = (("conv2d", "batch_normalization_1", 38), ("conv2d_1", "batch_normalization_2", 67))
+TEMPORAL = (("conv2d_2", "batch_normalization_3", 128), ("conv2d_3", "batch_normalization_4", 64),
+            ("conv2d_4", "batch_normalization_5", 32))
+MIDEND = (("conv2d_5", "batch_normalization_6"), ("conv2d_6", "batch_normalization_7"),
+          ("conv2d_7", "batch_normalization_8"))
+
+
+def log_mel_input(S: np.ndarray) -> np.ndarray:
+    """musicnn's input scaling of a mel power spectrogram: float16, then ``log10(10000·S + 1)``.
+
+    The cast to float16 is the wheel's (``extractor.batch_data``); the product is taken in
+    float32, because in float16 it overflows to inf for powers above 6.55, which loud bass
+    reaches (the wheel's numpy < 1.17 kept float16 there and gave inf). Powers beyond float16's
+    range are clipped to its largest value.
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(..., frames, 96)], power
+
+    Returns
+    -------
+    np.ndarray [shape=(..., frames, 96), dtype=float32]
+    """
+    S16 = np.minimum(np.asarray(S, dtype=np.float32), np.finfo(np.float16).max).astype(np.float16)
+    return np.log10(np.float32(10000) * S16.astype(np.float32) + np.float32(1))
+
+
+def _bn(name: str) -> layers.BatchNormalization:
+    return layers.BatchNormalization(epsilon=BN_EPSILON, name=name)
+
+
+def build_musicnn(frames: int | None = None) -> keras.Model:
+    """MSD_musicnn up to the pooled mid-end, uninitialised (``load_musicnn`` fills the weights).
+
+    Layer names are the checkpoint's variable scopes (``conv2d_5``, ``batch_normalization_6``).
+
+    Parameters
+    ----------
+    frames : the number of time frames of the input, or None for any
+
+    Returns
+    -------
+    keras.Model mapping [shape=(batch, frames, 96)] log-compressed mel to [shape=(batch, 1506)]
+    """
+    inputs = keras.Input(shape=(frames, N_MELS), name="log_mel_16k")
+    x = layers.Reshape((-1, N_MELS, 1))(inputs)
+    x = _bn("batch_normalization")(x)
+    front = []
+    padded = layers.ZeroPadding2D(((3, 3), (0, 0)))(x)
+    for conv, bn, width in TIMBRAL:
+        y = layers.Conv2D(204, (7, width), padding="valid", activation="relu", name=conv)(padded)
+        front.append(_bn(bn)(y))
+    for conv, bn, length in TEMPORAL:
+        y = layers.Conv2D(51, (length, 1), padding="same", activation="relu", name=conv)(x)
+        front.append(_bn(bn)(y))
+    # max over the frequency axis of each map: (batch, frames, f, c) -> (batch, frames, c)
+    front_end = layers.Concatenate(axis=-1)([layers.Lambda(lambda t: keras.ops.max(t, axis=2))(f) for f in front])
+    maps = [front_end]
+    h = front_end
+    for i, (conv, bn) in enumerate(MIDEND):
+        y = _bn(bn)(layers.Conv1D(64, 7, padding="same", activation="relu", name=conv)(h))
+        h = y if i == 0 else layers.Add()([y, h])
+        maps.append(h)
+    midend = layers.Concatenate(axis=-1)(maps)  # (batch, frames, 753)
+    pooled = layers.Lambda(
+        lambda t: keras.ops.reshape(keras.ops.stack([keras.ops.max(t, axis=1), keras.ops.mean(t, axis=1)], axis=-1),
+                                    (-1, POOLED)), name="pooled")(midend)
+    return keras.Model(inputs, pooled, name="musicnn_msd_pooled")
+
+
+def weights_path():
+    return resources.files("haverford.core.pretrained").joinpath(WEIGHTS_FILE)
+
+
+def set_weights(model: keras.Model, arrays: dict[str, np.ndarray]) -> None:
+    """Copy checkpoint arrays (``scope/kernel``, ``scope/gamma`` …) into the port's layers.
+
+    The mid-end kernels are stored as the checkpoint's Conv2D kernels (7, c, 1, 64) and used
+    as Conv1D kernels (7, c, 64): the original convolves the whole channel axis at once.
+    """
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.set_weights([arrays[f"{layer.name}/{k}"] for k in ("gamma", "beta", "moving_mean", "moving_variance")])
+        elif isinstance(layer, layers.Conv1D):
+            layer.set_weights([arrays[f"{layer.name}/kernel"][:, :, 0, :], arrays[f"{layer.name}/bias"]])
+        elif isinstance(layer, layers.Conv2D):
+            layer.set_weights([arrays[f"{layer.name}/kernel"], arrays[f"{layer.name}/bias"]])
+
+
+@lru_cache(maxsize=2)
+def load_musicnn(frames: int | None = None) -> keras.Model:
+    """The port with the shipped weights (``musicnn_msd.npz``), built once per process."""
+    with weights_path().open("rb") as f:
+        arrays = dict(np.load(f))
+    model = build_musicnn(frames)
+    set_weights(model, arrays)
+    model.trainable = False
+    return model
+
+
+# --- the stored feature ------------------------------------------------------------------------
+
+EMBED_BATCH = 64  # patches per forward pass
+
+
+def patch_frames(n_frames: int) -> slice:
+    """The frames of a segment's mel spectrogram that go into the network: the middle
+    ``PATCH_FRAMES`` (3 s) of a 5-second segment's 313, or all of a shorter one.
+
+    One patch per segment keeps the embedding above 200 times real time on 2 cores; the whole
+    5 s costs 1.7 times as much (bench/README.md, "Real music").
+    """
+    if n_frames <= PATCH_FRAMES:
+        return slice(0, n_frames)
+    start = (n_frames - PATCH_FRAMES) // 2
+    return slice(start, start + PATCH_FRAMES)
+
+
+def network_input(y: np.ndarray, *, sr: int) -> np.ndarray:
+    """musicnn's input for each segment: resampled to 16 kHz with soxr (librosa.load's default
+    resampler), mel power with ``N_FFT``/``HOP_LENGTH``/``N_MELS``, ``log_mel_input``, middle patch.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(k, n)], mono segments at ``sr`` Hz
+    sr : their sample rate
+
+    Returns
+    -------
+    np.ndarray [shape=(k, frames, 96), dtype=float32], frames = 187 for 5-second segments
+    """
+    import librosa  # a second to import: only this feature needs it here
+    import soxr
+
+    y = np.atleast_2d(np.asarray(y, dtype=np.float32))
+    y16 = np.stack([soxr.resample(row, sr, SR) for row in y]) if sr != SR else y
+    S = librosa.feature.melspectrogram(y=y16, sr=SR, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS)
+    S = np.swapaxes(S, 1, 2)  # (k, frames, 96): time first, as the network reads it
+    return log_mel_input(S[:, patch_frames(S.shape[1])])
+
+
+def embed(y: np.ndarray, *, sr: int) -> np.ndarray:
+    """The pooled musicnn (MSD) embedding of each segment.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(k, n)], mono segments at ``sr`` Hz
+
+    Returns
+    -------
+    np.ndarray [shape=(k, 1506), dtype=float32]: per channel of the 753-channel mid-end map, its
+    maximum and mean over time, interleaved (``build_musicnn``)
+    """
+    x = network_input(y, sr=sr)
+    model = load_musicnn(x.shape[1])
+    parts = [np.asarray(model(x[i:i + EMBED_BATCH], training=False)) for i in range(0, len(x), EMBED_BATCH)]
+    return np.concatenate(parts) if parts else np.zeros((0, POOLED), dtype=np.float32)

@@ -1,0 +1,75 @@
+"""The pretrained front end: the Keras port of musicnn (MSD) and the ``musicnn`` stored feature."""
+
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from haverford.core import features
+from haverford.core.config import SEGMENT_SAMPLES, SR
+from haverford.core.pretrained import convert_musicnn, musicnn
+
+PACKAGE = resources.files("haverford.core.pretrained")
+
+
+def test_keras_port_reproduces_the_original_tf1_graph_on_the_stored_reference_input():
+    """convert_musicnn ran the wheel's own graph on this seeded input; the port must agree.
+
+    Tolerance 1e-4 (absolute and relative) on pooled values of up to ~40: float32 throughout,
+    only the kernels' summation order differs (oneDNN here, TF 1.12's at conversion).
+    """
+    with PACKAGE.joinpath(musicnn.REFERENCE_FILE).open("rb") as f:
+        reference = dict(np.load(f))
+    assert int(reference["seed"]) == convert_musicnn.REFERENCE_SEED
+    x = convert_musicnn.reference_input()
+    got = musicnn.load_musicnn(x.shape[1]).predict_on_batch(x)
+    assert got.shape == reference["pooled"].shape == (3, musicnn.POOLED)
+    assert np.abs(reference["pooled"]).max() > 1.0  # a reference of zeros would prove nothing
+    np.testing.assert_allclose(got, reference["pooled"], atol=convert_musicnn.TOLERANCE, rtol=convert_musicnn.TOLERANCE)
+
+
+def test_weights_ship_under_10_mb_with_the_isc_licence_and_no_pickle():
+    weights = PACKAGE.joinpath(musicnn.WEIGHTS_FILE)
+    size = sum(PACKAGE.joinpath(n).stat().st_size for n in (musicnn.WEIGHTS_FILE, musicnn.REFERENCE_FILE))
+    assert size <= 10 * 2 ** 20
+    with weights.open("rb") as f:
+        arrays = np.load(f, allow_pickle=False)  # plain arrays only
+        assert "conv2d/kernel" in arrays and arrays["conv2d/kernel"].shape == (7, 38, 1, 204)
+    licence = PACKAGE.joinpath("musicnn-LICENSE.md").read_text()
+    assert "Universitat Pompeu Fabra" in licence and "Permission to use, copy, modify" in licence
+
+
+def _segments(k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(SEGMENT_SAMPLES) / SR
+    kick = (np.sin(2 * np.pi * 55 * t) * np.exp(-((t * 2) % 1) * 20)).astype(np.float32)  # 120 BPM thump
+    pad = np.sin(2 * np.pi * 440 * t).astype(np.float32) * 0.3
+    noise = rng.normal(0, 0.1, SEGMENT_SAMPLES).astype(np.float32)
+    return np.stack([kick, pad, noise][:k])
+
+
+def test_the_feature_is_one_pooled_vector_per_segment_max_before_mean():
+    y = _segments()
+    values = features.compute_many(["musicnn"], y)["musicnn"]
+    assert values.shape == (3, *features.get_feature("musicnn").shape) == (3, 1506, 1)
+    pooled = values[:, :, 0]
+    assert np.isfinite(pooled).all()
+    assert (pooled[:, 0::2] >= pooled[:, 1::2] - 1e-5).all()  # each channel's max over time ≥ its mean
+    assert not np.allclose(pooled[0], pooled[1], atol=0.1)  # a kick and a sine do not look alike
+
+
+def test_network_input_is_musicnns_log_mel_of_the_middle_3_seconds():
+    import librosa
+
+    y = _segments(1)
+    x = musicnn.network_input(y, sr=SR)
+    assert x.shape == (1, musicnn.PATCH_FRAMES, musicnn.N_MELS)
+    y16 = librosa.resample(y[0], orig_sr=SR, target_sr=musicnn.SR)  # soxr_hq, librosa.load's default
+    S = librosa.feature.melspectrogram(y=y16, sr=musicnn.SR, n_fft=512, hop_length=256, n_mels=96).T
+    expected = np.log10(10000 * S.astype(np.float16).astype(np.float32) + 1)[63:63 + 187]
+    np.testing.assert_allclose(x[0], expected, rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("n_frames, expected", [(313, slice(63, 250)), (187, slice(0, 187)), (100, slice(0, 100))])
+def test_patch_is_the_middle_187_frames(n_frames, expected):
+    assert musicnn.patch_frames(n_frames) == expected
