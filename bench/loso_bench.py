@@ -6,13 +6,19 @@
     python bench/loso_bench.py --home /work/bench-homes/devmusic-all --preset fast
     python bench/loso_bench.py --home H --preset fast --set epochs=5 --variant "fast, 5 epochs"
     python bench/loso_bench.py --home H --preset fast --write    # record it in core/benchmarks.json
+    python bench/loso_bench.py --home H --preset transfer --classic musicnn --classic log_mel+percussive_mel
+    python bench/loso_bench.py --home H --no-convnet --classic musicnn     # the other models only (seconds)
+    python bench/loso_bench.py --table run1.jsonl run2.jsonl    # saved runs as one Markdown table
 
 A track's source is the part of its file name before ``__`` (the Debian package it came from).
 For each source: its tracks are the test side; of the other sources' tracks, a seeded, class-
 stratified eighth is the validation side (early stopping, as in a Retrain) and the rest train.
 The model is fitted with ``core.train.fit_model`` and scored with ``core.inference.predict_subset``;
 figures come from ``core.evaluate`` (``metrics``, ``track_results``, ``majority_baseline``).
-Progress goes to stderr; stdout gets one JSON line per fold and one for the pooled result.
+``--classic F1+F2`` also fits ``core.classic``'s three models (issue 15) in every fold, on the same
+training side as the ConvNet, on the pooled summaries of those stored features (``musicnn`` is
+pooled already). Progress goes to stderr; stdout gets one JSON line per fold and variant and one
+pooled line per variant (``"folds"`` set); only the ConvNet's is recorded by ``--write``.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from haverford.core import benchmarks
+from haverford.core import benchmarks, classic
 from haverford.core.evaluate import as_pred_probs, majority_baseline, metrics, track_results
 from haverford.core.home import Home
 from haverford.core.inference import predict_subset
@@ -85,6 +91,29 @@ def run_fold(home: Home, subsets: dict[str, Subset], *, preset, seed: int) -> di
             "epochs": len(curves.get("loss", []))}
 
 
+def classic_folds(home: Home, subsets: dict[str, Subset], *, features: tuple[str, ...], seed: int,
+                  cache: dict) -> dict[str, dict]:
+    """Each of ``core.classic.MODELS`` fitted on the training side and scored on the test side.
+
+    ``cache`` keeps the pooled features of every segment read so far (they do not change between
+    folds). Returns variant name → fold figures with ``fit_s`` (scaling and fitting, seconds).
+    """
+    def pooled(subset: Subset) -> np.ndarray:
+        missing = [int(s) for s in subset.segment_ids if int(s) not in cache]
+        if missing:
+            cache.update(zip(missing, classic.pooled_features(home, np.array(missing), features), strict=True))
+        return np.stack([cache[int(s)] for s in subset.segment_ids])
+
+    train, test = subsets[TRAIN], subsets[TEST]
+    X_train, X_test = pooled(train), pooled(test)
+    out = {}
+    for spec in classic.MODELS:
+        pipeline, fit_s = classic.fit_pipeline(spec.key, X_train, train, seed=seed)
+        out[f"{spec.key} on {'+'.join(features)}"] = {
+            **fold_figures(test, classic.p_banger(pipeline, X_test), train.labels), "fit_s": round(fit_s, 2)}
+    return out
+
+
 def fold_figures(test: Subset, p: np.ndarray, train_labels: np.ndarray) -> dict:
     """Accuracy of segments and tracks, and the training majority's accuracy on both."""
     probs = as_pred_probs(p)
@@ -112,8 +141,8 @@ def pooled(folds: list[dict]) -> dict:
             "track_accuracy": weighted("track_accuracy", "tracks"),
             "majority_segments": weighted("majority_segments", "segments"),
             "majority_tracks": weighted("majority_tracks", "tracks"),
-            "mean_fit_s": round(float(np.mean([f["fit_s"] for f in folds])), 1),
-            "mean_epochs": round(float(np.mean([f["epochs"] for f in folds])), 1)}
+            "mean_fit_s": round(float(np.mean([f["fit_s"] for f in folds])), 2),
+            **({"mean_epochs": round(float(np.mean([f["epochs"] for f in folds])), 1)} if "epochs" in folds[0] else {})}
 
 
 def machine() -> str:
@@ -135,7 +164,12 @@ def parse_overrides(items: list[str]) -> dict:
 
 def markdown_table(paths: list[str]) -> str:
     """Per-fold and pooled figures of saved runs (this script's stdout), side by side, as Markdown."""
-    runs = [[json.loads(line) for line in Path(p).read_text().splitlines() if line.strip()] for p in paths]
+    lines_of = [[json.loads(line) for line in Path(p).read_text().splitlines() if line.strip()] for p in paths]
+    runs = []  # one list per variant: its folds, then its pooled line
+    for lines in lines_of:
+        for name in dict.fromkeys(line.get("variant") for line in lines if "folds" in line):
+            runs.append([line for line in lines if line.get("variant") == name and "folds" not in line]
+                        + [next(line for line in lines if line.get("variant") == name and "folds" in line)])
     names = [r[-1]["variant"] for r in runs]
     head = "| held-out source | tracks | segments | majority seg / tracks | " + " | ".join(
         f"{n}: seg / tracks" for n in names) + " |"
@@ -164,28 +198,42 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--groups", type=int, default=None,
                         help="quick variant: K folds that each hold out every K-th source (default: one source per fold)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--classic", action="append", default=[], metavar="F1+F2",
+                        help="also fit the three other models on these stored features' pooled summaries "
+                             "(repeatable), e.g. musicnn or log_mel+percussive_mel")
+    parser.add_argument("--no-convnet", dest="convnet", action="store_false", help="only the other models")
     parser.add_argument("--write", action="store_true", help="record the pooled result in core/benchmarks.json")
     parser.add_argument("--table", nargs="+", metavar="JSONL",
                         help="print saved runs (this script's stdout) as one Markdown table, then exit")
     return parser
 
 
-def run_folds(home: Home, preset, groups: list[list[str]] | None, *, n_groups: int | None, seed: int) -> list[dict]:
-    """Train and score one fold per held-out group of sources; one JSON line per fold on stdout."""
+def run_folds(home: Home, preset, groups: list[list[str]] | None, *, n_groups: int | None, seed: int,
+              classic_sets: list[tuple[str, ...]] = (), convnet: bool = True,
+              variant: str | None = None) -> dict[str, list[dict]]:
+    """Train and score one fold per held-out group of sources; one JSON line per fold and variant on stdout.
+
+    Returns variant name → its folds (the ConvNet's variant is ``variant``, else the preset's name).
+    """
     db = home.connect()
     tracks = track_sources(db)
     sources = sorted({s for s, _ in tracks.values()})
     held = held_out_groups(groups or sources, groups=n_groups)
     print(f"{len(tracks)} tracks from {len(sources)} sources; labels {Counter(v for _, v in tracks.values())}",
           file=sys.stderr)
-    folds = []
+    folds: dict[str, list[dict]] = {}
+    caches: dict[tuple[str, ...], dict] = {f: {} for f in classic_sets}
     for i, group in enumerate(held, 1):
         subsets = labelled_subsets(db, fold_sides(tracks, group, seed=seed))
-        fold = {"source": "+".join(group), **run_fold(home, subsets, preset=preset, seed=seed)}
-        folds.append(fold)
-        print(f"[{i}/{len(held)}] {fold['source']}: seg {fold['segment_accuracy']:.3f} "
-              f"tracks {fold['track_correct']}/{fold['tracks']} ({fold['fit_s']} s)", file=sys.stderr)
-        print(json.dumps(fold), flush=True)
+        results = {variant or preset.name: run_fold(home, subsets, preset=preset, seed=seed)} if convnet else {}
+        for features in classic_sets:
+            results.update(classic_folds(home, subsets, features=features, seed=seed, cache=caches[features]))
+        for variant, figures in results.items():
+            fold = {"variant": variant, "source": "+".join(group), **figures}
+            folds.setdefault(variant, []).append(fold)
+            print(f"[{i}/{len(held)}] {variant}, {fold['source']}: seg {fold['segment_accuracy']:.3f} "
+                  f"tracks {fold['track_correct']}/{fold['tracks']} ({fold['fit_s']} s)", file=sys.stderr)
+            print(json.dumps(fold), flush=True)
     return folds
 
 
@@ -195,24 +243,33 @@ def main(argv: list[str] | None = None) -> None:
     if args.table:
         print(markdown_table(args.table))
         return
-    if args.write and (args.groups or args.sources):
-        parser.error("--write records full leave-one-source-out runs only (no --groups, no --sources)")
+    if args.write and (args.groups or args.sources or not args.convnet):
+        parser.error("--write records full leave-one-source-out runs of a ConvNet only (no --groups, --sources, --no-convnet)")
     if not args.home:
         parser.error("--home is required (a home with both devmusic sets ingested)")
     home = Home(args.home, create=False)
     config = TrainConfig(preset=args.preset, feature=args.feature, seed=args.seed,
                          overrides=parse_overrides(args.set) or None)
     preset = config.resolved()
-    prepare_features(home, preset.feature, reporter=SilentReporter())
+    classic_sets = [tuple(f.split("+")) for f in args.classic]
+    needed = {preset.feature} if args.convnet else set()
+    for name in dict.fromkeys([*sorted(needed), *(f for fs in classic_sets for f in fs)]):
+        prepare_features(home, name, reporter=SilentReporter())
     folds = run_folds(home, preset, args.sources.split(",") if args.sources else None,
-                      n_groups=args.groups, seed=args.seed)
-    result = {"variant": args.variant or preset.name, "preset": preset.name, "feature": preset.feature,
-              "overrides": config.overrides or {}, "seed": args.seed, **pooled(folds),
-              "date": dt.date.today().isoformat(), "machine": machine(),
+                      n_groups=args.groups, seed=args.seed, classic_sets=classic_sets, convnet=args.convnet,
+                      variant=args.variant)
+    common = {"seed": args.seed, "date": dt.date.today().isoformat(), "machine": machine(),
               "command": "python bench/loso_bench.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
-    print(json.dumps(result), flush=True)
-    if args.write:
-        print(f"recorded in {benchmarks.record(result)}", file=sys.stderr)
+    for variant, variant_folds in folds.items():
+        is_convnet = args.convnet and variant == (args.variant or preset.name)
+        result = {"variant": variant,
+                  "preset": preset.name if is_convnet else variant.split(" on ")[0],
+                  "feature": preset.feature if is_convnet else variant.split(" on ")[1],
+                  "overrides": (config.overrides or {}) if is_convnet else {},
+                  **({} if is_convnet else {"kind": "classic"}), **pooled(variant_folds), **common}
+        print(json.dumps(result), flush=True)
+        if args.write and is_convnet:
+            print(f"recorded in {benchmarks.record(result)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

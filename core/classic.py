@@ -4,7 +4,8 @@
 be more effective (and certainly would be quicker!)" (the 2018 notebook). Each is a scikit-learn
 ``Pipeline`` (``StandardScaler`` → classifier) on a pooled summary of stored features: per mel
 band, the mean and standard deviation over time of ``log_mel`` and ``percussive_mel`` (the
-summary that Tzanetakis & Cook 2002 fed their genre classifiers, on mel bands). Each Retrain fits
+summary that Tzanetakis & Cook 2002 fed their genre classifiers, on mel bands), and the pretrained
+``musicnn`` embedding, which is pooled already, as it is. Each Retrain fits
 them on the training side of the stored split, beside the ConvNet (``core.jobs``); they become
 ``models`` rows of kind ``classic`` and are scored, evaluated and activated like a ConvNet.
 
@@ -35,7 +36,8 @@ from haverford.core.vocabulary import BANGER, CLASSES, TRAIN
 from haverford.db import tracks as tracks_db
 from haverford.db.models import CLASSIC
 
-FEATURES = ("log_mel", "percussive_mel")
+FEATURES = ("log_mel", "percussive_mel")  # without a pretrained embedding
+EMBEDDING = "musicnn"
 FEATURE_TEXT = "+".join(FEATURES)
 READ_BATCH = 512
 KNN_NEIGHBOURS = 15
@@ -66,25 +68,35 @@ BY_KEY = {m.key: m for m in MODELS}
 # --- the pooled summary ------------------------------------------------------------------------
 
 def pooled_summary(S: np.ndarray) -> np.ndarray:
-    """Per-band mean and standard deviation over time of a batch of spectrograms.
+    """Per-band mean and standard deviation over time of a batch of spectrograms; an embedding
+    (one frame per segment) is pooled already and is returned as it is.
 
     Parameters
     ----------
-    S : np.ndarray [shape=(n, n_bins, n_frames)], dB
+    S : np.ndarray [shape=(n, n_bins, n_frames)], dB, or [shape=(n, d, 1)], an embedding
 
     Returns
     -------
     np.ndarray [shape=(n, 2 * n_bins), dtype=float32]: the ``n_bins`` means, then the ``n_bins``
-    standard deviations
+    standard deviations; [shape=(n, d)] for an embedding
     """
     S = np.asarray(S, dtype=np.float32)
     if S.ndim != 3:
         raise HaverfordError(f"pooled_summary needs (n, n_bins, n_frames) spectrograms, got shape {S.shape}")
+    if S.shape[2] == 1:
+        return S[:, :, 0]
     return np.concatenate([S.mean(axis=2), S.std(axis=2)], axis=1)
 
 
-def pooled_batch(xs: dict[str, np.ndarray]) -> np.ndarray:
-    """The pooled summaries of every feature in ``FEATURES``, side by side.
+def features_for(feature: str) -> tuple[str, ...]:
+    """The features the other models pool beside a ConvNet on ``feature``: the pretrained
+    embedding alone when the ConvNet uses it (it is stored then; bench/README.md, "Other models":
+    adding the mel summaries to it does not help), else ``FEATURES``."""
+    return (EMBEDDING,) if feature == EMBEDDING else FEATURES
+
+
+def pooled_batch(xs: dict[str, np.ndarray], features: tuple[str, ...] = FEATURES) -> np.ndarray:
+    """The pooled summaries of ``features``, side by side.
 
     Parameters
     ----------
@@ -92,12 +104,12 @@ def pooled_batch(xs: dict[str, np.ndarray]) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray [shape=(n, 2 * sum of n_bins)], 512 columns for the two 128-band features
+    np.ndarray [shape=(n, d)]: 512 columns for the two 128-band features, 1506 for ``musicnn``
     """
-    return np.concatenate([pooled_summary(xs[name]) for name in FEATURES], axis=1)
+    return np.concatenate([pooled_summary(xs[name]) for name in features], axis=1)
 
 
-def pooled_features(home: Home, segment_ids: np.ndarray) -> np.ndarray:
+def pooled_features(home: Home, segment_ids: np.ndarray, features: tuple[str, ...] = FEATURES) -> np.ndarray:
     """The pooled summary of stored segments, read from the feature store ``READ_BATCH`` at a time.
 
     Parameters
@@ -106,21 +118,31 @@ def pooled_features(home: Home, segment_ids: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray [shape=(n, 512), dtype=float32]
+    np.ndarray [shape=(n, d), dtype=float32], d as ``pooled_batch``
 
-    Raises ``HaverfordError`` when a segment's track lacks one of ``FEATURES``.
+    Raises ``HaverfordError`` when a segment's track lacks one of ``features``.
     """
     db, ids = home.connect(), [int(s) for s in segment_ids]
     parts = [pooled_batch({name: home.store.read(tracks_db.segment_locations(db, ids[i:i + READ_BATCH], name), name)
-                           for name in FEATURES}) for i in range(0, len(ids), READ_BATCH)]
-    return np.concatenate(parts) if parts else np.zeros((0, 512), dtype=np.float32)
+                           for name in features}, features) for i in range(0, len(ids), READ_BATCH)]
+    if parts:
+        return np.concatenate(parts)
+    return np.zeros((0, sum(pooled_width(name) for name in features)), dtype=np.float32)
 
 
-def prepare_features(home: Home, *, progress=None) -> None:
-    """Compute ``FEATURES`` for every track that lacks them (``percussive_mel`` is not made at import)."""
+def pooled_width(feature: str) -> int:
+    """Columns that ``pooled_summary`` gives for ``feature``."""
+    from haverford.core.features import get_feature
+
+    spec = get_feature(feature)
+    return spec.n_bins if spec.is_embedding else 2 * spec.n_bins
+
+
+def prepare_features(home: Home, *, progress=None, features: tuple[str, ...] = FEATURES) -> None:
+    """Compute ``features`` for every track that lacks them (only ``log_mel`` is made at import)."""
     from haverford.core.ingest import compute_missing
 
-    for name in FEATURES:
+    for name in features:
         if tracks_db.tracks_missing_feature(home.connect(), name):
             report = compute_missing(home, name, progress=progress)
             if report.errors and not report.track_ids:
@@ -223,19 +245,17 @@ def load_pipeline(home: Home, row: dict) -> Pipeline:
 class ClassicScorer:
     """Scores feature batches with a fitted pipeline (``core.predict`` dispatches on the model kind)."""
 
-    features = FEATURES
-
-    def __init__(self, pipeline: Pipeline):
-        self.pipeline = pipeline
+    def __init__(self, pipeline: Pipeline, features: tuple[str, ...] = FEATURES):
+        self.pipeline, self.features = pipeline, tuple(features)
 
     def p_banger(self, xs: dict[str, np.ndarray]) -> np.ndarray:
         """p(banger) [shape=(n,)] of feature batches ``xs`` (name → [shape=(n, n_bins, n_frames)])."""
-        return p_banger(self.pipeline, pooled_batch(xs))
+        return p_banger(self.pipeline, pooled_batch(xs, self.features))
 
 
 def load_scorer(home: Home, row: dict) -> ClassicScorer:
-    """The scorer of a ``classic`` model row."""
-    return ClassicScorer(load_pipeline(home, row))
+    """The scorer of a ``classic`` model row (the features it pools are in its params)."""
+    return ClassicScorer(load_pipeline(home, row), tuple(row.get("params", {}).get("features") or FEATURES))
 
 
 # --- a Retrain's other models ------------------------------------------------------------------
@@ -249,14 +269,15 @@ class Fitted:
     row: dict
 
 
-def fit_all(home: Home, subsets: dict[str, Subset], *, seed: int, base_row: dict, progress=None) -> list[Fitted]:
+def fit_all(home: Home, subsets: dict[str, Subset], *, seed: int, base_row: dict, progress=None,
+            features: tuple[str, ...] = FEATURES) -> list[Fitted]:
     """Fit every model in ``MODELS`` on the training side and save it; rows copy the ConvNet's split.
 
     ``base_row`` is the ConvNet's ``models`` row: the other models share its split, labels hash
     and author. A model that cannot be fitted on this data (e.g. the SVM's calibration with one
     track of a verdict) is left out, and the reason logged in ``params["skipped"]`` of the others.
     """
-    X = pooled_features(home, subsets[TRAIN].segment_ids)
+    X = pooled_features(home, subsets[TRAIN].segment_ids, features)
     out, skipped = [], {}
     for done, spec in enumerate(MODELS, start=1):
         try:
@@ -264,7 +285,8 @@ def fit_all(home: Home, subsets: dict[str, Subset], *, seed: int, base_row: dict
         except HaverfordError as exc:
             skipped[spec.key] = str(exc)
             continue
-        out.append(Fitted(spec, pipeline, _row(spec, base_row, path=save_pipeline(pipeline, home), seconds=seconds)))
+        out.append(Fitted(spec, pipeline, _row(spec, base_row, path=save_pipeline(pipeline, home), seconds=seconds,
+                                               features=features)))
         if progress:
             progress(done, len(MODELS))
     for fitted in out:
@@ -272,21 +294,22 @@ def fit_all(home: Home, subsets: dict[str, Subset], *, seed: int, base_row: dict
     return out
 
 
-def _row(spec: ClassicModel, base_row: dict, *, path: str, seconds: float) -> dict:
+def _row(spec: ClassicModel, base_row: dict, *, path: str, seconds: float, features: tuple[str, ...]) -> dict:
     import sklearn
 
     base = base_row["params"]
-    params = {"model": spec.key, "description": spec.description, "features": list(FEATURES),
-              "pooling": "per-band mean and std over time", "classes": list(CLASSES),
+    params = {"model": spec.key, "description": spec.description, "features": list(features),
+              "pooling": "per-band mean and std over time; an embedding as it is", "classes": list(CLASSES),
               "config": base.get("config"), "convnet_preset": base.get("preset", {}).get("name"),
               "split": base["split"], "segments": base["segments"], "excluded_labels": base.get("excluded_labels"),
               "fit_seconds": seconds, "seconds": seconds, "sklearn": sklearn.__version__}
-    return {"kind": CLASSIC, "name": spec.name, "preset": spec.key, "feature": FEATURE_TEXT, "params": params,
+    return {"kind": CLASSIC, "name": spec.name, "preset": spec.key, "feature": "+".join(features), "params": params,
             "labels_hash": base_row["labels_hash"], "path": path, "curves": {}, "metrics": {},
             "created_by": base_row.get("created_by")}
 
 
-def score_library(home: Home, fitted: list[tuple[int, Pipeline]], *, progress=None) -> dict:
+def score_library(home: Home, fitted: list[tuple[int, Pipeline]], *, progress=None,
+                  features: tuple[str, ...] = FEATURES) -> dict:
     """Score every segment of the library with each ``(model_id, pipeline)``, features read once.
 
     Segments of tracks lacking a feature are skipped and counted. Returns ``{"segments", "skipped"}``.
@@ -296,11 +319,11 @@ def score_library(home: Home, fitted: list[tuple[int, Pipeline]], *, progress=No
     db = home.connect()
     total, done, skipped = models_db.segment_count(db), 0, 0
     for ids in models_db.iter_segment_batches(db, batch=READ_BATCH):
-        locations = {name: tracks_db.segment_locations(db, ids, name) for name in FEATURES}
-        usable = [i for i in range(len(ids)) if all(locations[n][i]["path"] for n in FEATURES)]
+        locations = {name: tracks_db.segment_locations(db, ids, name) for name in features}
+        usable = [i for i in range(len(ids)) if all(locations[n][i]["path"] for n in features)]
         skipped += len(ids) - len(usable)
         if usable:
-            X = pooled_batch({n: home.store.read([locations[n][i] for i in usable], n) for n in FEATURES})
+            X = pooled_batch({n: home.store.read([locations[n][i] for i in usable], n) for n in features}, features)
             for model_id, pipeline in fitted:
                 models_db.save_predictions(db, model_id, [ids[i] for i in usable], p_banger(pipeline, X))
         done += len(ids)

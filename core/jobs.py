@@ -244,15 +244,17 @@ def _other_models(home: Home, run: dict, result, *, reporter) -> dict:
     from haverford.core.evaluate import evaluate_model
 
     started = time.perf_counter()
-    classic.prepare_features(home, progress=lambda d, t, _: reporter.stage("features", d, t))
+    features = classic.features_for(result.row["feature"])
+    classic.prepare_features(home, progress=lambda d, t, _: reporter.stage("features", d, t), features=features)
     fitted = classic.fit_all(home, result.labels, seed=result.row["params"]["seed"], base_row=result.row,
-                             progress=lambda d, t: reporter.stage("other models", d, t))
+                             progress=lambda d, t: reporter.stage("other models", d, t), features=features)
     db, stored = home.connect(), []
     for f in fitted:
         other_id = models_db.insert_model(db, {**f.row, "run_id": run["id"]})
         models_db.save_model_labels(db, other_id, _label_rows(result.labels))
         stored.append((other_id, f.pipeline))
-    classic.score_library(home, stored, progress=lambda d, t: reporter.stage("scoring other models", d, t))
+    classic.score_library(home, stored, progress=lambda d, t: reporter.stage("scoring other models", d, t),
+                          features=features)
     for other_id, _ in stored:
         models_db.set_metrics(db, other_id, evaluate_model(home, other_id).summary())
     return {"other_models_seconds": round(time.perf_counter() - started, 3)}

@@ -36,6 +36,8 @@ def build_model(input_shape: tuple[int, ...], *, preset: Preset | str, norm: tup
     """
     preset = get_preset(preset) if isinstance(preset, str) else preset
     mean, std = float(norm[0]), float(norm[1])
+    if not preset.conv:
+        return _head(input_shape, preset=preset, mean=mean, std=std)
     inputs = keras.Input(shape=tuple(input_shape[:2]), name="features_db")
     x = layers.Reshape((*input_shape[:2], 1))(inputs)
     x = layers.Rescaling(scale=1.0 / std, offset=-mean / std, name="normalise")(x)
@@ -46,6 +48,25 @@ def build_model(input_shape: tuple[int, ...], *, preset: Preset | str, norm: tup
     x = layers.GlobalAveragePooling2D()(x) if preset.global_pool else layers.Flatten()(x)
     x = layers.Dense(preset.dense, activation="relu")(x)
     x = layers.Dropout(preset.dropout)(x)
+    outputs = layers.Dense(len(CLASSES), name="logits")(x)
+    return keras.Model(inputs, outputs, name=f"haverford_{preset.name}")
+
+
+def _head(input_shape: tuple[int, ...], *, preset: Preset, mean: float, std: float) -> keras.Model:
+    """A preset without conv blocks (``transfer``): a dense head on a pooled embedding.
+
+    (d, 1) input → flatten → ``(x - mean) / std`` → [batch norm: per-dimension scaling] →
+    dropout → dense ReLU → dropout → 2 logits.
+    """
+    inputs = keras.Input(shape=tuple(input_shape[:2]), name="features")
+    x = layers.Flatten()(inputs)
+    x = layers.Rescaling(scale=1.0 / std, offset=-mean / std, name="normalise")(x)
+    if preset.batch_norm:
+        x = layers.BatchNormalization(momentum=preset.bn_momentum)(x)
+    x = layers.Dropout(preset.dropout)(x)
+    if preset.dense:
+        x = layers.Dense(preset.dense, activation="relu")(x)
+        x = layers.Dropout(preset.dropout)(x)
     outputs = layers.Dense(len(CLASSES), name="logits")(x)
     return keras.Model(inputs, outputs, name=f"haverford_{preset.name}")
 

@@ -2,7 +2,8 @@
 
 ``seed`` is the 2018 notebook's network, exactly (TensorFlow's deep-MNIST shape on ``log_stft``);
 ``fast`` is the default, sized by measurement for a 2-core CPU on ``log_mel``
-(bench/README.md, "Training"); ``tiny`` keeps the tests fast. Tuned presets (``core.tune``) are
+(bench/README.md, "Training"); ``tiny`` keeps the tests fast; ``transfer`` is a dense head on the
+pretrained musicnn embedding (``core.pretrained``), no convolutions of its own (``conv=()``). Tuned presets (``core.tune``) are
 stored by name in SQLite (``custom_presets``) and found by ``get_preset`` when given the
 database; ``PRESET_NAMES`` stays the built-in list. No TensorFlow here: the pages, the command
 line and the job queue read presets without loading it.
@@ -76,6 +77,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("tiny", "log_mel", conv=((8, 3), (8, 3)), dense=8, dropout=0.2, batch_norm=True,
            global_pool=True, learning_rate=1e-2, batch_size=16, epochs=12, patience=3,
            pool_input=(4, 4), description="for tests: trains in seconds"),
+    Preset("transfer", "musicnn", conv=(), dense=64, dropout=0.5, batch_norm=True, global_pool=False,
+           learning_rate=1e-3, batch_size=32, epochs=60, patience=8,
+           description="a small dense head on the pretrained musicnn (MSD) embedding, a stored feature"),
 )}
 assert tuple(PRESETS) == PRESET_NAMES, "vocabulary.PRESET_NAMES lists the presets, in this order"
 
@@ -149,6 +153,9 @@ class TrainConfig:
         if self.feature:
             features_mod.get_feature(self.feature)
             preset = preset.replace(feature=self.feature)
+        if features_mod.get_feature(preset.feature).is_embedding != (not preset.conv):
+            raise HaverfordError(f"preset {preset.name!r} cannot train on {preset.feature!r}: an embedding "
+                                 f"(musicnn) needs a preset without conv blocks (transfer), a spectrogram one with them")
         if self.epochs:
             preset = preset.replace(epochs=int(self.epochs))
         if self.max_steps and preset.steps:

@@ -49,6 +49,19 @@ def test_pooled_summary_refuses_a_single_spectrogram():
         classic.pooled_summary(np.zeros((2, 4)))
 
 
+def test_an_embedding_is_pooled_already_and_passes_through():
+    E = np.random.default_rng(0).normal(size=(3, 1506, 1)).astype(np.float32)
+    assert np.array_equal(classic.pooled_summary(E), E[:, :, 0])
+    S = np.zeros((3, 128, 216), dtype=np.float32)
+    assert classic.pooled_batch({"musicnn": E, "log_mel": S}, ("musicnn", "log_mel")).shape == (3, 1506 + 256)
+    assert classic.pooled_width("musicnn") == 1506 and classic.pooled_width("log_mel") == 256
+
+
+def test_beside_the_transfer_preset_they_pool_the_embedding():
+    assert classic.features_for(PRESETS["transfer"].feature) == ("musicnn",)
+    assert classic.features_for(PRESETS["fast"].feature) == classic.FEATURES == ("log_mel", "percussive_mel")
+
+
 def test_augmentation_is_off_at_zero_and_seeded_otherwise():
     x = np.random.default_rng(0).normal(-40, 10, size=(3, 16, 40)).astype(np.float32)
     assert augment_batch(x, strength=0.0, rng=np.random.default_rng(1)) is x

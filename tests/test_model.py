@@ -1,11 +1,12 @@
 """The ConvNet presets: shapes, parameter counts, purity of build_model."""
 
+import keras
 import numpy as np
 import pytest
 
 from haverford.core.errors import HaverfordError
 from haverford.core.model import CLASSES, build_model, compile_model
-from haverford.core.presets import PRESETS, get_preset
+from haverford.core.presets import PRESETS, TrainConfig, get_preset
 
 
 def test_seed_preset_is_the_notebooks_network_with_57m_weights():
@@ -52,6 +53,20 @@ def test_normalisation_is_inside_the_model():
 
 
 def test_unknown_preset_lists_the_known_ones():
-    with pytest.raises(HaverfordError, match="unknown preset 'huge'.*seed, fast, tiny"):
+    with pytest.raises(HaverfordError, match="unknown preset 'huge'.*seed, fast, tiny, transfer"):
         get_preset("huge")
-    assert CLASSES[1] == "banger" and set(PRESETS) == {"seed", "fast", "tiny"}
+    assert CLASSES[1] == "banger" and set(PRESETS) == {"seed", "fast", "tiny", "transfer"}
+
+
+def test_transfer_preset_is_a_small_dense_head_on_the_embedding():
+    model = build_model((1506, 1), preset="transfer", norm=(1.0, 2.0))
+    assert not any(isinstance(layer, keras.layers.Conv2D) for layer in model.layers)
+    assert model.output_shape == (None, 2) and model.count_params() < 200_000
+    x = np.random.default_rng(0).normal(size=(4, 1506, 1)).astype(np.float32)
+    assert model.predict_on_batch(x).shape == (4, 2)
+
+
+@pytest.mark.parametrize("preset, feature", [("fast", "musicnn"), ("transfer", "log_mel")])
+def test_an_embedding_needs_the_head_and_a_spectrogram_needs_conv_blocks(preset, feature):
+    with pytest.raises(HaverfordError, match="cannot train on"):
+        TrainConfig(preset=preset, feature=feature).resolved()
