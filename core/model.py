@@ -53,17 +53,25 @@ def build_model(input_shape: tuple[int, ...], *, preset: Preset | str, norm: tup
 
 
 def _head(input_shape: tuple[int, ...], *, preset: Preset, mean: float, std: float) -> keras.Model:
-    """A preset without conv blocks (``transfer``): a dense head on a pooled embedding.
+    """A preset without conv blocks (``transfer``): a head on a pooled embedding.
 
-    (d, 1) input → flatten → ``(x - mean) / std`` → [batch norm: per-dimension scaling] →
-    dropout → dense ReLU → dropout → 2 logits.
+    (d, 1) input → flatten → ``(x - mean) / std``, or with ``pretrained_tags`` musicnn's frozen
+    back end (``core.pretrained.musicnn.build_backend``: 1506 → 50 tag probabilities) →
+    [batch norm: per-dimension scaling] → dropout → [dense ReLU → dropout] → 2 logits. With
+    ``dense=0`` and no dropout this is a logistic regression.
     """
     inputs = keras.Input(shape=tuple(input_shape[:2]), name="features")
     x = layers.Flatten()(inputs)
-    x = layers.Rescaling(scale=1.0 / std, offset=-mean / std, name="normalise")(x)
+    if preset.pretrained_tags:
+        from haverford.core.pretrained import musicnn  # loads the shipped weights
+
+        x = musicnn.load_backend()(x)
+    else:
+        x = layers.Rescaling(scale=1.0 / std, offset=-mean / std, name="normalise")(x)
     if preset.batch_norm:
         x = layers.BatchNormalization(momentum=preset.bn_momentum)(x)
-    x = layers.Dropout(preset.dropout)(x)
+    if preset.dropout:
+        x = layers.Dropout(preset.dropout)(x)
     if preset.dense:
         x = layers.Dense(preset.dense, activation="relu")(x)
         x = layers.Dropout(preset.dropout)(x)

@@ -48,6 +48,7 @@ class Preset:
     pool_input: tuple[int, int] | None = None
     bn_momentum: float = 0.9  # Keras' 0.99 lags far behind on a few hundred steps; fast uses 0.5
     augment: float = 0.0  # training augmentation strength, 0 = off (core.dataset.augment_batch)
+    pretrained_tags: bool = False  # an embedding head first runs musicnn's frozen back end (its 50 tag probabilities)
     description: str = ""
 
     def to_json(self) -> dict:
@@ -77,9 +78,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("tiny", "log_mel", conv=((8, 3), (8, 3)), dense=8, dropout=0.2, batch_norm=True,
            global_pool=True, learning_rate=1e-2, batch_size=16, epochs=12, patience=3,
            pool_input=(4, 4), description="for tests: trains in seconds"),
-    Preset("transfer", "musicnn", conv=(), dense=64, dropout=0.5, batch_norm=True, global_pool=False,
-           learning_rate=1e-3, batch_size=32, epochs=60, patience=8,
-           description="a small dense head on the pretrained musicnn (MSD) embedding, a stored feature"),
+    Preset("transfer", "musicnn", conv=(), dense=0, dropout=0.0, batch_norm=True, global_pool=False,
+           learning_rate=1e-2, batch_size=32, epochs=40, patience=6, pretrained_tags=True,
+           description="logistic regression on the 50 tag probabilities of the pretrained musicnn (MSD), "
+                       "whose embedding is a stored feature"),
 )}
 assert tuple(PRESETS) == PRESET_NAMES, "vocabulary.PRESET_NAMES lists the presets, in this order"
 

@@ -58,11 +58,17 @@ def test_unknown_preset_lists_the_known_ones():
     assert CLASSES[1] == "banger" and set(PRESETS) == {"seed", "fast", "tiny", "transfer"}
 
 
-def test_transfer_preset_is_a_small_dense_head_on_the_embedding():
+def test_transfer_preset_is_logistic_regression_on_musicnns_frozen_tag_probabilities():
+    from haverford.core.pretrained import musicnn
+
     model = build_model((1506, 1), preset="transfer", norm=(1.0, 2.0))
     assert not any(isinstance(layer, keras.layers.Conv2D) for layer in model.layers)
-    assert model.output_shape == (None, 2) and model.count_params() < 200_000
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert model.output_shape == (None, 2) and trainable == 2 * 50 + 50 * 2 + 2  # batch norm's scale/shift, then 50 → 2
     x = np.random.default_rng(0).normal(size=(4, 1506, 1)).astype(np.float32)
+    tags = musicnn.load_backend().predict_on_batch(x[:, :, 0])
+    backend = next(layer for layer in model.layers if layer.name == "musicnn_msd_tags")
+    assert not backend.trainable and np.allclose(backend.predict_on_batch(x[:, :, 0]), tags)
     assert model.predict_on_batch(x).shape == (4, 2)
 
 

@@ -26,6 +26,10 @@ def test_keras_port_reproduces_the_original_tf1_graph_on_the_stored_reference_in
     assert got.shape == reference["pooled"].shape == (3, musicnn.POOLED)
     assert np.abs(reference["pooled"]).max() > 1.0  # a reference of zeros would prove nothing
     np.testing.assert_allclose(got, reference["pooled"], atol=convert_musicnn.TOLERANCE, rtol=convert_musicnn.TOLERANCE)
+    tags = musicnn.load_backend().predict_on_batch(reference["pooled"])
+    assert tags.shape == reference["tags"].shape == (3, len(musicnn.MSD_TAGS))
+    assert reference["tags"].std() > 0.01  # tag probabilities that differ: the back end was really run
+    np.testing.assert_allclose(tags, reference["tags"], atol=convert_musicnn.TOLERANCE, rtol=convert_musicnn.TOLERANCE)
 
 
 def test_weights_ship_under_10_mb_with_the_isc_licence_and_no_pickle():

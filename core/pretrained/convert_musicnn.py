@@ -31,6 +31,7 @@ REFERENCE_SHAPE = (3, musicnn.PATCH_FRAMES, musicnn.N_MELS)
 TOLERANCE = 1e-4  # absolute and relative, float32 against float32 on a different kernel library
 X_NAME, TRAINING_NAME = "model/Placeholder:0", "model/Placeholder_2:0"  # the extractor's x and is_training
 POOLED_NAME = "model/concat_2:0"  # concat([max_pool, mean_pool], 2): (batch, 753, 2)
+LOGITS_NAME = "model/dense_1/BiasAdd:0"  # the 50 tags' logits; the extractor's sigmoid is outside the graph
 
 
 def reference_input() -> np.ndarray:
@@ -54,15 +55,15 @@ def checkpoint_arrays(prefix: Path) -> dict[str, np.ndarray]:
     import tensorflow as tf
 
     reader = tf.train.load_checkpoint(str(prefix))
-    port = musicnn.build_musicnn()
-    wanted = {f"{layer.name}/{k}" for layer in port.layers if layer.weights
+    port = [*musicnn.build_musicnn().layers, *musicnn.build_backend().layers]
+    wanted = {f"{layer.name}/{k}" for layer in port if layer.weights
               for k in (("gamma", "beta", "moving_mean", "moving_variance") if "batch_norm" in layer.name
                         else ("kernel", "bias"))}
     return {name: reader.get_tensor(name).astype(np.float32) for name in sorted(wanted)}
 
 
-def run_original(prefix: Path, x: np.ndarray) -> np.ndarray:
-    """The pooled activations of the original TF1 graph on ``x``, in graph mode.
+def run_original(prefix: Path, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pooled activations and tag probabilities of the original TF1 graph on ``x``, in graph mode.
 
     The ``.meta`` file (TensorFlow 1.12) also holds the training graph, whose recorded output
     shapes TensorFlow 2 rejects: only the forward graph and the saver's restore op are kept.
@@ -72,7 +73,7 @@ def run_original(prefix: Path, x: np.ndarray) -> np.ndarray:
 
     meta = meta_graph_pb2.MetaGraphDef()
     meta.ParseFromString(Path(f"{prefix}.meta").read_bytes())
-    keep = [POOLED_NAME.split(":")[0], meta.saver_def.restore_op_name]
+    keep = [POOLED_NAME.split(":")[0], LOGITS_NAME.split(":")[0], meta.saver_def.restore_op_name]
     variables = {n.name for n in meta.graph_def.node if n.op == "VariableV2"}
     keep += [n.name for n in meta.graph_def.node  # each variable with its initialiser and snapshot,
              if n.name in variables or n.name.rpartition("/")[0] in variables]  # which the collection names
@@ -87,8 +88,8 @@ def run_original(prefix: Path, x: np.ndarray) -> np.ndarray:
     with graph.as_default(), tf.compat.v1.Session(graph=graph) as sess:
         saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
         saver.restore(sess, str(prefix))
-        pooled = sess.run(POOLED_NAME, feed_dict={X_NAME: x, TRAINING_NAME: False})
-    return pooled.reshape(len(x), musicnn.POOLED)
+        pooled, logits = sess.run([POOLED_NAME, LOGITS_NAME], feed_dict={X_NAME: x, TRAINING_NAME: False})
+    return pooled.reshape(len(x), musicnn.POOLED), 1.0 / (1.0 + np.exp(-logits))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,15 +105,19 @@ def main(argv: list[str] | None = None) -> None:
         np.savez_compressed(args.out / musicnn.WEIGHTS_FILE, **arrays)  # type: ignore[arg-type]
         shutil.copyfile(Path(tmp) / "LICENSE.md", args.out / "musicnn-LICENSE.md")
         x = reference_input()
-        pooled = run_original(prefix, x)
-    np.savez_compressed(args.out / musicnn.REFERENCE_FILE, seed=REFERENCE_SEED, pooled=pooled.astype(np.float32))
-    port = musicnn.build_musicnn()
+        pooled, tags = run_original(prefix, x)
+    np.savez_compressed(args.out / musicnn.REFERENCE_FILE, seed=REFERENCE_SEED, pooled=pooled.astype(np.float32),
+                        tags=tags.astype(np.float32))
+    port, backend = musicnn.build_musicnn(), musicnn.build_backend()
     musicnn.set_weights(port, arrays)
-    diff = np.abs(port.predict_on_batch(x) - pooled)
-    print(f"{sum(a.size for a in arrays.values()):,} weights from {len(arrays)} variables; "
-          f"port vs original graph: max |diff| {diff.max():.2e} (pooled values up to {np.abs(pooled).max():.2f})",
-          file=sys.stderr)
-    if not np.allclose(port.predict_on_batch(x), pooled, atol=TOLERANCE, rtol=TOLERANCE):
+    musicnn.set_weights(backend, arrays)
+    got = port.predict_on_batch(x)
+    got_tags = backend.predict_on_batch(got)
+    print(f"{sum(a.size for a in arrays.values()):,} weights from {len(arrays)} variables; port vs original graph: "
+          f"pooled max |diff| {np.abs(got - pooled).max():.2e} (values up to {np.abs(pooled).max():.2f}), "
+          f"tags max |diff| {np.abs(got_tags - tags).max():.2e}", file=sys.stderr)
+    if not (np.allclose(got, pooled, atol=TOLERANCE, rtol=TOLERANCE)
+            and np.allclose(got_tags, tags, atol=TOLERANCE, rtol=TOLERANCE)):
         sys.exit("the Keras port does not reproduce the original graph")
 
 

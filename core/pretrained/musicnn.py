@@ -1,10 +1,13 @@
 """musicnn (Pons & Serra 2019, "musicnn: pre-trained convolutional neural networks for music
 audio tagging"), MSD weights, rebuilt in Keras 3 as a frozen front end.
 
-Only the layers up to the pooled mid-end are kept: the 753-channel map (front end 561 + three
+``build_musicnn`` goes up to the pooled mid-end: the 753-channel map (front end 561 + three
 64-channel mid-end convolutions) max- and mean-pooled over time, 1,506 values per patch
 (``POOLED``), interleaved as the original's ``flatten(concat([max_pool, mean_pool], 2))``:
-channel c's maximum at 2c, its mean at 2c + 1. The weights are the ISC-licensed ``MSD_musicnn``
+channel c's maximum at 2c, its mean at 2c + 1. That vector is the stored feature (the costly
+part). ``build_backend`` is the rest, cheap: batch norm → dense 200 (ReLU) → batch norm → dense
+50 → sigmoid, the probabilities of the 50 Million Song Dataset tags (``MSD_TAGS``; dropout is off
+at inference). The weights are the ISC-licensed ``MSD_musicnn``
 checkpoint of the ``musicnn`` 0.1.0 wheel (``musicnn-LICENSE.md`` beside them), converted by
 ``python -m haverford.core.pretrained.convert_musicnn WHEEL``, which also stores the original TF1
 graph's activations on a fixed input; a test holds this port to them.
@@ -34,6 +37,12 @@ HOP_LENGTH = 256
 N_MELS = 96
 PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
 POOLED = 1506  # 753 channels × (max, mean)
+MSD_TAGS = ("rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s", "alternative rock",
+            "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock", "soul", "indie rock", "Mellow",
+            "electronica", "80s", "folk", "90s", "chill", "instrumental", "punk", "oldies", "blues", "hard rock",
+            "ambient", "acoustic", "experimental", "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country",
+            "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal", "Progressive rock", "60s", "rnb",
+            "indie pop", "sad", "House", "happy")  # the wheel's configuration.MSD_LABELS, in output order
 BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default
 WEIGHTS_FILE = "musicnn_msd.npz"
 REFERENCE_FILE = "musicnn_msd_reference.npz"
@@ -107,6 +116,27 @@ def build_musicnn(frames: int | None = None) -> keras.Model:
     return keras.Model(inputs, pooled, name="musicnn_msd_pooled")
 
 
+def build_backend() -> keras.Model:
+    """MSD_musicnn's back end, uninitialised: [shape=(batch, 1506)] pooled → [shape=(batch, 50)] tag
+    probabilities (``MSD_TAGS``). Layer names are the checkpoint's scopes."""
+    inputs = keras.Input(shape=(POOLED,), name="pooled")
+    x = _bn("batch_normalization_9")(inputs)
+    x = layers.Dense(200, activation="relu", name="dense")(x)
+    x = _bn("batch_normalization_10")(x)
+    outputs = layers.Dense(len(MSD_TAGS), activation="sigmoid", name="dense_1")(x)
+    return keras.Model(inputs, outputs, name="musicnn_msd_tags")
+
+
+def load_backend() -> keras.Model:
+    """The back end with the shipped weights, frozen (a new model each call: heads embed it)."""
+    with weights_path().open("rb") as f:
+        arrays = dict(np.load(f))
+    model = build_backend()
+    set_weights(model, arrays)
+    model.trainable = False
+    return model
+
+
 def weights_path():
     return resources.files("haverford.core.pretrained").joinpath(WEIGHTS_FILE)
 
@@ -122,7 +152,7 @@ def set_weights(model: keras.Model, arrays: dict[str, np.ndarray]) -> None:
             layer.set_weights([arrays[f"{layer.name}/{k}"] for k in ("gamma", "beta", "moving_mean", "moving_variance")])
         elif isinstance(layer, layers.Conv1D):
             layer.set_weights([arrays[f"{layer.name}/kernel"][:, :, 0, :], arrays[f"{layer.name}/bias"]])
-        elif isinstance(layer, layers.Conv2D):
+        elif isinstance(layer, layers.Conv2D | layers.Dense):
             layer.set_weights([arrays[f"{layer.name}/kernel"], arrays[f"{layer.name}/bias"]])
 
 
