@@ -75,7 +75,8 @@ def _head(input_shape: tuple[int, ...], *, preset: Preset, mean: float, std: flo
     if preset.dense:
         x = layers.Dense(preset.dense, activation="relu")(x)
         x = layers.Dropout(preset.dropout)(x)
-    outputs = layers.Dense(len(CLASSES), name="logits")(x)
+    regulariser = keras.regularizers.L2(preset.l2) if preset.l2 else None
+    outputs = layers.Dense(len(CLASSES), name="logits", kernel_regularizer=regulariser)(x)
     return keras.Model(inputs, outputs, name=f"haverford_{preset.name}")
 
 

@@ -48,6 +48,7 @@ class Preset:
     pool_input: tuple[int, int] | None = None
     bn_momentum: float = 0.9  # Keras' 0.99 lags far behind on a few hundred steps; fast uses 0.5
     augment: float = 0.0  # training augmentation strength, 0 = off (core.dataset.augment_batch)
+    l2: float = 0.0  # L2 penalty on the output layer's kernel (Keras' l2: added to the mean loss)
     pretrained_tags: bool = False  # an embedding head first runs musicnn's frozen back end (its 50 tag probabilities)
     description: str = ""
 

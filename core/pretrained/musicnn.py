@@ -222,5 +222,6 @@ def embed(y: np.ndarray, *, sr: int) -> np.ndarray:
     """
     x = network_input(y, sr=sr)
     model = load_musicnn(x.shape[1])
-    parts = [np.asarray(model(x[i:i + EMBED_BATCH], training=False)) for i in range(0, len(x), EMBED_BATCH)]
+    # predict_on_batch runs a traced function: a fifth less CPU than calling the model eagerly
+    parts = [model.predict_on_batch(x[i:i + EMBED_BATCH]) for i in range(0, len(x), EMBED_BATCH)]
     return np.concatenate(parts) if parts else np.zeros((0, POOLED), dtype=np.float32)
