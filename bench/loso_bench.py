@@ -167,7 +167,10 @@ def markdown_table(paths: list[str]) -> str:
     lines_of = [[json.loads(line) for line in Path(p).read_text().splitlines() if line.strip()] for p in paths]
     runs = []  # one list per variant: its folds, then its pooled line
     for lines in lines_of:
-        for name in dict.fromkeys(line.get("variant") for line in lines if "folds" in line):
+        names = list(dict.fromkeys(line.get("variant") for line in lines if "folds" in line))
+        if len(names) == 1:  # runs saved before fold lines named their variant
+            lines = [{**line, "variant": line.get("variant", names[0])} for line in lines]
+        for name in names:
             runs.append([line for line in lines if line.get("variant") == name and "folds" not in line]
                         + [next(line for line in lines if line.get("variant") == name and "folds" in line)])
     names = [r[-1]["variant"] for r in runs]
