@@ -231,10 +231,10 @@ def run_folds(home: Home, preset, groups: list[list[str]] | None, *, n_groups: i
         results = {variant or preset.name: run_fold(home, subsets, preset=preset, seed=seed)} if convnet else {}
         for features in classic_sets:
             results.update(classic_folds(home, subsets, features=features, seed=seed, cache=caches[features]))
-        for variant, figures in results.items():
-            fold = {"variant": variant, "source": "+".join(group), **figures}
-            folds.setdefault(variant, []).append(fold)
-            print(f"[{i}/{len(held)}] {variant}, {fold['source']}: seg {fold['segment_accuracy']:.3f} "
+        for name, figures in results.items():
+            fold = {"variant": name, "source": "+".join(group), **figures}
+            folds.setdefault(name, []).append(fold)
+            print(f"[{i}/{len(held)}] {name}, {fold['source']}: seg {fold['segment_accuracy']:.3f} "
                   f"tracks {fold['track_correct']}/{fold['tracks']} ({fold['fit_s']} s)", file=sys.stderr)
             print(json.dumps(fold), flush=True)
     return folds

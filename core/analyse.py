@@ -12,6 +12,7 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -127,9 +128,12 @@ def worker_pool(workers: int) -> Iterator[Executor]:
     BLAS is held to one thread meanwhile, in this process and so in the forked children: the
     workers already use every core, and OpenBLAS threads inherited across a fork spin instead
     of working (measured: 50 % more CPU time for the same ingest).
+
+    Threads too once TensorFlow is loaded (a Retrain computing the ``musicnn`` embedding): a
+    child forked from a process whose TensorFlow thread pools exist hangs on its first op.
     """
     with threadpool_limits(1):
-        if threading.active_count() > 1:
+        if threading.active_count() > 1 or "tensorflow" in sys.modules:  # a forked TensorFlow can deadlock
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
                 yield pool
             return

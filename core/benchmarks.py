@@ -44,10 +44,11 @@ def record(result: dict) -> Path:
 def winner(runs: list[dict] | None = None) -> dict | None:
     """The shipped preset and feature that did best, or None before any benchmark.
 
-    Only runs without preset overrides count: they are what a user can choose on the Train page.
+    Only runs of a preset without overrides count: they are what a user can choose on the Train
+    page (a run of one of ``core.classic``'s models, ``"kind": "classic"``, does not).
     """
     runs = load() if runs is None else runs
-    shipped = [r for r in runs if not r.get("overrides")]
+    shipped = [r for r in runs if not r.get("overrides") and r.get("kind", "convnet") == "convnet"]
     if not shipped:
         return None
     return max(shipped, key=lambda r: (r["segment_accuracy"], r["track_accuracy"]))
@@ -59,7 +60,7 @@ def winner_summary(runs: list[dict] | None = None) -> dict | None:
     best = winner(runs)
     if best is None:
         return None
-    measured = len({r["preset"] for r in runs if not r.get("overrides")})
+    measured = len({r["preset"] for r in runs if not r.get("overrides") and r.get("kind", "convnet") == "convnet"})
     keys = ("preset", "feature", "segment_accuracy", "track_accuracy", "majority_segments",
             "majority_tracks", "folds", "segments", "tracks", "date", "machine", "command")
     text = (f"Last leave-one-source-out benchmark on real music ({best['date']}, {best['folds']} sources "

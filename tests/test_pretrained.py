@@ -77,3 +77,24 @@ def test_network_input_is_musicnns_log_mel_of_the_middle_3_seconds():
 @pytest.mark.parametrize("n_frames, expected", [(313, slice(63, 250)), (187, slice(0, 187)), (100, slice(0, 100))])
 def test_patch_is_the_middle_187_frames(n_frames, expected):
     assert musicnn.patch_frames(n_frames) == expected
+
+
+@pytest.mark.slow
+def test_a_retrain_with_transfer_computes_the_embedding_once_and_the_other_models_pool_it(small_train_template, tmp_path):
+    from _train_home import copy_home
+
+    from haverford.core.jobs import run_in_foreground
+    from haverford.core.presets import TrainConfig
+    from haverford.db import models as models_db
+    from haverford.db import tracks as tracks_db
+
+    home = copy_home(small_train_template, tmp_path)
+    assert tracks_db.tracks_missing_feature(home.connect(), "musicnn")  # not made at import
+    out = run_in_foreground(home, TrainConfig(preset="transfer"), created_by="test")
+    db = home.connect()
+    assert not tracks_db.tracks_missing_feature(db, "musicnn")
+    assert (out["preset"], out["feature"]) == ("transfer", "musicnn") and 0.0 <= out["test_accuracy"] <= 1.0
+    others = [m for m in models_db.run_models(db, out["run_id"]) if m["kind"] == models_db.CLASSIC]
+    assert len(others) == 3 and {m["feature"] for m in others} == {"musicnn"}
+    assert all(m["params"]["features"] == ["musicnn"] for m in others)
+    assert len(models_db.predictions(db, out["model_id"])) == models_db.segment_count(db)  # the library is scored
