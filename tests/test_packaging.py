@@ -32,7 +32,9 @@ def test_the_wheel_holds_one_top_level_package(tmp_path):
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"haverford"}
     for needed in ("haverford/core/mel_basis.npz", "haverford/core/benchmarks.json", "haverford/dashboard/app.py",
-                   "haverford/dashboard/views/label.py", "haverford/db/migrations.py"):
+                   "haverford/dashboard/views/label.py", "haverford/db/migrations.py",
+                   "haverford/core/pretrained/musicnn_msd.npz", "haverford/core/pretrained/musicnn_msd_reference.npz",
+                   "haverford/core/pretrained/musicnn-LICENSE.md", "haverford/core/pretrained/musicnn.py"):
         assert needed in names
 
 
