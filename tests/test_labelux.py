@@ -189,7 +189,7 @@ def test_predict_page_without_a_model_says_what_to_do(demo):
 
 
 def test_serve_hides_streamlits_developer_chrome(monkeypatch, tmp_path):
-    from haverford.core import cli
+    from haverford.core import cli_serve
 
     calls = []
 
@@ -200,8 +200,8 @@ def test_serve_hides_streamlits_developer_chrome(monkeypatch, tmp_path):
         def wait(self):
             return 0
 
-    monkeypatch.setattr(cli.subprocess, "Popen", Dashboard)
-    cli.serve(tmp_path, port=8999)
+    monkeypatch.setattr(cli_serve.subprocess, "Popen", Dashboard)
+    cli_serve.serve(tmp_path, port=8999)
     cmd = calls[0]
     assert cmd[cmd.index("--client.toolbarMode") + 1] == "viewer"
 
