@@ -1,7 +1,9 @@
-"""Shared fixtures: audio built on the spot (tones, clicks, noise), temporary homes, in-memory DBs."""
+"""Shared fixtures: audio built on the spot (tones, clicks, noise), temporary homes, in-memory DBs,
+and one small demo library per session."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 import soundfile as sf
 
 import haverford.db as dbm
+from haverford.core.config import HOME_ENV
 from haverford.core.home import Home
 
 
@@ -74,3 +77,25 @@ def small_train_template(tmp_path_factory):
     from _train_home import build_home
 
     return build_home(tmp_path_factory.mktemp("small-train-template"), per_class=4)
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> Home:
+    """The demo library (4 generated tracks, simulated labellers, no model), built once per session.
+
+    Read-only: a test that writes takes ``demo_copy``."""
+    from haverford.core.demo import build_demo
+
+    home = Home(tmp_path_factory.mktemp("demo") / "home")
+    build_demo(home, n_tracks=4, seed=0)
+    return home
+
+
+@pytest.fixture
+def demo_copy(demo_home, tmp_path, monkeypatch) -> Home:
+    """A private copy of the demo home that a test may write to, served by the dashboard
+    (``HAVERFORD_HOME`` points at it)."""
+    target = tmp_path / "home"
+    shutil.copytree(demo_home.path, target)
+    monkeypatch.setenv(HOME_ENV, str(target))
+    return Home(target)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, idle, need_chromium, serving, shot
+from test_browser import VIEWPORT, chromium, idle, need_chromium, serving, shot
 
 from haverford.core import export
 from haverford.core.home import Home
@@ -36,17 +36,13 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"])
+    with chromium("--autoplay-policy=no-user-gesture-required") as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     page = context.new_page()
     # generous: a shared 2-core machine can take tens of seconds for a rerun; a timeout only
     # decides how long a real failure takes to report

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from importlib import resources
 
 import pytest
@@ -17,25 +16,6 @@ from haverford.db import questions as questions_db
 
 APP = str(resources.files("haverford.dashboard") / "app.py")
 PAGES = ["views/library.py", "views/label.py", "views/questions.py", "views/agreement.py"]
-
-
-@pytest.fixture(scope="session")
-def demo_home(tmp_path_factory) -> Home:
-    """The demo library (4 generated tracks, simulated labellers), built once per session."""
-    from haverford.core.demo import build_demo
-
-    home = Home(tmp_path_factory.mktemp("demo") / "home")
-    build_demo(home, n_tracks=4, seed=0)
-    return home
-
-
-@pytest.fixture
-def demo_copy(demo_home, tmp_path, monkeypatch) -> Home:
-    """A private copy of the demo home that a test may write to, served by the dashboard."""
-    target = tmp_path / "home"
-    shutil.copytree(demo_home.path, target)
-    monkeypatch.setenv(HOME_ENV, str(target))
-    return Home(target)
 
 
 def app(page: str, *, labeller: str | None = "carol", **state) -> AppTest:

@@ -5,7 +5,6 @@ spectrogram picker, the export button's content, new tracks scored at import, se
 from __future__ import annotations
 
 import json
-import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -14,29 +13,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from haverford.core import export, tempo
-from haverford.core.config import HOME_ENV
 from haverford.core.home import Home
 from haverford.core.predict import score_tracks
 from haverford.dashboard import charts
 
 APP = str(resources.files("haverford.dashboard") / "app.py")
-
-
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory) -> Home:
-    from haverford.core.demo import build_demo
-
-    home = Home(tmp_path_factory.mktemp("labelux-demo") / "home")
-    build_demo(home, n_tracks=4, seed=0)
-    return home
-
-
-@pytest.fixture
-def demo(demo_home, tmp_path, monkeypatch) -> Home:
-    target = tmp_path / "home"
-    shutil.copytree(demo_home.path, target)
-    monkeypatch.setenv(HOME_ENV, str(target))
-    return Home(target)
 
 
 def label_page(*, params: dict | None = None, **state) -> AppTest:
@@ -56,7 +37,7 @@ def messages(at: AppTest) -> str:
     return "\n".join(str(e.value) for kind in (at.info, at.warning, at.success, at.error, at.caption) for e in kind)
 
 
-def test_the_labeller_comes_from_the_url_and_goes_back_into_it(demo):
+def test_the_labeller_comes_from_the_url_and_goes_back_into_it(demo_copy):
     at = label_page(params={"labeller": "donna"})
     assert at.session_state["app_labeller"] == "donna"
     assert "Enter your name" not in messages(at)
@@ -65,7 +46,7 @@ def test_the_labeller_comes_from_the_url_and_goes_back_into_it(demo):
     assert at.query_params["labeller"] == "tom"
 
 
-def test_a_segment_link_opens_that_segment_and_the_url_follows_the_clip(demo):
+def test_a_segment_link_opens_that_segment_and_the_url_follows_the_clip(demo_copy):
     at = label_page(params={"labeller": "donna", "segment": "7"})
     assert at.session_state["label_segment"] == 7
     assert at.query_params["segment"] == "7"
@@ -74,13 +55,13 @@ def test_a_segment_link_opens_that_segment_and_the_url_follows_the_clip(demo):
     assert moved != 7 and at.query_params["segment"] == str(moved)
 
 
-def test_a_link_to_a_missing_segment_says_so(demo):
+def test_a_link_to_a_missing_segment_says_so(demo_copy):
     at = label_page(params={"labeller": "donna", "segment": "99999"})
     assert "No segment 99999 in this library" in messages(at)
     assert at.session_state["label_segment"] is not None  # the queue goes on
 
 
-def test_label_this_segment_keeps_the_name(demo):
+def test_label_this_segment_keeps_the_name(demo_copy):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["app_labeller"] = "donna"
     at.session_state["library_segment"] = 9
@@ -91,7 +72,7 @@ def test_label_this_segment_keeps_the_name(demo):
     assert "Enter your name" not in messages(at)
 
 
-def test_segment_tables_link_to_the_label_page(demo):
+def test_segment_tables_link_to_the_label_page(demo_copy):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["app_labeller"] = "donna"
     at.run()
@@ -100,8 +81,8 @@ def test_segment_tables_link_to_the_label_page(demo):
     assert first["label_link"] == f"label?segment={first['id']}&labeller=donna"
 
 
-def test_a_skipped_segment_leaves_every_queue_for_the_session(demo):
-    db = demo.connect()
+def test_a_skipped_segment_leaves_every_queue_for_the_session(demo_copy):
+    db = demo_copy.connect()
     model = db["models"].insert({"preset": "tiny", "feature": "log_mel", "created_at": "now", "active": 1}).last_pk
     ids = [r[0] for r in db.execute("SELECT id FROM segments WHERE id NOT IN "
                                     "(SELECT segment_id FROM answers WHERE labeller = 'donna')")]
@@ -116,14 +97,14 @@ def test_a_skipped_segment_leaves_every_queue_for_the_session(demo):
     assert at.session_state["label_segment"] not in (3, 4)  # no bouncing between the two
 
 
-def test_choosing_a_queue_jumps_to_its_first_segment(demo):
+def test_choosing_a_queue_jumps_to_its_first_segment(demo_copy):
     at = label_page(params={"labeller": "donna", "segment": "12"})
     at.segmented_control(key="label_mode").set_value("track_order").run()
-    first = demo.connect().execute("SELECT id FROM segments ORDER BY track_id, idx LIMIT 1").fetchone()[0]
+    first = demo_copy.connect().execute("SELECT id FROM segments ORDER BY track_id, idx LIMIT 1").fetchone()[0]
     assert at.session_state["label_segment"] == first
 
 
-def test_the_form_does_not_wait_for_the_tempo_estimate(demo, monkeypatch):
+def test_the_form_does_not_wait_for_the_tempo_estimate(demo_copy, monkeypatch):
     from concurrent.futures import Future
 
     pending = Future()  # an estimate still running
@@ -147,7 +128,7 @@ def test_the_tempo_job_estimates_a_click_track(tmp_path):
 
 
 @pytest.mark.parametrize("feature", ["log_stft", "log_mel"])
-def test_the_spectrogram_picker_draws_the_chosen_feature(demo, feature):
+def test_the_spectrogram_picker_draws_the_chosen_feature(demo_copy, feature):
     at = label_page(params={"labeller": "donna"}, clip_feature=feature)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["layout"]["title"]["text"] == charts.SPECTROGRAM_TITLES[feature]
@@ -156,17 +137,17 @@ def test_the_spectrogram_picker_draws_the_chosen_feature(demo, feature):
     assert heat["zmin"] == -80
 
 
-def test_the_export_button_holds_what_haverford_export_writes(demo, tmp_path):
+def test_the_export_button_holds_what_haverford_export_writes(demo_copy, tmp_path):
     for fmt in export.FORMATS:
         out = tmp_path / f"labels.{fmt}"
-        rows = export.export_answers(demo, out, fmt=fmt)
+        rows = export.export_answers(demo_copy, out, fmt=fmt)
         assert rows > 0
-        assert export.export_text(demo, fmt=fmt).encode("utf-8") == out.read_bytes()
+        assert export.export_text(demo_copy, fmt=fmt).encode("utf-8") == out.read_bytes()
     with pytest.raises(export.HaverfordError, match="unknown export format 'xml'"):
-        export.export_text(demo, fmt="xml")
+        export.export_text(demo_copy, fmt="xml")
 
 
-def test_the_library_page_offers_both_exports(demo):
+def test_the_library_page_offers_both_exports(demo_copy):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["app_labeller"] = "donna"
     at.run()
@@ -174,12 +155,12 @@ def test_the_library_page_offers_both_exports(demo):
     assert len(keys) == 2 and not at.exception
 
 
-def test_without_an_active_model_nothing_is_scored(demo):
-    ids = [r[0] for r in demo.connect().execute("SELECT id FROM tracks")]
-    assert score_tracks(demo, ids) == {"model_id": None, "segments": 0, "skipped": 0}
+def test_without_an_active_model_nothing_is_scored(demo_copy):
+    ids = [r[0] for r in demo_copy.connect().execute("SELECT id FROM tracks")]
+    assert score_tracks(demo_copy, ids) == {"model_id": None, "segments": 0, "skipped": 0}
 
 
-def test_predict_page_without_a_model_says_what_to_do(demo):
+def test_predict_page_without_a_model_says_what_to_do(demo_copy):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["app_labeller"] = "donna"
     at.run()
