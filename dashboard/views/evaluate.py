@@ -6,7 +6,8 @@ import streamlit as st
 from haverford.core import catalogue, versions
 from haverford.core.agreement import change_stamp
 from haverford.core.errors import HaverfordError
-from haverford.core.evaluate import Evaluation, curves, evaluate_model
+from haverford.core.evaluate import Evaluation, evaluate_model
+from haverford.core.metrics import curves
 from haverford.core.vocabulary import VERDICT_NAMES
 from haverford.dashboard import eval_charts, freshness
 from haverford.dashboard.context import connect, home
