@@ -3,7 +3,6 @@ and one small demo library per session."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +94,29 @@ def demo_home(tmp_path_factory) -> Home:
 def demo_copy(demo_home, tmp_path, monkeypatch) -> Home:
     """A private copy of the demo home that a test may write to, served by the dashboard
     (``HAVERFORD_HOME`` points at it)."""
-    target = tmp_path / "home"
-    shutil.copytree(demo_home.path, target)
-    monkeypatch.setenv(HOME_ENV, str(target))
-    return Home(target)
+    from _train_home import copy_home
+
+    home = copy_home(demo_home, tmp_path)
+    monkeypatch.setenv(HOME_ENV, str(home.path))
+    return home
+
+
+@pytest.fixture(scope="session")
+def trained_demo_home(tmp_path_factory) -> Home:
+    """The demo library of 8 tracks with a tiny ConvNet trained on it and active (no other models),
+    built once per test worker. Read-only: tests that write take ``_train_home.copy_home``."""
+    from haverford.core.demo import build_demo
+    from haverford.core.jobs import run_in_foreground
+    from haverford.core.presets import TrainConfig
+
+    home = Home(tmp_path_factory.mktemp("trained-demo") / "home")
+    build_demo(home, n_tracks=8, seed=0)
+    run_in_foreground(home, TrainConfig(preset="tiny", other_models=False), created_by="test")
+    return home
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with slow tests first: with two workers taking whole files, a long file started last
+    would leave one core idle at the end. A stable sort keeps the order inside each file."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

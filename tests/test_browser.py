@@ -75,13 +75,12 @@ def serving(home: Path, *, stderr=subprocess.DEVNULL) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A demo home served by `haverford serve` on a free port; yields (base url, home)."""
+def served(tmp_path_factory, demo_home):
+    """A copy of the demo home served by `haverford serve` on a free port; yields (base url, home)."""
     need_chromium()
-    from haverford.core.demo import build_demo
+    from _train_home import copy_home
 
-    home = Home(tmp_path_factory.mktemp("browser") / "home")
-    build_demo(home, n_tracks=4, seed=0)
+    home = copy_home(demo_home, tmp_path_factory.mktemp("browser"))
     with serving(home.path) as url:
         yield url, home
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _train_home import copy_home
 from test_browser import VIEWPORT, chromium, idle, need_chromium, serving, shot
 
 from haverford.core import export
@@ -18,17 +19,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, trained_demo_home):
     """A demo home with a tiny trained model, served by `haverford serve`; yields (url, home, log)."""
     need_chromium()
-    from haverford.core.demo import build_demo
-    from haverford.core.jobs import run_in_foreground
-    from haverford.core.presets import TrainConfig
-
     root = tmp_path_factory.mktemp("browser-labelling")
-    home = Home(root / "home")
-    build_demo(home, n_tracks=8, seed=0)
-    run_in_foreground(home, TrainConfig(preset="tiny"), created_by="test")
+    home = copy_home(trained_demo_home, root)
     log = root / "serve.log"
     with open(log, "wb") as err, serving(home.path, stderr=err) as url:
         yield url, home, log

@@ -7,10 +7,6 @@ from _train_home import copy_home
 from streamlit.testing.v1 import AppTest
 
 from haverford.core.config import HOME_ENV
-from haverford.core.demo import build_demo
-from haverford.core.home import Home
-from haverford.core.jobs import run_in_foreground
-from haverford.core.presets import TrainConfig
 from haverford.db import answers as answers_db
 from haverford.db import evaluation as eval_db
 from haverford.db import models as models_db
@@ -22,18 +18,9 @@ EVALUATE = str(ROOT / "dashboard" / "views" / "evaluate.py")
 MISCLASSIFIED = str(ROOT / "dashboard" / "views" / "misclassified.py")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A small demo library (questionnaire answers from two simulated labellers) with a tiny model."""
-    home = Home(tmp_path_factory.mktemp("eval-pages") / "home")
-    build_demo(home, n_tracks=8, seed=0)
-    run_in_foreground(home, TrainConfig(preset="tiny", other_models=False), created_by="test")
-    return home
-
-
 @pytest.fixture
-def home(trained, tmp_path, monkeypatch):
-    h = copy_home(trained, tmp_path)
+def home(trained_demo_home, tmp_path, monkeypatch):
+    h = copy_home(trained_demo_home, tmp_path)
     monkeypatch.setenv(HOME_ENV, str(h.path))
     return h
 

@@ -13,7 +13,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from haverford.core import export, tempo
-from haverford.core.home import Home
 from haverford.core.predict import score_tracks
 from haverford.dashboard import charts
 
@@ -197,17 +196,13 @@ def test_segment_scores_figure_marks_each_segment():
 
 
 @pytest.mark.slow
-def test_tracks_imported_while_a_model_is_active_are_scored(tmp_path):
+def test_tracks_imported_while_a_model_is_active_are_scored(trained_demo_home, tmp_path):
+    from _train_home import copy_home
     from conftest import clicks, write_audio
 
     from haverford.core.cli import main
-    from haverford.core.demo import build_demo
-    from haverford.core.jobs import run_in_foreground
-    from haverford.core.presets import TrainConfig
 
-    home = Home(tmp_path / "home")
-    build_demo(home, n_tracks=6, seed=1)
-    run_in_foreground(home, TrainConfig(preset="tiny"), created_by="test")
+    home = copy_home(trained_demo_home, tmp_path)
     new = write_audio(tmp_path / "new" / "fresh.wav", clicks(126.0, seconds=16.0))
     assert main(["ingest", str(new), "--home", str(home.path), "--json"]) == 0
     db = home.connect()
