@@ -7,8 +7,9 @@ Playwright) like a labeller:
 1. the first Label page after the server starts: from ``page.goto`` until the questionnaire,
    the audio player and the spectrogram are on the page (and from the server's start);
 2. verdict key → next clip fully shown: ``b`` pressed, until the key map names a new segment,
-   the audio element has loaded the new clip (``readyState`` ≥ 2: playable), the spectrogram
-   shows the new clip's time axis and the BPM box is empty again (the form is reset). Prints
+   the audio element has loaded the new clip (``readyState`` ≥ 2: playable), the clip figure
+   shows the new clip's time axis with a new spectrogram picture in it and the BPM box is empty
+   again (the form is reset). Prints
    every figure, then p50 and p95.
 
     python bench/label_latency_bench.py [--segments 100000] [--presses 60]
@@ -37,16 +38,18 @@ SHOWN = """() => {
   const map = document.getElementById('hv-keymap');
   const audio = document.querySelector('audio');
   const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
-  const heat = plots.find(p => p.data && p.data[0] && p.data[0].type === 'heatmap');
+  const clip = plots.find(p => p.layout && p.layout.meta === 'clip');
+  const picture = clip && clip.querySelector('g.layer-above image, g.imagelayer image, image');
   return {segment: map && map.dataset.segment, src: audio && audio.currentSrc, ready: audio ? audio.readyState : 0,
-          x0: heat && heat._fullLayout ? String(heat._fullLayout.xaxis.range[0]) : null,
+          x0: clip && clip._fullLayout && picture ? String(clip._fullLayout.xaxis.range[0]) : null,
+          picture: picture ? picture.getAttribute('href') : null,
           running: !!document.querySelector("[data-testid='stStatusWidget']"),
           bpm: (document.querySelector("input[aria-label='How many beats per minute?']") || {}).value};
 }"""
 NEXT_SHOWN = """(old) => {
   const s = (SHOWN)();
   return s.segment !== old.segment && s.src !== old.src && s.ready >= 2 && s.x0 !== null && s.x0 !== old.x0
-         && s.bpm === '';
+         && s.picture !== old.picture && s.bpm === '';
 }""".replace("SHOWN", SHOWN)
 
 

@@ -60,6 +60,16 @@ def test_evaluate_shows_metrics_figures_and_baselines_with_the_split(home):
     assert len(at.dataframe[1].value) >= 2  # per-track table
 
 
+def test_every_per_track_row_links_to_its_first_segment_on_the_label_page(home):
+    at = run(EVALUATE, app_labeller="donna")
+    tracks = at.dataframe[1].value
+    db = home.connect()
+    for title, link in zip(tracks["title"], tracks["label_link"], strict=True):
+        first = db.execute("SELECT s.id FROM segments s JOIN tracks t ON t.id = s.track_id WHERE t.title = ? "
+                           "AND s.silent = 0 ORDER BY s.idx LIMIT 1", [title]).fetchone()[0]
+        assert link == f"label?segment={first}&labeller=donna"
+
+
 def test_threshold_slider_updates_the_numbers(home):
     at = run(EVALUATE)
     before = at.dataframe[0].value.iloc[-1]["note"]

@@ -4,6 +4,7 @@ spectrogram picker, the export button's content, new tracks scored at import, se
 
 from __future__ import annotations
 
+import io
 import json
 from importlib import resources
 from pathlib import Path
@@ -131,9 +132,72 @@ def test_the_spectrogram_picker_draws_the_chosen_feature(demo_copy, feature):
     at = label_page(params={"labeller": "donna"}, clip_feature=feature)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["layout"]["title"]["text"] == charts.SPECTROGRAM_TITLES[feature]
-    heat = spec["data"][0]
-    assert heat["colorscale"][0][1] == "#000004"  # the -80 dB floor is black: silence
-    assert heat["zmin"] == -80
+    assert spec["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
+    marker = spec["data"][0]["marker"]
+    assert marker["colorscale"][0][1] == "#000000" and marker["cmin"] == -80  # the -80 dB floor is black: silence
+    assert "silence" in marker["colorbar"]["ticktext"][0]
+
+
+def test_no_colour_of_the_clip_view_is_one_streamlit_repaints(demo):
+    # Streamlit's browser code replaces #000001 to #000040 in a chart with its theme's colours: the
+    # floor of Magma (#000004) was drawn violet.
+    at = label_page(params={"labeller": "donna"})
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    spec["layout"].pop("template", None)  # Streamlit's own template: its placeholders are meant
+    ours = json.dumps(spec).lower()
+    assert not [f"#{i:06d}" for i in range(1, 41) if f"#{i:06d}" in ours]
+
+
+def test_the_spectrogram_picture_is_black_at_the_floor_and_bright_at_0_db():
+    from PIL import Image
+
+    S_db = np.full((4, 3), -80.0)
+    S_db[3, 2] = 0.0  # the top row (highest frequency), last frame
+    picture = Image.open(io.BytesIO(charts.spectrogram_png(S_db))).convert("RGB")
+    assert picture.size == (3, 4)
+    assert picture.getpixel((0, 3)) == (0, 0, 0)  # the lowest row is at the bottom, silent
+    assert picture.getpixel((2, 0)) == tuple(charts.SPECTROGRAM_TABLE[-1])  # loudest: the scale's top
+
+
+def test_a_silent_segment_says_so_in_the_clip_view(demo):
+    db = demo.connect()
+    db.execute("UPDATE segments SET silent = 1 WHERE id = 5")
+    db.conn.commit()
+    at = label_page(params={"labeller": "donna", "segment": "5"})
+    header = next(m.value for m in at.markdown if "segment" in m.value and "s" in m.value and "–" in m.value)
+    assert ":gray-badge[:material/volume_off: silent]" in header
+    assert "below -60 dBFS" in messages(at)
+    at.button(key="label_segment_next").click().run()  # segment 6 is not silent
+    assert "silent]" not in " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("mode", ["unlabelled_by_me", "random"])
+def test_the_clip_prepared_in_the_background_is_the_one_shown_next(demo, monkeypatch, mode):
+    from haverford.dashboard import clip
+
+    prepared = []
+    monkeypatch.setattr(clip, "prefetch", lambda find: prepared.append(find()))
+    at = label_page(params={"labeller": "donna"}, label_mode=mode)
+    at.button(key="label_banger").click().run()
+    assert prepared[0]["id"] == at.session_state["label_segment"]
+    at.button(key="label_skip").click().run()
+    assert prepared[1]["id"] == at.session_state["label_segment"]
+
+
+def test_prefetch_leaves_the_clip_in_the_caches(demo, monkeypatch):
+    from haverford.dashboard import clip
+
+    seg = demo.connect().execute("SELECT s.start_s, t.path FROM segments s JOIN tracks t ON t.id = s.track_id "
+                                 "WHERE s.id = 9").fetchone()
+    built = []
+    real = charts.clip_figure
+    monkeypatch.setattr(charts, "clip_figure", lambda *a, **kw: built.append(1) or real(*a, **kw))
+    segment = {"path": seg[1], "start_s": seg[0], "end_s": seg[0] + 5.0}
+    clip.clip_figure.clear()  # other tests showed this segment (the copies of the demo share its audio)
+    clip.prefetch(lambda: segment).result(timeout=60)
+    assert built == [1]
+    fig = clip.clip_figure(seg[1], offset=seg[0], duration=5.0, feature="log_stft")
+    assert built == [1] and fig["layout"]["images"]  # shown from the cache, not computed again
 
 
 def test_the_export_button_holds_what_haverford_export_writes(demo_copy, tmp_path):
@@ -184,6 +248,12 @@ def test_serve_hides_streamlits_developer_chrome(monkeypatch, tmp_path):
     cli_serve.serve(tmp_path, port=8999)
     cmd = calls[0]
     assert cmd[cmd.index("--client.toolbarMode") + 1] == "viewer"
+    assert cmd[cmd.index("--runner.postScriptGC") + 1] == "false"  # no full collection after each rerun
+    assert cmd[1:4] == ["-m", "haverford.dashboard.server", "run"]  # Streamlit, with the Label page warming up
+
+
+def test_the_tempo_worker_warms_up_on_a_click_track():
+    assert tempo.warm().result(timeout=120) == pytest.approx(120, abs=4)
 
 
 def test_segment_scores_figure_marks_each_segment():
