@@ -138,7 +138,7 @@ def test_the_spectrogram_picker_draws_the_chosen_feature(demo_copy, feature):
     assert "silence" in marker["colorbar"]["ticktext"][0]
 
 
-def test_no_colour_of_the_clip_view_is_one_streamlit_repaints(demo):
+def test_no_colour_of_the_clip_view_is_one_streamlit_repaints(demo_copy):
     # Streamlit's browser code replaces #000001 to #000040 in a chart with its theme's colours: the
     # floor of Magma (#000004) was drawn violet.
     at = label_page(params={"labeller": "donna"})
@@ -159,8 +159,8 @@ def test_the_spectrogram_picture_is_black_at_the_floor_and_bright_at_0_db():
     assert picture.getpixel((2, 0)) == tuple(charts.SPECTROGRAM_TABLE[-1])  # loudest: the scale's top
 
 
-def test_a_silent_segment_says_so_in_the_clip_view(demo):
-    db = demo.connect()
+def test_a_silent_segment_says_so_in_the_clip_view(demo_copy):
+    db = demo_copy.connect()
     db.execute("UPDATE segments SET silent = 1 WHERE id = 5")
     db.conn.commit()
     at = label_page(params={"labeller": "donna", "segment": "5"})
@@ -172,7 +172,7 @@ def test_a_silent_segment_says_so_in_the_clip_view(demo):
 
 
 @pytest.mark.parametrize("mode", ["unlabelled_by_me", "random"])
-def test_the_clip_prepared_in_the_background_is_the_one_shown_next(demo, monkeypatch, mode):
+def test_the_clip_prepared_in_the_background_is_the_one_shown_next(demo_copy, monkeypatch, mode):
     from haverford.dashboard import clip
 
     prepared = []
@@ -184,10 +184,10 @@ def test_the_clip_prepared_in_the_background_is_the_one_shown_next(demo, monkeyp
     assert prepared[1]["id"] == at.session_state["label_segment"]
 
 
-def test_prefetch_leaves_the_clip_in_the_caches(demo, monkeypatch):
+def test_prefetch_leaves_the_clip_in_the_caches(demo_copy, monkeypatch):
     from haverford.dashboard import clip
 
-    seg = demo.connect().execute("SELECT s.start_s, t.path FROM segments s JOIN tracks t ON t.id = s.track_id "
+    seg = demo_copy.connect().execute("SELECT s.start_s, t.path FROM segments s JOIN tracks t ON t.id = s.track_id "
                                  "WHERE s.id = 9").fetchone()
     built = []
     real = charts.clip_figure
