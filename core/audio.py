@@ -2,8 +2,9 @@
 
 Two decoders, chosen per format by measurement (``bench/ingest_bench.py``, see
 ``bench/README.md``): libsndfile (``soundfile``) for the formats in ``SNDFILE_FORMATS``,
-where it is at least as fast, and FFmpeg through PyAV (which ships its codecs in the wheel)
-for everything else: AAC/m4a, ALAC, Opus, WMA, and any file libsndfile refuses.
+where it is the faster (MP3 only with a tag that counts its frames), and FFmpeg through PyAV
+(which ships its codecs in the wheel) for everything else: AAC/m4a, ALAC, Opus, Vorbis, WMA,
+and any file libsndfile refuses.
 
 Decoding is streamed block by block (decode → downmix → resample with soxr) so that a
 three-hour file costs a few megabytes, not gigabytes. The length of a file is what actually
@@ -31,10 +32,11 @@ from haverford.core.errors import AudioError
 
 BLOCK_SECONDS = 20.0
 # Formats libsndfile decodes at least as fast as FFmpeg (bench/README.md): sf.info(...).format.
-# Its header frame count is exact for these, except MPEG (read to the end instead).
-# Not MP3: libsndfile stops at the length its header estimates, and for a VBR file without a
-# Xing header that estimate (from the first frame's bitrate) can be a third of the file.
-SNDFILE_FORMATS = {"WAV", "WAVEX", "FLAC", "AIFF", "AU", "W64", "RF64", "CAF"}
+# Its header frame count is exact for these.
+# MP3 too, but only when a Xing, Info or VBRI tag gives the frame count (``_mp3_counts_frames``):
+# libsndfile stops at the length its header states, and without such a tag that is an estimate
+# from the first frame's bitrate, which for a VBR file can be a third of the file (FFmpeg then).
+SNDFILE_FORMATS = {"WAV", "WAVEX", "FLAC", "AIFF", "AU", "W64", "RF64", "CAF", "MP3"}
 SNDFILE_EXACT_LENGTH = SNDFILE_FORMATS
 # A length the header only estimates (MP3 from its first frame's bitrate, when there is no Xing
 # header) is trusted to within this share: shorter still means the file was cut.
@@ -123,6 +125,8 @@ def _probe_sndfile(path: Path) -> AudioInfo | None:
         return None
     if info.format not in SNDFILE_FORMATS or info.samplerate <= 0 or info.channels <= 0:
         return None
+    if info.format == "MP3" and not _mp3_counts_frames(path):
+        return None
     exact = info.format in SNDFILE_EXACT_LENGTH
     if exact and info.frames <= 0:
         raise AudioError("no audio frames in file (the header says 0); "
@@ -132,6 +136,32 @@ def _probe_sndfile(path: Path) -> AudioInfo | None:
     if cut and int(cut.group(2)) < int(cut.group(1)):  # the header's length, not what is left
         frames = int(frames * int(cut.group(1)) / max(1, int(cut.group(2))))
     return AudioInfo(str(path), int(info.samplerate), int(info.channels), max(0, frames), "sndfile", exact)
+
+
+def _mp3_counts_frames(path: Path) -> bool:
+    """Whether the first MPEG audio frame of ``path`` holds a Xing/Info tag with a frame count,
+    or a VBRI tag: the tags that make a decoder's stated length exact.
+
+    The tag sits in the first frame after any ID3v2 tag, right after the side information
+    (17 or 32 bytes in MPEG-1, 9 or 17 in MPEG-2 and 2.5, for mono or not); VBRI 32 bytes in.
+    Sources: the LAME tag specification (gabriel.mp3-tech.org/mp3infotag.html) and the MPEG
+    audio frame header (www.mp3-tech.org/programmer/frame_header.html).
+    """
+    with open(path, "rb") as f:
+        head = f.read(10)
+        start = 0
+        if head[:3] == b"ID3" and len(head) == 10:  # size: four 7-bit bytes, plus a footer if flagged
+            start = 10 + int.from_bytes(bytes(b & 0x7F for b in head[6:10]), "big") + (10 if head[5] & 0x10 else 0)
+        f.seek(start)
+        frame = f.read(200)
+    if len(frame) < 48 or frame[0] != 0xFF or frame[1] & 0xE0 != 0xE0:
+        return False
+    mpeg1, mono = (frame[1] >> 3) & 0x3 == 0x3, (frame[3] >> 6) == 0x3
+    side = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
+    tag = frame[4 + side: 4 + side + 8]
+    if tag[:4] in (b"Xing", b"Info"):
+        return bool(int.from_bytes(tag[4:8], "big") & 0x1)  # the frame count is present
+    return frame[36:40] == b"VBRI"
 
 
 def _probe_ffmpeg(path: Path) -> AudioInfo:

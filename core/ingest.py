@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from haverford.core import audio, features, pool
 from haverford.core.config import DEFAULT_FEATURE
-from haverford.core.discover import AUDIO_EXTENSIONS, Candidate, conflicting_hashes, discover
+from haverford.core.discover import AUDIO_EXTENSIONS, conflicting_hashes, discover
 from haverford.core.errors import AudioError
 from haverford.core.ingest_report import IngestReport
 from haverford.core.intake import Intake, hash_or_error
@@ -32,8 +32,8 @@ from haverford.core.uploads import save_upload
 if TYPE_CHECKING:
     from haverford.core.home import Home
 
-__all__ = ["AUDIO_EXTENSIONS", "Candidate", "IngestReport", "Progress", "compute_missing", "discover", "ingest",
-           "relocate", "save_upload"]
+__all__ = ["AUDIO_EXTENSIONS", "IngestReport", "Progress", "compute_missing", "discover", "ingest", "relocate",
+           "save_upload"]
 
 Progress = Callable[[int, int, str], None]
 

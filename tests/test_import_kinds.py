@@ -6,6 +6,7 @@ values a user would see: durations, segment counts, titles, labels, silent flags
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -86,6 +87,33 @@ def test_2_a_vbr_mp3_without_xing_header_keeps_all_60_seconds(tmp_path, home):
     assert (report.tracks_added, report.segments_added, report.truncated) == (1, 12, [])
     (duration,) = rows(home, "SELECT duration_s FROM tracks")[0]
     assert duration == pytest.approx(60.0, abs=0.1)
+
+
+@pytest.mark.parametrize("lame_args, decoder", [((), "sndfile"), (("-t",), "ffmpeg")])
+def test_an_mp3_goes_to_libsndfile_only_when_a_xing_tag_counts_its_frames(tmp_path, lame_args, decoder):
+    """libsndfile decodes MP3 faster but stops at the stated length: trusted only with a frame count."""
+    wav = write_audio(tmp_path / "src.wav", tone(seconds=21.0, sr=44100), sr=44100)
+    mp3 = tmp_path / "x.mp3"
+    subprocess.run(["lame", "--quiet", "-V2", *lame_args, str(wav), str(mp3)], check=True)
+    info, decoding = audio.probe(mp3), audio.Decoding()
+    n_segments = sum(len(batch) for batch in audio.iter_segments(mp3, info=info, decoding=decoding))
+    assert (info.decoder, n_segments, decoding.truncated) == (decoder, 4, None)
+    assert decoding.duration_s == pytest.approx(21.0, abs=0.06)
+
+
+def test_a_cut_mp3_with_a_xing_tag_keeps_what_decodes_and_says_truncated(tmp_path):
+    wav = write_audio(tmp_path / "src.wav", tone(seconds=30.0, sr=44100), sr=44100)
+    mp3 = tmp_path / "x.mp3"
+    subprocess.run(["lame", "--quiet", "-V2", str(wav), str(mp3)], check=True)
+    data = mp3.read_bytes()
+    mp3.write_bytes(data[: len(data) // 2])
+    info, decoding = audio.probe(mp3), audio.Decoding()
+    n_samples = sum(batch.size for batch in audio.iter_segments(mp3, info=info, decoding=decoding))
+    by_ffmpeg = audio.Decoding()
+    list(audio.mono_blocks(dataclasses.replace(info, decoder="ffmpeg"), by_ffmpeg))
+    assert info.decoder == "sndfile" and n_samples == int(decoding.duration_s / 5) * 5 * SR
+    assert decoding.duration_s == pytest.approx(by_ffmpeg.duration_s, abs=0.05)
+    assert 10.0 < decoding.duration_s < 20.0 and "its header says 30." in decoding.truncated
 
 
 # --- 3. Silence: flagged per segment, at the floor, out of verdicts --------------------------
