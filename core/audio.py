@@ -119,13 +119,16 @@ def probe(path: str | os.PathLike) -> AudioInfo:
 
 def _probe_sndfile(path: Path) -> AudioInfo | None:
     """libsndfile's header, or ``None`` when the format is not one it decodes fastest (or at all)."""
+    counted = _mp3_counts_frames(path)
+    if counted is False:  # decided before libsndfile opens it: its MP3 decoder warns on stderr
+        return None
     try:
         info = sf.info(os.fsencode(path))  # bytes: soundfile cannot encode a non-UTF-8 name itself
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return None
     if info.format not in SNDFILE_FORMATS or info.samplerate <= 0 or info.channels <= 0:
         return None
-    if info.format == "MP3" and not _mp3_counts_frames(path):
+    if info.format == "MP3" and not counted:
         return None
     exact = info.format in SNDFILE_EXACT_LENGTH
     if exact and info.frames <= 0:
@@ -138,9 +141,12 @@ def _probe_sndfile(path: Path) -> AudioInfo | None:
     return AudioInfo(str(path), int(info.samplerate), int(info.channels), max(0, frames), "sndfile", exact)
 
 
-def _mp3_counts_frames(path: Path) -> bool:
+def _mp3_counts_frames(path: Path) -> bool | None:
     """Whether the first MPEG audio frame of ``path`` holds a Xing/Info tag with a frame count,
-    or a VBRI tag: the tags that make a decoder's stated length exact.
+    or a VBRI tag: the tags that make a decoder's stated length exact; ``None`` when the file
+    does not start with an MPEG Layer III frame (after any ID3v2 tag). A file shorter than its
+    Xing tag's byte count by over 1 % was cut: no (FFmpeg reads it, and says it was truncated,
+    where libsndfile's MP3 decoder would print a warning of its own on stderr).
 
     The tag sits in the first frame after any ID3v2 tag, right after the side information
     (17 or 32 bytes in MPEG-1, 9 or 17 in MPEG-2 and 2.5, for mono or not); VBRI 32 bytes in.
@@ -154,13 +160,18 @@ def _mp3_counts_frames(path: Path) -> bool:
             start = 10 + int.from_bytes(bytes(b & 0x7F for b in head[6:10]), "big") + (10 if head[5] & 0x10 else 0)
         f.seek(start)
         frame = f.read(200)
-    if len(frame) < 48 or frame[0] != 0xFF or frame[1] & 0xE0 != 0xE0:
-        return False
+    if len(frame) < 48 or frame[0] != 0xFF or frame[1] & 0xE6 != 0xE2:  # frame sync, Layer III
+        return None
     mpeg1, mono = (frame[1] >> 3) & 0x3 == 0x3, (frame[3] >> 6) == 0x3
     side = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
     tag = frame[4 + side: 4 + side + 8]
     if tag[:4] in (b"Xing", b"Info"):
-        return bool(int.from_bytes(tag[4:8], "big") & 0x1)  # the frame count is present
+        flags = int.from_bytes(tag[4:8], "big")
+        if flags & 0x2:  # a byte count follows the frame count
+            stated = int.from_bytes(frame[4 + side + 12: 4 + side + 16], "big")
+            if path.stat().st_size - start < 0.99 * stated:
+                return False
+        return bool(flags & 0x1)
     return frame[36:40] == b"VBRI"
 
 

@@ -6,7 +6,6 @@ values a user would see: durations, segment counts, titles, labels, silent flags
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sqlite3
@@ -101,7 +100,8 @@ def test_an_mp3_goes_to_libsndfile_only_when_a_xing_tag_counts_its_frames(tmp_pa
     assert decoding.duration_s == pytest.approx(21.0, abs=0.06)
 
 
-def test_a_cut_mp3_with_a_xing_tag_keeps_what_decodes_and_says_truncated(tmp_path):
+def test_a_cut_mp3_with_a_xing_tag_keeps_what_decodes_and_says_truncated(tmp_path, capfd):
+    """Its Xing tag's byte count gives the cut away: FFmpeg reads it, and no decoder warns on stderr."""
     wav = write_audio(tmp_path / "src.wav", tone(seconds=30.0, sr=44100), sr=44100)
     mp3 = tmp_path / "x.mp3"
     subprocess.run(["lame", "--quiet", "-V2", str(wav), str(mp3)], check=True)
@@ -109,11 +109,9 @@ def test_a_cut_mp3_with_a_xing_tag_keeps_what_decodes_and_says_truncated(tmp_pat
     mp3.write_bytes(data[: len(data) // 2])
     info, decoding = audio.probe(mp3), audio.Decoding()
     n_samples = sum(batch.size for batch in audio.iter_segments(mp3, info=info, decoding=decoding))
-    by_ffmpeg = audio.Decoding()
-    list(audio.mono_blocks(dataclasses.replace(info, decoder="ffmpeg"), by_ffmpeg))
-    assert info.decoder == "sndfile" and n_samples == int(decoding.duration_s / 5) * 5 * SR
-    assert decoding.duration_s == pytest.approx(by_ffmpeg.duration_s, abs=0.05)
-    assert 10.0 < decoding.duration_s < 20.0 and "its header says 30." in decoding.truncated
+    assert info.decoder == "ffmpeg" and n_samples == int(decoding.duration_s / 5) * 5 * SR
+    assert 10.0 < decoding.duration_s < 20.0 and decoding.truncated.startswith("the file ends after")
+    assert capfd.readouterr().err == ""
 
 
 # --- 3. Silence: flagged per segment, at the floor, out of verdicts --------------------------
