@@ -153,13 +153,16 @@ def _mp3_counts_frames(path: Path) -> bool | None:
     Sources: the LAME tag specification (gabriel.mp3-tech.org/mp3infotag.html) and the MPEG
     audio frame header (www.mp3-tech.org/programmer/frame_header.html).
     """
-    with open(path, "rb") as f:
-        head = f.read(10)
-        start = 0
-        if head[:3] == b"ID3" and len(head) == 10:  # size: four 7-bit bytes, plus a footer if flagged
-            start = 10 + int.from_bytes(bytes(b & 0x7F for b in head[6:10]), "big") + (10 if head[5] & 0x10 else 0)
-        f.seek(start)
-        frame = f.read(200)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(10)
+            start = 0
+            if head[:3] == b"ID3" and len(head) == 10:  # size: four 7-bit bytes, plus a footer if flagged
+                start = 10 + int.from_bytes(bytes(b & 0x7F for b in head[6:10]), "big") + (10 if head[5] & 0x10 else 0)
+            f.seek(start)
+            frame = f.read(200)
+    except OSError:  # the decoders say what is wrong with an unreadable file
+        return None
     if len(frame) < 48 or frame[0] != 0xFF or frame[1] & 0xE6 != 0xE2:  # frame sync, Layer III
         return None
     mpeg1, mono = (frame[1] >> 3) & 0x3 == 0x3, (frame[3] >> 6) == 0x3
