@@ -173,7 +173,7 @@ def spectrogram_bytes(home: Home, segment_id: int) -> int:
     from haverford.db import tracks as tracks_db
 
     seg = tracks_db.get_segment(home.connect(), segment_id)
-    _, spec = clip.clip_figures(seg["path"], offset=seg["start_s"], duration=seg["end_s"] - seg["start_s"])
+    spec = clip.clip_figure(seg["path"], offset=seg["start_s"], duration=seg["end_s"] - seg["start_s"])
     return len(pio.to_json(spec, validate=False).encode())
 
 

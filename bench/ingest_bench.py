@@ -1,6 +1,7 @@
 """Ingest speed against the cost of decoding alone, per format, and the feature store's read rate.
 
 Usage: python bench/ingest_bench.py FOLDER [--workers N] [--rounds N] [--formats original,m4a,mp3] [--keep DIR]
+                                   [--stages N]
 
 For each format (``original``: the files as they are; ``m4a`` (AAC) and ``mp3``: FOLDER
 converted with ffmpeg into a temporary folder at bench time, keeping the banger/ and
@@ -35,6 +36,7 @@ import av
 import av.error
 import soundfile as sf
 
+from haverford.core import analyse, audio, pool
 from haverford.core.home import Home
 from haverford.core.ingest import AUDIO_EXTENSIONS
 from haverford.db import tracks as tracks_db
@@ -158,6 +160,46 @@ def summarise(fmt: str, result: dict, workers: int) -> None:
     print(f"{fmt}: store read: {n_read} segments of log_mel in {read_s:.3f} s; {bytes_per_segment} bytes per segment")
 
 
+STAGES = {
+    "decode + downmix (audio.mono_blocks)": lambda p, store: _drain(audio.mono_blocks(audio.probe(p), audio.Decoding())),
+    "+ resample to 22,050 Hz (audio.iter_audio)": lambda p, store: _drain(audio.iter_audio(p)),
+    "+ cut into batches of segments (audio.iter_segments)": lambda p, store: _drain(audio.iter_segments(p)),
+    "+ log_mel and silence (analyse.featurise)": lambda p, store: _drain(analyse.featurise(
+        Path(p), ("log_mel",), info=audio.probe(p), decoding=audio.Decoding())),
+    "+ float16 store and hash (analyse.analyse_file)": lambda p, store: analyse.analyse_file(
+        Path(p), digest=analyse.content_hash(Path(p)), store_root=store, feature_names=("log_mel",)),
+}
+
+
+def _drain(blocks) -> None:
+    for _ in blocks:
+        pass
+
+
+def bench_stages(fmt: str, folder: str, n_files: int, rounds: int) -> None:
+    """CPU seconds of each worker step added in turn, in this process, best of ``rounds``."""
+    files = sorted((str(p) for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS),
+                   key=lambda p: -os.path.getsize(p))[:n_files]
+    pool.warm_up()
+    pool._keep_freed_memory()  # as in the forked workers
+    store = tempfile.mkdtemp(prefix="haverford-bench-store-")
+    steps = {f"pure decode, {name}": lambda p, store, name=name: DECODERS[name](p) for name in DECODERS}
+    print(f"{fmt}: CPU seconds over {len(files)} files, one process, best of {rounds}")
+    for name, step in {**steps, **STAGES}.items():
+        best = float("inf")
+        for _ in range(rounds):
+            started = time.process_time()
+            try:
+                for path in files:
+                    step(path, store)
+            except (sf.LibsndfileError, RuntimeError, av.error.FFmpegError):
+                best = float("nan")
+                break
+            best = min(best, time.process_time() - started)
+        print(f"  {name}: {best:.3f} s")
+    shutil.rmtree(store, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder")
@@ -165,6 +207,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--formats", default="original,m4a,mp3", help="comma-separated: original, m4a, mp3")
     parser.add_argument("--keep", metavar="DIR", help="keep the converted files in DIR and reuse them next time")
+    parser.add_argument("--stages", type=int, metavar="N", help="time each worker step on the N largest files instead")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, rounds: {args.rounds} (medians)")
     scratch = Path(args.keep or tempfile.mkdtemp(prefix="haverford-bench-audio-"))
@@ -178,7 +221,10 @@ def main() -> None:
             else:
                 folder = convert(args.folder, fmt, scratch / fmt)
                 print(f"{fmt}: converted with ffmpeg in {time.perf_counter() - started:.1f} s")
-            summarise(fmt, bench_format(folder, args), args.workers)
+            if args.stages:
+                bench_stages(fmt, folder, args.stages, args.rounds)
+            else:
+                summarise(fmt, bench_format(folder, args), args.workers)
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)

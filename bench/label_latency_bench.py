@@ -7,9 +7,10 @@ Playwright) like a labeller:
 1. the first Label page after the server starts: from ``page.goto`` until the questionnaire,
    the audio player and the spectrogram are on the page (and from the server's start);
 2. verdict key → next clip fully shown: ``b`` pressed, until the key map names a new segment,
-   the audio element has loaded the new clip (``readyState`` ≥ 2: playable), the spectrogram
-   shows the new clip's time axis and the BPM box is empty again (the form is reset). Prints
-   every figure, then p50 and p95.
+   the audio element has loaded the new clip (``readyState`` ≥ 2: playable), the clip figure
+   shows the new clip's time axis with a new spectrogram picture in it and the BPM box is empty
+   again (the form is reset). Prints every figure, then p50 and p95, and per press the server's
+   CPU time and the time Chromium's main thread was busy (less distorted by a loaded machine).
 
     python bench/label_latency_bench.py [--segments 100000] [--presses 60]
 """
@@ -37,16 +38,18 @@ SHOWN = """() => {
   const map = document.getElementById('hv-keymap');
   const audio = document.querySelector('audio');
   const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
-  const heat = plots.find(p => p.data && p.data[0] && p.data[0].type === 'heatmap');
+  const clip = plots.find(p => p.layout && p.layout.meta === 'clip');
+  const picture = clip && clip.querySelector('g.layer-above image, g.imagelayer image, image');
   return {segment: map && map.dataset.segment, src: audio && audio.currentSrc, ready: audio ? audio.readyState : 0,
-          x0: heat && heat._fullLayout ? String(heat._fullLayout.xaxis.range[0]) : null,
+          x0: clip && clip._fullLayout && picture ? String(clip._fullLayout.xaxis.range[0]) : null,
+          picture: picture ? picture.getAttribute('href') : null,
           running: !!document.querySelector("[data-testid='stStatusWidget']"),
           bpm: (document.querySelector("input[aria-label='How many beats per minute?']") || {}).value};
 }"""
 NEXT_SHOWN = """(old) => {
   const s = (SHOWN)();
   return s.segment !== old.segment && s.src !== old.src && s.ready >= 2 && s.x0 !== null && s.x0 !== old.x0
-         && s.bpm === '';
+         && s.picture !== old.picture && s.bpm === '';
 }""".replace("SHOWN", SHOWN)
 
 
@@ -76,10 +79,42 @@ def press_and_wait(page) -> tuple[float, float]:
     old = page.evaluate(SHOWN)
     started = time.perf_counter()
     page.keyboard.press("b")
-    page.wait_for_function(f"(old) => ({SHOWN})().segment !== old.segment", arg=old, timeout=60_000, polling="raf")
-    named = time.perf_counter() - started
-    page.wait_for_function(NEXT_SHOWN, arg=old, timeout=60_000, polling="raf")
+    try:
+        page.wait_for_function(f"(old) => ({SHOWN})().segment !== old.segment", arg=old, timeout=60_000,
+                               polling="raf")
+        named = time.perf_counter() - started
+        page.wait_for_function(NEXT_SHOWN, arg=old, timeout=60_000, polling="raf")
+    except Exception:
+        shot = Path(tempfile.gettempdir()) / "label-latency-bench-failure.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"the next clip never showed: before {old}, now {page.evaluate(SHOWN)}; screenshot {shot}",
+              file=sys.stderr)
+        raise
     return named, time.perf_counter() - started
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and all its descendants (Linux ``/proc``): the
+    server's work per press, which the machine's load does not inflate."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    tree, total = {pid}, 0.0
+    for _ in range(4):  # serve → Streamlit → tempo worker
+        tree |= {p for p, (ppid, _) in stats.items() if ppid in tree}
+    for p in tree:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
+
+
+def main_thread_busy(cdp) -> float:
+    """Seconds the page's main thread has spent running tasks so far (Chromium's ``TaskDuration``)."""
+    return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -113,7 +148,12 @@ def main() -> None:
                 first = first_page(page, base)
                 page.wait_for_function("window.__haverfordKeys === true")
                 page.wait_for_timeout(500)
-                times = [press_and_wait(page) for _ in range(args.presses + args.warmup)][args.warmup:]
+                cdp = page.context.new_cdp_session(page)
+                cdp.send("Performance.enable")
+                times = [press_and_wait(page) for _ in range(args.warmup)]
+                cpu, busy = tree_cpu_seconds(proc.pid), main_thread_busy(cdp)
+                times = [press_and_wait(page) for _ in range(args.presses)]
+                cpu, busy = tree_cpu_seconds(proc.pid) - cpu, main_thread_busy(cdp) - busy
                 browser.close()
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -128,6 +168,8 @@ def main() -> None:
           f"min {min(ms):.0f} · max {max(ms):.0f} · n {len(ms)}")
     print(f"of which until the key map names the next segment: p50 {statistics.median(named):.0f} ms · "
           f"p95 {percentile(named, 95):.0f} ms")
+    print(f"per press: server CPU {1000 * cpu / len(times):.0f} ms (haverford serve and its children), "
+          f"Chromium's main thread busy {1000 * busy / len(times):.0f} ms")
 
 
 if __name__ == "__main__":

@@ -37,9 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from haverford.core import benchmarks, classic
-from haverford.core.evaluate import as_pred_probs, majority_baseline, metrics, track_results
+from haverford.core.baselines import majority_baseline
 from haverford.core.home import Home
 from haverford.core.inference import predict_subset
+from haverford.core.metrics import as_pred_probs, metrics, track_results
 from haverford.core.presets import TrainConfig
 from haverford.core.split import Subset, labelled_subsets
 from haverford.core.train import SilentReporter, fit_model, prepare_features

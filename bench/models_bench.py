@@ -5,7 +5,7 @@ package share composer, instruments and mastering, so a split by track still let
 "sounds like naev". Here folds hold out whole packages (``GroupKFold`` on the package, ``--folds``
 folds, stratification impossible with 12 groups): each fold trains the ConvNet (a preset) and the
 three ``core.classic`` models on the other packages' tracks and scores the held-out ones, with
-the same ``core.evaluate.metrics`` and ``track_results`` as the product. Prints one row per model
+the same ``core.metrics.metrics`` and ``track_results`` as the product. Prints one row per model
 and fold, then the means, as JSON lines and a table.
 
     bench/devmusic/fetch_devmusic.sh /work/devmusic
@@ -29,8 +29,8 @@ from sklearn.model_selection import GroupKFold
 
 from haverford.core import classic
 from haverford.core.crosscheck import labelled_arrays
-from haverford.core.evaluate import as_pred_probs, metrics, track_results
 from haverford.core.home import Home
+from haverford.core.metrics import as_pred_probs, metrics, track_results
 from haverford.core.presets import TrainConfig
 from haverford.core.split import Subset
 from haverford.core.vocabulary import TEST, TRAIN, VALIDATION

@@ -1,33 +1,23 @@
-"""One audio file in, its features in the store out: the part of ingest that runs in workers.
+"""One audio file in, its features in the store out: the part of ingest that runs in workers
+(``pool``), and the content hash that names a file's features.
 
-Nothing here touches the database. The workers are forked before the parent process has
-loaded it (sqlite-utils imports pandas, 0.35 s of start-up), and they never load it.
+Nothing here touches the database.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import hashlib
-import multiprocessing
-import os
-import sys
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from haverford.core import audio, features
-from haverford.core.config import DEFAULT_FEATURE, TOP_DB
+from haverford.core.config import TOP_DB
 from haverford.core.errors import AudioError
 from haverford.core.store import FeatureStore
 
 BATCH_SEGMENTS = 32
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt(3) parameters
 
 
 def content_hash(path: Path) -> str:
@@ -85,63 +75,3 @@ def analyse_file(path: Path, *, digest: str, store_root: str, feature_names: tup
              "duration_s": decoding.duration_s, "orig_sr": info.sr, "orig_channels": info.channels,
              "n_segments": len(silent), "size_bytes": path.stat().st_size}
     return {"track": track, "silent": silent, "truncated": decoding.truncated, "features": rows}
-
-
-def warm_up() -> None:
-    """Load the FFT and mel tables once, before the workers fork, so that none loads them again."""
-    features.compute_many([DEFAULT_FEATURE], np.zeros((1, 4096), dtype=np.float32))
-
-
-def default_workers() -> int:
-    """One worker per core this process may use."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-def worker_count(requested: int | None, jobs: int) -> int:
-    """``requested`` workers (default: one per core), but no more than there are jobs."""
-    return max(1, min(requested or default_workers(), jobs or 1))
-
-
-def _keep_freed_memory() -> None:
-    """Ask glibc to keep freed memory for reuse instead of handing it back to the kernel.
-
-    Every batch allocates and frees the same few arrays of 1 to 14 MB; by default glibc maps
-    and unmaps them each time, and the kernel zero-fills every 4 KB page on first touch again:
-    50,000 page faults and 2 % of an ingest. Forked workers inherit the setting. A no-op
-    where the C library is not glibc.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, 64 << 20)
-        libc.mallopt(M_TRIM_THRESHOLD, 512 << 20)
-    except (OSError, AttributeError):
-        pass
-
-
-@contextlib.contextmanager
-def worker_pool(workers: int) -> Iterator[Executor]:
-    """Workers for ``analyse_file``: forked processes when this process has no other threads
-    (the CLI, tests), else threads. Forking a threaded server such as Streamlit can deadlock,
-    and spawned or fork-server workers would re-run the page script that is ``__main__``
-    there; decoding, resampling and FFTs release the GIL, so threads still use both cores.
-
-    BLAS is held to one thread meanwhile, in this process and so in the forked children: the
-    workers already use every core, and OpenBLAS threads inherited across a fork spin instead
-    of working (measured: 50 % more CPU time for the same ingest).
-
-    Threads too once TensorFlow is loaded (a Retrain computing the ``musicnn`` embedding): a
-    child forked from a process whose TensorFlow thread pools exist hangs on its first op.
-    """
-    with threadpool_limits(1):
-        if threading.active_count() > 1 or "tensorflow" in sys.modules:  # a forked TensorFlow can deadlock
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
-                yield pool
-            return
-        warm_up()
-        _keep_freed_memory()
-        gc.freeze()  # keep the collector off the inherited heap, so its pages stay shared
-        try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                yield pool
-        finally:
-            gc.unfreeze()

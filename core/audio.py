@@ -2,8 +2,9 @@
 
 Two decoders, chosen per format by measurement (``bench/ingest_bench.py``, see
 ``bench/README.md``): libsndfile (``soundfile``) for the formats in ``SNDFILE_FORMATS``,
-where it is at least as fast, and FFmpeg through PyAV (which ships its codecs in the wheel)
-for everything else: AAC/m4a, ALAC, Opus, WMA, and any file libsndfile refuses.
+where it is the faster (MP3 only with a tag that counts its frames), and FFmpeg through PyAV
+(which ships its codecs in the wheel) for everything else: AAC/m4a, ALAC, Opus, Vorbis, WMA,
+and any file libsndfile refuses.
 
 Decoding is streamed block by block (decode → downmix → resample with soxr) so that a
 three-hour file costs a few megabytes, not gigabytes. The length of a file is what actually
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,10 +32,11 @@ from haverford.core.errors import AudioError
 
 BLOCK_SECONDS = 20.0
 # Formats libsndfile decodes at least as fast as FFmpeg (bench/README.md): sf.info(...).format.
-# Its header frame count is exact for these, except MPEG (read to the end instead).
-# Not MP3: libsndfile stops at the length its header estimates, and for a VBR file without a
-# Xing header that estimate (from the first frame's bitrate) can be a third of the file.
-SNDFILE_FORMATS = {"WAV", "WAVEX", "FLAC", "AIFF", "AU", "W64", "RF64", "CAF"}
+# Its header frame count is exact for these.
+# MP3 too, but only when a Xing, Info or VBRI tag gives the frame count (``_mp3_counts_frames``):
+# libsndfile stops at the length its header states, and without such a tag that is an estimate
+# from the first frame's bitrate, which for a VBR file can be a third of the file (FFmpeg then).
+SNDFILE_FORMATS = {"WAV", "WAVEX", "FLAC", "AIFF", "AU", "W64", "RF64", "CAF", "MP3"}
 SNDFILE_EXACT_LENGTH = SNDFILE_FORMATS
 # A length the header only estimates (MP3 from its first frame's bitrate, when there is no Xing
 # header) is trusted to within this share: shorter still means the file was cut.
@@ -117,11 +119,16 @@ def probe(path: str | os.PathLike) -> AudioInfo:
 
 def _probe_sndfile(path: Path) -> AudioInfo | None:
     """libsndfile's header, or ``None`` when the format is not one it decodes fastest (or at all)."""
+    counted = _mp3_counts_frames(path)
+    if counted is False:  # decided before libsndfile opens it: its MP3 decoder warns on stderr
+        return None
     try:
         info = sf.info(os.fsencode(path))  # bytes: soundfile cannot encode a non-UTF-8 name itself
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return None
     if info.format not in SNDFILE_FORMATS or info.samplerate <= 0 or info.channels <= 0:
+        return None
+    if info.format == "MP3" and not counted:
         return None
     exact = info.format in SNDFILE_EXACT_LENGTH
     if exact and info.frames <= 0:
@@ -132,6 +139,43 @@ def _probe_sndfile(path: Path) -> AudioInfo | None:
     if cut and int(cut.group(2)) < int(cut.group(1)):  # the header's length, not what is left
         frames = int(frames * int(cut.group(1)) / max(1, int(cut.group(2))))
     return AudioInfo(str(path), int(info.samplerate), int(info.channels), max(0, frames), "sndfile", exact)
+
+
+def _mp3_counts_frames(path: Path) -> bool | None:
+    """Whether the first MPEG audio frame of ``path`` holds a Xing/Info tag with a frame count,
+    or a VBRI tag: the tags that make a decoder's stated length exact; ``None`` when the file
+    does not start with an MPEG Layer III frame (after any ID3v2 tag). A file shorter than its
+    Xing tag's byte count by over 1 % was cut: no (FFmpeg reads it, and says it was truncated,
+    where libsndfile's MP3 decoder would print a warning of its own on stderr).
+
+    The tag sits in the first frame after any ID3v2 tag, right after the side information
+    (17 or 32 bytes in MPEG-1, 9 or 17 in MPEG-2 and 2.5, for mono or not); VBRI 32 bytes in.
+    Sources: the LAME tag specification (gabriel.mp3-tech.org/mp3infotag.html) and the MPEG
+    audio frame header (www.mp3-tech.org/programmer/frame_header.html).
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(10)
+            start = 0
+            if head[:3] == b"ID3" and len(head) == 10:  # size: four 7-bit bytes, plus a footer if flagged
+                start = 10 + int.from_bytes(bytes(b & 0x7F for b in head[6:10]), "big") + (10 if head[5] & 0x10 else 0)
+            f.seek(start)
+            frame = f.read(200)
+    except OSError:  # the decoders say what is wrong with an unreadable file
+        return None
+    if len(frame) < 48 or frame[0] != 0xFF or frame[1] & 0xE6 != 0xE2:  # frame sync, Layer III
+        return None
+    mpeg1, mono = (frame[1] >> 3) & 0x3 == 0x3, (frame[3] >> 6) == 0x3
+    side = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
+    tag = frame[4 + side: 4 + side + 8]
+    if tag[:4] in (b"Xing", b"Info"):
+        flags = int.from_bytes(tag[4:8], "big")
+        if flags & 0x2:  # a byte count follows the frame count
+            stated = int.from_bytes(frame[4 + side + 12: 4 + side + 16], "big")
+            if path.stat().st_size - start < 0.99 * stated:
+                return False
+        return bool(flags & 0x1)
+    return frame[36:40] == b"VBRI"
 
 
 def _probe_ffmpeg(path: Path) -> AudioInfo:
@@ -167,22 +211,34 @@ def _check_block(block: np.ndarray) -> None:
 def to_mono(block: np.ndarray) -> np.ndarray:
     """Average the channels of ``block`` [shape=(n, channels)] → (n,), as ``librosa.to_mono``.
 
-    Adding the columns (one pass reading both) is several times faster than
-    ``block.mean(axis=1)``, a reduction over a short strided axis that cost more than the
-    whole STFT. A mono block comes back as a view.
+    A mono block comes back as a view.
     """
-    if block.shape[1] == 1:
-        return block[:, 0]
-    y = np.add(block[:, 0], block[:, 1])
-    for channel in range(2, block.shape[1]):
-        y += block[:, channel]
-    y *= np.float32(1.0 / block.shape[1])
+    return downmix(block.T)
+
+
+def downmix(channels: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Average equal-length channels [each shape=(n,); or an array of shape=(channels, n)]
+    → (n,), as ``librosa.to_mono``.
+
+    Adding whole channels (one pass reading both) is several times faster than
+    ``block.mean(axis=1)``, a reduction over a short strided axis that cost more than the
+    whole STFT. Taking the channels as separate arrays lets FFmpeg's planes be mixed where
+    they lie, without first stacking them into one array. One channel comes back as is.
+    """
+    if len(channels) == 1:
+        return channels[0]
+    y = np.add(channels[0], channels[1])
+    for channel in channels[2:]:
+        y += channel
+    y *= np.float32(1.0 / len(channels))
     return y
 
 
-def _sndfile_blocks(info: AudioInfo, decoding: Decoding, *, start: int, stop: int | None) -> Iterator[np.ndarray]:
-    """Blocks [shape=(n, channels)] from libsndfile, read until the end of the data, not the
-    header's frame count (an MPEG header only estimates it)."""
+def _sndfile_blocks(info: AudioInfo, decoding: Decoding, *, start: int,
+                    stop: int | None) -> Iterator[Sequence[np.ndarray]]:
+    """Blocks from libsndfile as channels [shape=(channels, n), a view of the interleaved
+    frames], read until the end of the data, not the header's frame count (an MPEG header only
+    estimates it)."""
     blocksize = max(1, int(BLOCK_SECONDS * info.sr))
     try:
         with sf.SoundFile(os.fsencode(info.path)) as f:
@@ -194,7 +250,7 @@ def _sndfile_blocks(info: AudioInfo, decoding: Decoding, *, start: int, stop: in
                 if len(block) == 0:
                     break
                 decoding.frames += len(block)
-                yield block
+                yield block.T
     except (sf.LibsndfileError, RuntimeError) as exc:
         if decoding.frames == 0:  # FFmpeg may still read it (it resyncs where libsndfile gives up)
             yield from _ffmpeg_blocks(replace(info, decoder="ffmpeg"), decoding, start=start, stop=stop)
@@ -219,14 +275,16 @@ def _stopped_early(decoding: Decoding, exc: BaseException) -> None:
     decoding.truncated = f"decoding stopped after {decoding.duration_s:.2f} s ({_reason(exc)})"
 
 
-def _ffmpeg_blocks(info: AudioInfo, decoding: Decoding, *, start: int, stop: int | None) -> Iterator[np.ndarray]:
-    """Blocks [shape=(n, channels)] from FFmpeg, about ``BLOCK_SECONDS`` each."""
+def _ffmpeg_blocks(info: AudioInfo, decoding: Decoding, *, start: int,
+                   stop: int | None) -> Iterator[Sequence[np.ndarray]]:
+    """Blocks from FFmpeg as channels (a list of float32 arrays [shape=(n,)]), about
+    ``BLOCK_SECONDS`` each."""
     try:
         for planes in _ffmpeg_planes(info, start=start, block=max(1, int(BLOCK_SECONDS * info.sr))):
             if stop is not None:
-                planes = planes[:, : stop - start - decoding.frames]
-            decoding.frames += planes.shape[1]
-            yield planes.T
+                planes = [plane[: stop - start - decoding.frames] for plane in planes]
+            decoding.frames += len(planes[0])
+            yield planes
             if stop is not None and decoding.frames >= stop - start:
                 return
     except av.error.FFmpegError as exc:
@@ -235,8 +293,9 @@ def _ffmpeg_blocks(info: AudioInfo, decoding: Decoding, *, start: int, stop: int
         _check_complete(info, decoding, start=start)
 
 
-def _ffmpeg_planes(info: AudioInfo, *, start: int, block: int) -> Iterator[np.ndarray]:
-    """Decoded audio as planar float32 [shape=(channels, n)], n about ``block``, from ``start`` on.
+def _ffmpeg_planes(info: AudioInfo, *, start: int, block: int) -> Iterator[list[np.ndarray]]:
+    """Decoded audio as one float32 array per channel [shape=(n,)], n about ``block``, from
+    ``start`` on.
 
     Frames (1,024 samples or fewer) are gathered in FFmpeg's audio FIFO and converted ``block``
     samples at a time: a NumPy conversion per frame cost half as much again as decoding Vorbis.
@@ -281,28 +340,34 @@ def _first_sample(frame, sr: int, *, default: int) -> int:
     return int(round(float(frame.pts * frame.time_base) * sr)) if frame.pts is not None else default
 
 
-def _drain(frame, *, skip: int) -> Iterator[np.ndarray]:
-    """One FIFO read as planar float32, less ``skip`` samples at its start (nothing if empty)."""
-    planes = _as_float_planes(frame)[:, skip:]
-    if planes.shape[1]:
+def _drain(frame, *, skip: int) -> Iterator[list[np.ndarray]]:
+    """One FIFO read as float32 channels, less ``skip`` samples at their start (nothing if empty)."""
+    planes = [plane[skip:] for plane in _as_float_planes(frame)]
+    if len(planes[0]):
         yield planes
 
 
 _INT_SCALE = {"u8": 1 / 128, "s16": 1 / 2**15, "s32": 1 / 2**31, "s64": 1 / 2**63}
 
 
-def _as_float_planes(frame) -> np.ndarray:
-    """An ``av.AudioFrame`` as float32 [shape=(channels, n)], integers scaled to [-1, 1) as
-    libsndfile scales them (s16 / 32768)."""
+def _as_float_planes(frame) -> list[np.ndarray]:
+    """An ``av.AudioFrame`` as one float32 array per channel [shape=(n,)], integers scaled to
+    [-1, 1) as libsndfile scales them (s16 / 32768).
+
+    Planar float frames (what the AAC, MP3, Vorbis and Opus decoders give) are read in place,
+    each plane a view of FFmpeg's buffer: no copy before the downmix.
+    """
+    if frame.format.name == "fltp":
+        return [np.frombuffer(plane, dtype=np.float32, count=frame.samples) for plane in frame.planes]
     array = frame.to_ndarray()
     if frame.format.is_packed:
         array = array.reshape(-1, frame.layout.nb_channels).T
     kind = frame.format.name.rstrip("p")
     if kind == "u8":
-        return (array.astype(np.float32) - 128) * np.float32(_INT_SCALE[kind])
-    if kind in _INT_SCALE:
-        return array.astype(np.float32) * np.float32(_INT_SCALE[kind])
-    return array.astype(np.float32, copy=False)
+        array = (array.astype(np.float32) - 128) * np.float32(_INT_SCALE[kind])
+    elif kind in _INT_SCALE:
+        array = array.astype(np.float32) * np.float32(_INT_SCALE[kind])
+    return list(array.astype(np.float32, copy=False))
 
 
 def mono_blocks(info: AudioInfo, decoding: Decoding, *, start: int = 0,
@@ -315,8 +380,8 @@ def mono_blocks(info: AudioInfo, decoding: Decoding, *, start: int = 0,
     """
     decoding.sr = info.sr
     source = _sndfile_blocks if info.decoder == "sndfile" else _ffmpeg_blocks
-    for block in source(info, decoding, start=start, stop=stop):
-        mono = to_mono(block)
+    for channels in source(info, decoding, start=start, stop=stop):
+        mono = downmix(channels)
         _check_block(mono)  # NaN and ±inf survive the downmix, so one check suffices
         yield mono
 
@@ -454,10 +519,11 @@ def why_silent(path: str | os.PathLike, *, threshold_db: float = SILENCE_DBFS) -
     info = probe(path)
     peak, ac_peak, mono_peak = 0.0, 0.0, 0.0
     source = _sndfile_blocks if info.decoder == "sndfile" else _ffmpeg_blocks
-    for block in source(info, Decoding(sr=info.sr), start=0, stop=None):
-        peak = max(peak, float(np.abs(block).max(initial=0.0)))
-        ac_peak = max(ac_peak, float(np.abs(block - block.mean(axis=0)).max(initial=0.0)))
-        mono_peak = max(mono_peak, float(np.abs(to_mono(block)).max(initial=0.0)))
+    for channels in source(info, Decoding(sr=info.sr), start=0, stop=None):
+        for channel in channels:
+            peak = max(peak, float(np.abs(channel).max(initial=0.0)))
+            ac_peak = max(ac_peak, float(np.abs(channel - channel.mean()).max(initial=0.0)))
+        mono_peak = max(mono_peak, float(np.abs(downmix(channels)).max(initial=0.0)))
     audible = 10 ** (threshold_db / 20)
     if peak == 0.0:
         return "silent: every sample is zero (digital silence)"

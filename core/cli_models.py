@@ -10,6 +10,7 @@ import getpass
 import os
 import sys
 
+from haverford.core.cli_output import TqdmReporter, nothing_processed
 from haverford.core.cli_types import positive_int
 from haverford.core.config import DEFAULT_FEATURE
 from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES
@@ -136,7 +137,6 @@ def configure_predict(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_predict(args) -> dict:
-    from haverford.core.cli import nothing_processed
     from haverford.core.home import Home
 
     home = Home(args.home, create=False)
@@ -158,41 +158,6 @@ def predict_text(out: dict) -> str:
                      f"({len(t['segments'])} segments)")
     lines += [f"error {e['path']}: {e['error']}" for e in out["errors"]]
     return "\n".join(lines)
-
-
-class TqdmReporter:
-    """Training progress on stderr: one tqdm bar per stage, a line per epoch."""
-
-    def __init__(self):
-        self.bar, self.name = None, None
-
-    def __enter__(self) -> TqdmReporter:
-        return self
-
-    def stage(self, name: str, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if name != self.name:
-            self._close()
-            self.bar = tqdm(total=total, desc=name, file=sys.stderr, dynamic_ncols=True, leave=False)
-            self.name = name
-        self.bar.total = total
-        self.bar.n = done
-        self.bar.refresh()
-
-    def epoch(self, epoch: int, metrics: dict) -> None:
-        from tqdm import tqdm
-
-        text = " ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-        tqdm.write(f"epoch {epoch}: {text}", file=sys.stderr)
-
-    def _close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    def __exit__(self, *exc) -> None:
-        self._close()
 
 
 def _user() -> str:

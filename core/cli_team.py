@@ -12,6 +12,7 @@ import getpass
 import json
 import sys
 
+from haverford.core.cli_output import FileProgress
 from haverford.core.errors import HaverfordError
 
 
@@ -106,10 +107,9 @@ def configure_backup(p: argparse.ArgumentParser) -> None:
 
 def cmd_backup(args) -> dict:
     from haverford.core.backup import backup
-    from haverford.core.cli import _progress
     from haverford.core.home import Home
 
-    with _progress("backup", unit="file", quiet=False) as progress:
+    with FileProgress("backup", unit="file") as progress:
         out = backup(Home(args.home, create=False), args.out, features=not args.no_features, progress=progress)
     return {k: out[k] for k in ("path", "created_at", "schema_version", "counts", "missing", "seconds")} | {
         "files": len(out["files"])}
@@ -131,10 +131,9 @@ def configure_restore(p: argparse.ArgumentParser) -> None:
 
 def cmd_restore(args) -> dict:
     from haverford.core.backup import restore
-    from haverford.core.cli import _progress
     from haverford.core.home import Home
 
-    with _progress("restore", unit="file", quiet=False) as progress:
+    with FileProgress("restore", unit="file") as progress:
         return restore(args.backup, Home(args.home), replace=args.replace, progress=progress)
 
 

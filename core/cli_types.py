@@ -4,6 +4,26 @@ from __future__ import annotations
 
 import argparse
 
+from haverford.core.errors import HaverfordError
+
+
+class UsageError(HaverfordError):
+    """Bad command-line arguments."""
+
+
+def labeller_name(text: str) -> str:
+    """A labeller's name as given on the command line, trimmed: 1-100 characters.
+
+    Raises
+    ------
+    UsageError
+        When it is empty or longer than 100 characters.
+    """
+    text = text.strip()
+    if not text or len(text) > 100:
+        raise UsageError("labeller name must be 1-100 characters")
+    return text
+
 
 def positive_int(text: str) -> int:
     """A whole number ≥ 1."""

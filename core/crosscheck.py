@@ -189,7 +189,7 @@ def _subset(data: dict[str, np.ndarray], mask: np.ndarray) -> Subset:
 
 def score_rows(data: dict[str, np.ndarray], folds: np.ndarray, p_banger: np.ndarray) -> tuple[list[dict], str]:
     """The rows stored in ``crosscheck_scores`` and the issue-finding method."""
-    from haverford.core.evaluate import as_pred_probs
+    from haverford.core.metrics import as_pred_probs
 
     pred_probs = as_pred_probs(p_banger)
     confidence = self_confidence(data["labels"], pred_probs)

@@ -1,58 +1,30 @@
-"""Evaluation of a model on its held-out test tracks, and the baselines on the same tracks.
+"""A model's evaluation on the test tracks it held out when it was trained, read from the library:
+the figures (``core.metrics``), the baselines on the same segments (``core.baselines``), how far
+the labels moved since training (``Freshness``), and the misclassified segments.
 
-Numbers come from scikit-learn. Every result carries its split (``Split``): the test tracks are
-the ones the model held out when it was trained (``models.params["split"]["test"]``), so segments
-of one track are never on both sides. Labels are the current consensus verdicts (1 = banger);
-``pred_probs`` columns follow ``core.model.CLASSES``: ``[:, 0]`` not a banger, ``[:, 1]`` banger.
+Every result carries its split (``Split``): the test tracks are the ones the model held out when
+it was trained (``models.params["split"]["test"]``), so segments of one track are never on both
+sides. Labels are the current consensus verdicts (1 = banger); ``pred_probs`` columns follow
+``core.vocabulary.CLASSES``: ``[:, 0]`` not a banger, ``[:, 1]`` banger.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_curve,
-    precision_recall_fscore_support,
-    roc_auc_score,
-    roc_curve,
-)
 
+from haverford.core.baselines import MAJORITY, Rivals, baselines, labeller_guesses
 from haverford.core.errors import HaverfordError
 from haverford.core.haverford import algorithm_verdicts
 from haverford.core.home import Home
-from haverford.core.vocabulary import BANGER, CLASSES, VERDICTS, consensus, majority_class
+from haverford.core.metrics import Metrics, as_pred_probs, check_threshold, metrics, track_results
+from haverford.core.vocabulary import BANGER
 from haverford.db import evaluation as eval_db
 from haverford.db import library as library_db
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db
-
-MAJORITY = "majority class"  # the baseline row's name
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """Classification metrics at one decision threshold (None where undefined, e.g. AUC on one class).
-
-    ``confusion`` is ``[[TN, FP], [FN, TP]]`` with banger as the positive class.
-    """
-
-    n: int
-    threshold: float
-    accuracy: float | None
-    balanced_accuracy: float | None
-    precision: float | None
-    recall: float | None
-    f1: float | None
-    roc_auc: float | None
-    confusion: list[list[int]]
 
 
 @dataclass(frozen=True)
@@ -100,24 +72,6 @@ class Freshness:
     def to_json(self) -> dict:
         return {"trained_at": self.trained_at, "changed_since_training": self.changed,
                 "new_since_training": self.added, "known": self.known, "stale": self.stale, "text": self.text}
-
-
-@dataclass(frozen=True)
-class Rivals:
-    """What the baselines need besides the ConvNet, loaded once per evaluation.
-
-    ``algorithm`` is Haverford's algorithm per test segment (1 banger, 0 not, NaN where the
-    answers are incomplete); ``labellers`` maps a name to (that person's verdicts, the majority of
-    the *other* labellers on the same segments), 1 / 0 each, segments where the others tie or are
-    absent left out; ``train_counts`` are the training labels per verdict.
-    """
-
-    train_counts: dict[str, int]
-    algorithm: np.ndarray
-    labellers: dict[str, tuple[np.ndarray, np.ndarray]]
-    models: list[dict] = field(default_factory=list)  # the other models of the same run (``sibling_scores``)
-    name: str = "ConvNet"  # the evaluated model's name in the table
-    fit_seconds: float | None = None  # the evaluated model's
 
 
 @dataclass(frozen=True)
@@ -171,226 +125,6 @@ class Evaluation:
                 "labels": self.freshness.to_json() if self.freshness else None,
                 "baselines": self.baselines, "tracks": self.tracks}
 
-
-# --- metrics and curves ------------------------------------------------------------------------
-
-def check_inputs(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``labels`` (N,) in {0, 1} and ``pred_probs`` (N, 2); return them as arrays."""
-    labels, pred_probs = np.asarray(labels), np.asarray(pred_probs, dtype=np.float64)
-    if labels.ndim != 1 or pred_probs.shape != (len(labels), 2):
-        raise HaverfordError(f"labels must be (N,) and pred_probs (N, 2); got {labels.shape} and "
-                             f"{pred_probs.shape}")
-    if len(labels) and not np.isin(labels, (0, 1)).all():
-        raise HaverfordError(f"labels must be 0 (not a banger) or 1 (banger); got {np.unique(labels)}")
-    return labels.astype(np.int64), pred_probs
-
-
-def as_pred_probs(p_banger: np.ndarray) -> np.ndarray:
-    """Two-column probabilities from p(banger).
-
-    Parameters
-    ----------
-    p_banger : np.ndarray [shape=(n,)]
-
-    Returns
-    -------
-    np.ndarray [shape=(n, 2)], columns (not a banger, banger)
-    """
-    p = np.asarray(p_banger, dtype=np.float64).reshape(-1)
-    return np.column_stack([1.0 - p, p])
-
-
-def _check_threshold(threshold: float) -> float:
-    if not 0.0 <= float(threshold) <= 1.0:
-        raise HaverfordError(f"threshold must be between 0 and 1, got {threshold}")
-    return float(threshold)
-
-
-def metrics(labels: np.ndarray, pred_probs: np.ndarray, *, threshold: float = 0.5) -> Metrics:
-    """Accuracy, balanced accuracy, precision, recall, F1 (banger positive), ROC AUC, confusion.
-
-    Parameters
-    ----------
-    labels : np.ndarray [shape=(n,)], 1 = banger
-    pred_probs : np.ndarray [shape=(n, 2)]
-    threshold : predict banger when ``pred_probs[:, 1] >= threshold``
-    """
-    labels, pred_probs = check_inputs(labels, pred_probs)
-    threshold = _check_threshold(threshold)
-    if not len(labels):
-        return Metrics(0, threshold, None, None, None, None, None, None, [[0, 0], [0, 0]])
-    pred = (pred_probs[:, 1] >= threshold).astype(np.int64)
-    confusion = confusion_matrix(labels, pred, labels=[0, 1]).tolist()
-    precision, recall, f1, _ = precision_recall_fscore_support(labels, pred, average="binary", pos_label=1,
-                                                               zero_division=0)
-    with warnings.catch_warnings():  # one class only: balanced accuracy warns, still defined
-        warnings.simplefilter("ignore")
-        balanced = float(balanced_accuracy_score(labels, pred))
-    auc = float(roc_auc_score(labels, pred_probs[:, 1])) if len(np.unique(labels)) == 2 else None
-    return Metrics(len(labels), threshold, float(accuracy_score(labels, pred)), balanced, float(precision),
-                   float(recall), float(f1), auc, confusion)
-
-
-def curves(labels: np.ndarray, pred_probs: np.ndarray, *, n_bins: int = 10) -> dict:
-    """ROC and precision-recall curves, the reliability diagram and score histograms.
-
-    Returns
-    -------
-    dict with ``roc`` {fpr, tpr, thresholds}, ``pr`` {precision, recall, thresholds},
-    ``calibration`` {prob_pred, prob_true, counts} (uniform bins), ``histogram`` {edges,
-    banger, not_a_banger} (counts of p_banger per true verdict); curves are empty lists when the
-    test set lacks a class.
-    """
-    labels, pred_probs = check_inputs(labels, pred_probs)
-    p = pred_probs[:, 1]
-    out = {"roc": {"fpr": [], "tpr": [], "thresholds": []},
-           "pr": {"precision": [], "recall": [], "thresholds": []},
-           "calibration": {"prob_pred": [], "prob_true": [], "counts": []}, "histogram": histogram(labels, p)}
-    if len(np.unique(labels)) < 2:
-        return out
-    fpr, tpr, roc_t = roc_curve(labels, p)
-    precision, recall, pr_t = precision_recall_curve(labels, p)
-    prob_true, prob_pred = calibration_curve(labels, p, n_bins=n_bins, strategy="uniform")
-    out["roc"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "thresholds": np.clip(roc_t, 0, 1).tolist()}
-    out["pr"] = {"precision": precision.tolist(), "recall": recall.tolist(), "thresholds": pr_t.tolist()}
-    counts = np.histogram(p, bins=np.linspace(0, 1, n_bins + 1))[0]
-    out["calibration"] = {"prob_pred": prob_pred.tolist(), "prob_true": prob_true.tolist(),
-                          "counts": counts[counts > 0].tolist()}
-    return out
-
-
-def histogram(labels: np.ndarray, p_banger: np.ndarray, *, n_bins: int = 20) -> dict:
-    """Counts of p_banger in ``n_bins`` equal bins, separately for each true verdict."""
-    edges = np.linspace(0, 1, n_bins + 1)
-    return {"edges": edges.tolist(),
-            "banger": np.histogram(p_banger[labels == 1], bins=edges)[0].tolist(),
-            "not_a_banger": np.histogram(p_banger[labels == 0], bins=edges)[0].tolist()}
-
-
-def track_results(labels: np.ndarray, pred_probs: np.ndarray, track_ids: np.ndarray, *,
-                  threshold: float = 0.5) -> tuple[list[dict], np.ndarray, np.ndarray]:
-    """Track verdicts from the mean segment score against each track's label.
-
-    A track's label is the majority of its segments' labels (``vocabulary.majority_class``, the
-    rule that stratifies the split); a track whose segments tie has no label (``label`` None,
-    ``correct`` None) and is left out of ``track_labels`` and ``track_probs``.
-
-    Returns
-    -------
-    rows : ``{track_id, segments, banger_share, mean_p_banger, label, predicted, correct}``
-    track_labels : np.ndarray [shape=(n_labelled_tracks,)]
-    track_probs : np.ndarray [shape=(n_labelled_tracks, 2)]
-    """
-    labels, pred_probs = check_inputs(labels, pred_probs)
-    tracks, inverse, sizes = np.unique(track_ids, return_inverse=True, return_counts=True)
-    n_banger = np.bincount(inverse, weights=labels, minlength=len(tracks))
-    mean_p = np.bincount(inverse, weights=pred_probs[:, 1], minlength=len(tracks)) / np.maximum(sizes, 1)
-    truth = [majority_class(b, n - b) for b, n in zip(n_banger, sizes, strict=False)]
-    predicted = [CLASSES[int(m >= threshold)] for m in mean_p]
-    rows = [{"track_id": int(t), "segments": int(n), "banger_share": float(b / n), "mean_p_banger": float(m),
-             "label": y, "predicted": g, "correct": None if y is None else y == g}
-            for t, n, b, m, y, g in zip(tracks, sizes, n_banger, mean_p, truth, predicted, strict=False)]
-    keep = np.array([y is not None for y in truth], dtype=bool)
-    track_labels = np.array([int(y == BANGER) for y in truth if y is not None], dtype=np.int64)
-    return rows, track_labels, as_pred_probs(mean_p[keep])
-
-
-# --- baselines ---------------------------------------------------------------------------------
-
-def baseline_row(name: str, labels: np.ndarray, guesses: np.ndarray, *, note: str = "",
-                 tracks: int | None = None) -> dict:
-    """Accuracy and balanced accuracy of hard guesses (1 = banger) against ``labels``.
-
-    Rows of hard guesses have no ROC AUC, track accuracy or fit time (None), unlike ``model_row``'s.
-    """
-    row = {"name": name, "segments": len(labels), "tracks": tracks, "accuracy": None,
-           "balanced_accuracy": None, "f1": None, "roc_auc": None, "track_accuracy": None,
-           "fit_seconds": None, "model_id": None, "note": note}
-    if len(labels):
-        guesses = np.asarray(guesses).astype(np.int64)
-        with warnings.catch_warnings():  # one class only: balanced accuracy warns, still defined
-            warnings.simplefilter("ignore")
-            row.update(accuracy=float(accuracy_score(labels, guesses)),
-                       balanced_accuracy=float(balanced_accuracy_score(labels, guesses)),
-                       f1=float(f1_score(labels, guesses, zero_division=0)))
-    return row
-
-
-def majority_baseline(labels: np.ndarray, train_counts: dict[str, int], *, tracks: int) -> dict:
-    """The one majority baseline: always answer the majority class of the training labels (a tie
-    answers banger), scored on the test segments ``labels``."""
-    majority = max(CLASSES, key=lambda c: (train_counts.get(c, 0), c == BANGER))
-    guesses = np.full(len(labels), float(majority == BANGER))
-    return baseline_row(MAJORITY, labels, guesses, tracks=tracks,
-                        note=f"always '{majority}' (majority of {sum(train_counts.values())} training labels)")
-
-
-def algorithm_baseline(labels: np.ndarray, algorithm: np.ndarray, convnet_p: np.ndarray, *,
-                       threshold: float, name: str = "ConvNet") -> list[dict]:
-    """Haverford's algorithm on the segments whose answers are complete, and the ConvNet on exactly those.
-
-    Parameters
-    ----------
-    labels : np.ndarray [shape=(n,)]
-    algorithm : np.ndarray [shape=(n,)], 1 / 0, NaN where the answers are incomplete
-    convnet_p : np.ndarray [shape=(n,)], p_banger
-    """
-    keep = ~np.isnan(algorithm)
-    note = f"on the {int(keep.sum())} of {len(labels)} test segments whose answers are complete"
-    return [baseline_row("Haverford's algorithm", labels[keep], algorithm[keep], note=note),
-            baseline_row(f"{name}, same segments", labels[keep], (convnet_p[keep] >= threshold).astype(float),
-                         note=note)]
-
-
-def labeller_baselines(labellers: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[dict]:
-    """Each labeller's latest verdicts against the majority of the other labellers (leave one out)."""
-    return [baseline_row(f"labeller {name}", others, guesses,
-                         note=f"vs the other labellers' majority on {len(guesses)} test segments")
-            for name, (guesses, others) in sorted(labellers.items()) if len(guesses)]
-
-
-def model_baseline(name: str, labels: np.ndarray, p_banger: np.ndarray, track_ids: np.ndarray, *,
-                   threshold: float, model_id: int, fit_seconds: float | None, note: str = "") -> dict:
-    """A learned model's row: the same ``metrics`` and ``track_results`` as the evaluated model's figures.
-
-    Parameters
-    ----------
-    labels, track_ids : np.ndarray [shape=(n,)], the test segments
-    p_banger : np.ndarray [shape=(n,)], NaN where the model has not scored a segment (left out)
-    """
-    keep = ~np.isnan(np.asarray(p_banger, dtype=np.float64))
-    probs = as_pred_probs(np.asarray(p_banger)[keep])
-    segment = metrics(labels[keep], probs, threshold=threshold)
-    _, track_labels, track_probs = track_results(labels[keep], probs, track_ids[keep], threshold=threshold)
-    return {"name": name, "segments": segment.n, "tracks": len(np.unique(track_ids[keep])),
-            "accuracy": segment.accuracy, "balanced_accuracy": segment.balanced_accuracy, "f1": segment.f1,
-            "roc_auc": segment.roc_auc,
-            "track_accuracy": metrics(track_labels, track_probs, threshold=threshold).accuracy,
-            "fit_seconds": fit_seconds, "model_id": model_id,
-            "note": note or f"model {model_id} at threshold {threshold:g}"}
-
-
-def other_model_baselines(labels: np.ndarray, track_ids: np.ndarray, models: list[dict], *,
-                          threshold: float) -> list[dict]:
-    """The other models trained in the same run, on exactly the same test segments."""
-    return [model_baseline(m["name"], labels, m["p_banger"], track_ids, threshold=threshold, model_id=m["model_id"],
-                           fit_seconds=m["fit_seconds"], note=f"model {m['model_id']}, same run and split")
-            for m in models]
-
-
-def baselines(labels: np.ndarray, p_banger: np.ndarray, rivals: Rivals, *, threshold: float,
-              tracks: int, model_id: int, track_ids: np.ndarray) -> list[dict]:
-    """The table the seed wished for: every rival on the same test tracks, the evaluated model last."""
-    rows = [majority_baseline(labels, rivals.train_counts, tracks=tracks)]
-    rows += algorithm_baseline(labels, rivals.algorithm, p_banger, threshold=threshold, name=rivals.name)
-    rows += labeller_baselines(rivals.labellers)
-    rows += other_model_baselines(labels, track_ids, rivals.models, threshold=threshold)
-    rows.append(model_baseline(rivals.name, labels, p_banger, track_ids, threshold=threshold, model_id=model_id,
-                               fit_seconds=rivals.fit_seconds))
-    return rows
-
-
-# --- a model's evaluation ----------------------------------------------------------------------
 
 def model_row(db, model_id: int | None) -> dict:
     """The model asked for, else the active one; the error says how to get one."""
@@ -458,32 +192,10 @@ def sibling_scores(db, model: dict, segment_ids: np.ndarray) -> list[dict]:
     return out
 
 
-def labeller_guesses(rows: list[dict], segment_ids: np.ndarray, *,
-                     verdict_question: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Labeller → (their verdicts, the other labellers' majority), 1 / 0, from latest-answer rows.
-
-    Comparing a labeller with a consensus that holds their own vote would flatter them, so each
-    is compared with the others only; segments where the others tie or nobody else answered
-    are left out.
-    """
-    wanted = {int(s) for s in segment_ids}
-    votes: dict[int, dict[str, str]] = {}
-    for r in rows:
-        if r["question_id"] == verdict_question and r["value"] in VERDICTS and int(r["segment_id"]) in wanted:
-            votes.setdefault(int(r["segment_id"]), {})[r["labeller"]] = r["value"]
-    people: dict[str, list[tuple[float, float]]] = {}
-    for by_labeller in votes.values():
-        for name, guess in by_labeller.items():
-            others = consensus(v for who, v in by_labeller.items() if who != name)
-            if guess in CLASSES and others in CLASSES:
-                people.setdefault(name, []).append((float(guess == BANGER), float(others == BANGER)))
-    return {name: (np.array([g for g, _ in pairs]), np.array([o for _, o in pairs])) for name, pairs in people.items()}
-
-
 def score(model_id: int, split: Split, labels: np.ndarray, pred_probs: np.ndarray, track_ids: np.ndarray,
           segment_ids: np.ndarray, rivals: Rivals, *, threshold: float) -> Evaluation:
     """Metrics, per-track results and baselines at ``threshold`` (pure numpy)."""
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     tracks, track_labels, track_probs = track_results(labels, pred_probs, track_ids, threshold=threshold)
     return Evaluation(model_id, split, threshold, labels, pred_probs, track_ids, segment_ids, rivals,
                       metrics=metrics(labels, pred_probs, threshold=threshold),
@@ -497,7 +209,7 @@ def evaluate_model(home: Home, model_id: int | None = None, *, threshold: float 
 
     Raises ``HaverfordError`` when there is no model or it has no scored, labelled test segments.
     """
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     db = home.connect()
     model = model_row(db, model_id)
     split, data = test_data(db, model)
@@ -526,7 +238,7 @@ def misclassified(home: Home, model_id: int | None = None, *, threshold: float =
     Returns ``{"model": row, "rows": [...], "total", "reviewed", "labels": Freshness}``; rows as
     ``db.evaluation.misclassified``. Raises ``NotFoundError`` when there is no such model.
     """
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     db = home.connect()
     model = model_row(db, model_id)
     rows, totals = eval_db.misclassified(db, model["id"], threshold=threshold, side=side, track_id=track_id,

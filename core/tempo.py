@@ -5,6 +5,7 @@ computed in a background process so the Label page never waits for it.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -31,6 +32,7 @@ def suggest_tempo(y: np.ndarray, *, sr: int = SR) -> float | None:
     return round(value, 1) if value > 0 else None
 
 
+WORKER_NICENESS = 5  # below the server and the browser: its first job is seconds of CPU (see warm)
 TEMPO_JOBS_KEPT = 256  # segments whose tempo estimate is kept (a few KB in all)
 _tempo_pool: ProcessPoolExecutor | None = None
 _tempo_jobs: OrderedDict[tuple[str, float, float], Future] = OrderedDict()
@@ -56,10 +58,24 @@ def tempo_job(path: str, *, offset: float, duration: float) -> Future:
         return job
 
 
+def warm() -> Future:
+    """Start the worker process and make it estimate one generated click track, so that librosa's
+    import and numba's compilation are done before the first clip asks for a tempo."""
+    with _tempo_lock:
+        return _pool().submit(_warm_up)
+
+
+def _warm_up() -> float | None:
+    y = np.zeros(3 * SR, dtype=np.float32)
+    y[:: SR // 2] = 1.0  # a click every half second: 120 BPM
+    return suggest_tempo(y)
+
+
 def _pool() -> ProcessPoolExecutor:
     global _tempo_pool
     if _tempo_pool is None:  # spawned, not forked: the server has threads running
-        _tempo_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        _tempo_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=os.nice, initargs=(WORKER_NICENESS,))
     return _tempo_pool
 
 

@@ -3,13 +3,14 @@
 Builders return Plotly figures as plain dicts (``{"data": [...], "layout": {...}}``), which
 ``st.plotly_chart`` and ``plotly.io`` take as they are: building ``go.Figure`` objects would
 validate every figure twice per rerun. What goes to the browser is downsampled: the waveform
-to a min/max envelope, the spectrogram to log-spaced frequency bands stored as 8-bit integers
-(dB), so a clip view costs tens of KB.
+to a min/max envelope, the spectrogram to a PNG picture of log-spaced frequency bands, so a clip
+view costs tens of KB.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 
 import numpy as np
 from plotly import colors as pcolors
@@ -56,69 +57,128 @@ def figure(data: list[dict], **layout) -> dict:
     return {"data": data, "layout": {"margin": _MARGIN, **layout}}
 
 
-def waveform_figure(y: np.ndarray, *, sr: int = SR, start_s: float = 0.0, n_points: int = 800) -> dict:
-    """The clip's waveform as a filled min/max envelope, time in seconds from the track start."""
+def waveform_traces(y: np.ndarray, *, sr: int = SR, start_s: float = 0.0, n_points: int = 800,
+                    yaxis: str = "y2") -> list[dict]:
+    """The waveform as a filled min/max envelope (two scatter traces on ``yaxis``), time in
+    seconds from the track's start."""
     lo, hi = envelope(y, n_points=n_points)
     t = start_s + np.arange(len(lo)) * (len(y) / sr / len(lo))
     line = {"width": 0.6, "color": "#444"}
-    return figure(
-        [{"type": "scatter", "x": typed(t), "y": typed(hi), "mode": "lines", "line": line, "hoverinfo": "skip",
-          "showlegend": False},
-         {"type": "scatter", "x": typed(t), "y": typed(lo), "mode": "lines", "line": line, "fill": "tonexty",
-          "fillcolor": "rgba(68,68,68,0.5)", "hoverinfo": "skip", "showlegend": False}],
-        height=160, title={"text": "Waveform"}, xaxis={"title": {"text": "time (s)"}},
-        yaxis={"title": {"text": "amplitude"}, "range": [-1, 1]})
+    common = {"type": "scatter", "x": typed(t), "mode": "lines", "line": line, "hoverinfo": "skip",
+              "showlegend": False, "yaxis": yaxis}
+    return [{**common, "y": typed(hi)},
+            {**common, "y": typed(lo), "fill": "tonexty", "fillcolor": "rgba(68,68,68,0.5)"}]
 
 
-def log_bands(S_db: np.ndarray, *, sr: int = SR, n_fft: int = N_FFT, n_bands: int = 160,
-              fmin: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
-    """Resample a dB spectrogram onto log-spaced frequencies (linear interpolation across bins).
+def log_bands(S_db: np.ndarray, *, freqs: np.ndarray | None = None, sr: int = SR, n_fft: int = N_FFT,
+              n_bands: int = 160, fmin: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+    """Resample a dB spectrogram onto log-spaced frequencies (linear interpolation across rows).
 
     Parameters
     ----------
-    S_db : np.ndarray [shape=(1 + n_fft // 2, t)]
+    S_db : np.ndarray [shape=(n_rows, t)], dB
+    freqs : np.ndarray [shape=(n_rows,)], Hz, increasing: the centre of each row; None for the
+        ``1 + n_fft // 2`` bins of an STFT at ``sr``
 
     Returns
     -------
-    freqs : np.ndarray [shape=(n_bands,)], Hz
+    freqs : np.ndarray [shape=(n_bands,)], Hz, from ``fmin`` to ``sr / 2``
     bands : np.ndarray [shape=(n_bands, t)], dB
     """
-    freqs = np.geomspace(fmin, sr / 2, n_bands)
-    pos = freqs / (sr / n_fft)
+    rows = np.arange(S_db.shape[0])
+    centres = rows * (sr / n_fft) if freqs is None else np.asarray(freqs, dtype=np.float64)
+    out = np.geomspace(fmin, sr / 2, n_bands)
+    pos = np.interp(out, centres, rows)
     low = np.clip(np.floor(pos).astype(int), 0, S_db.shape[0] - 1)
     high = np.clip(low + 1, 0, S_db.shape[0] - 1)
     frac = (pos - low)[:, None]
-    return freqs, S_db[low] * (1 - frac) + S_db[high] * frac
+    return out, S_db[low] * (1 - frac) + S_db[high] * frac
 
 
 # Plotly.js knows no "Magma" by name (only plotly.py does): a name it does not know fell back to
-# the theme's pink scale, so the scale is spelled out, black at the -80 dB floor (silence).
-SPECTROGRAM_COLORS = [[i / (len(pcolors.sequential.Magma) - 1), c] for i, c in enumerate(pcolors.sequential.Magma)]
+# the theme's pink scale, so the scale is spelled out, black at the -80 dB floor (silence). Its
+# first colour, #000004, is pure black here: Streamlit's browser code replaces the colours #000001
+# to #000040 anywhere in a chart with its theme's (placeholders of its Plotly template), which
+# drew the floor violet.
+_MAGMA = ["#000000", *pcolors.sequential.Magma[1:]]
+SPECTROGRAM_COLORS = [[i / (len(_MAGMA) - 1), c] for i, c in enumerate(_MAGMA)]
 SPECTROGRAM_TITLES = {"log_stft": "Log spectrogram (seed STFT)", "log_mel": "Log-mel spectrogram",
                       "percussive_mel": "Percussive log-mel spectrogram (HPSS)"}
+DB_TICKS = {"tickvals": [-TOP_DB, -60, -40, -20, 0], "ticktext": [f"−{TOP_DB:g} silence", "−60", "−40", "−20", "0"]}
 
 
-def spectrogram_figure(S_db: np.ndarray, *, sr: int = SR, hop_length: int = HOP_LENGTH,
-                       start_s: float = 0.0, n_bands: int = 160, freqs: np.ndarray | None = None,
-                       title: str = SPECTROGRAM_TITLES["log_stft"]) -> dict:
-    """Log spectrogram as a heatmap: time (s), frequency (Hz, log axis), dB colour bar.
+def colour_table(colorscale: list, n: int = 256) -> np.ndarray:
+    """A Plotly colour scale sampled at ``n`` evenly spaced points.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, 3)], uint8 RGB; row 0 is the scale's bottom (for a spectrogram, the
+    −80 dB floor), row ``n - 1`` its top
+    """
+    stops = np.array([pos for pos, _ in colorscale])
+    rgb = np.array([pcolors.hex_to_rgb(c) for _, c in colorscale], dtype=np.float64)
+    x = np.linspace(0, 1, n)
+    return np.stack([np.interp(x, stops, rgb[:, k]) for k in range(3)], axis=1).round().astype(np.uint8)
+
+
+SPECTROGRAM_TABLE = colour_table(SPECTROGRAM_COLORS)
+
+
+def spectrogram_png(S_db: np.ndarray, *, top_db: float = TOP_DB) -> bytes:
+    """A dB spectrogram as a palette PNG in ``SPECTROGRAM_COLORS``: −``top_db`` (silence) black,
+    0 dB bright; the lowest row at the bottom of the picture.
 
     Parameters
     ----------
-    S_db : np.ndarray [shape=(1 + n_fft // 2, t)] or [shape=(n_mels, t)] with ``freqs``, dB in [-80, 0]
-    freqs : np.ndarray [shape=(n_mels,)], Hz, centre of each row; None for STFT bins
-        (resampled onto ``n_bands`` log-spaced frequencies)
+    S_db : np.ndarray [shape=(n_rows, t)], dB, clipped to [−top_db, 0]
     """
-    if freqs is None:
-        freqs, S_db = log_bands(S_db, sr=sr, n_bands=n_bands)
-    t = start_s + np.arange(S_db.shape[1]) * hop_length / sr
-    z = np.clip(np.round(S_db), -TOP_DB, 0).astype(np.int8)
-    heat = {"type": "heatmap", "z": typed(z), "x": typed(t), "y": typed(np.asarray(freqs, dtype=np.float32)),
-            "colorscale": SPECTROGRAM_COLORS, "zmin": -TOP_DB, "zmax": 0,
-            "colorbar": {"title": {"text": "dB"}, "thickness": 12},
-            "hovertemplate": "%{x:.2f} s, %{y:.0f} Hz: %{z} dB<extra></extra>"}
-    return figure([heat], height=300, title={"text": title}, xaxis={"title": {"text": "time (s)"}},
-                  yaxis={"title": {"text": "frequency (Hz)"}, "type": "log"})
+    from PIL import Image
+
+    index = np.round((np.clip(S_db, -top_db, 0) + top_db) * (255 / top_db)).astype(np.uint8)
+    picture = Image.fromarray(np.ascontiguousarray(index[::-1]), mode="L").convert("P")
+    picture.putpalette(SPECTROGRAM_TABLE.tobytes())
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def clip_figure(y: np.ndarray, S_db: np.ndarray, *, sr: int = SR, hop_length: int = HOP_LENGTH,
+                start_s: float = 0.0, freqs: np.ndarray | None = None, n_bands: int = 160,
+                title: str = SPECTROGRAM_TITLES["log_stft"], n_points: int = 800) -> dict:
+    """A clip's spectrogram (top, log frequency axis, dB colour bar) over its waveform (bottom, a
+    min/max envelope) in one figure with a shared time axis, in seconds from the track's start.
+
+    The spectrogram is a PNG picture inside the figure (``spectrogram_png``), not a heatmap
+    trace: a browser draws a heatmap's tens of thousands of cells one by one, which made it most
+    of the time to show the next clip (``bench/README.md``). A marker outside the time range carries
+    the colour bar, whose floor (−80 dB, black) is labelled silence.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], mono audio at ``sr`` Hz
+    S_db : np.ndarray [shape=(1 + n_fft // 2, t)], or [shape=(n_mels, t)] with ``freqs``, dB in [−80, 0]
+    freqs : np.ndarray [shape=(n_mels,)], Hz, centre of each row; None for STFT bins
+    """
+    freqs, bands = log_bands(S_db, freqs=freqs, sr=sr, n_bands=n_bands)
+    step_t = hop_length / sr
+    t0, t1 = start_s - step_t / 2, start_s + (bands.shape[1] - 0.5) * step_t
+    logf = np.log10(freqs)
+    half = (logf[1] - logf[0]) / 2
+    picture = {"source": "data:image/png;base64," + base64.b64encode(spectrogram_png(bands)).decode("ascii"),
+               "xref": "x", "yref": "y", "x": t0, "y": float(logf[-1] + half), "sizex": t1 - t0,
+               "sizey": float(logf[-1] - logf[0] + 2 * half), "sizing": "stretch", "layer": "above",
+               "xanchor": "left", "yanchor": "top"}
+    scale = {"type": "scatter", "x": [t0 - 60], "y": [float(freqs[0])], "mode": "markers", "hoverinfo": "skip",
+             "showlegend": False, "marker": {"color": [-TOP_DB], "colorscale": SPECTROGRAM_COLORS, "cmin": -TOP_DB,
+                                               "cmax": 0, "size": 1, "showscale": True,
+                                               "colorbar": {"title": {"text": "dB"}, "thickness": 12, "len": 0.62,
+                                                            "y": 1, "yanchor": "top", **DB_TICKS}}}
+    return figure([scale, *waveform_traces(y, sr=sr, start_s=start_s, n_points=n_points)],
+                  height=420, title={"text": title}, images=[picture], meta="clip",
+                  xaxis={"range": [t0, t1], "anchor": "y2", "title": {"text": "time (s)"}},
+                  yaxis={"type": "log", "range": [float(logf[0] - half), float(logf[-1] + half)],
+                         "domain": [0.38, 1], "title": {"text": "frequency (Hz)"}, "showgrid": False},
+                  yaxis2={"domain": [0, 0.3], "range": [-1, 1], "title": {"text": "amplitude"}})
 
 
 def strip_state(row: dict) -> str | None:

@@ -7,7 +7,10 @@ its previous/next buttons and the track strip change that key.
 from __future__ import annotations
 
 import io
+import logging
 import re
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import numpy as np
@@ -36,14 +39,13 @@ def segment_audio(path: str, *, offset: float, duration: float) -> np.ndarray:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def clip_figures(path: str, *, offset: float, duration: float, feature: str = "log_stft") -> tuple[dict, dict]:
-    """Waveform and spectrogram (``feature``: see ``core.features.FEATURES``) of a segment as
-    plain dicts (cheap to cache and send)."""
+def clip_figure(path: str, *, offset: float, duration: float, feature: str = "log_stft") -> dict:
+    """Spectrogram (``feature``: see ``core.features.FEATURES``) over waveform of a segment, one
+    Plotly figure as a plain dict (cheap to cache and send): see ``charts.clip_figure``."""
     y = segment_audio(path, offset=offset, duration=duration)
     S_db = features.compute(feature, y)[0]
     freqs = None if feature == "log_stft" else mel_centres()
-    spec = charts.spectrogram_figure(S_db, start_s=offset, freqs=freqs, title=charts.SPECTROGRAM_TITLES[feature])
-    return charts.waveform_figure(y, start_s=offset), spec
+    return charts.clip_figure(y, S_db, start_s=offset, freqs=freqs, title=charts.SPECTROGRAM_TITLES[feature])
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
@@ -80,13 +82,23 @@ def render(db, state_key: str, *, show_strip: bool = True, autoplay: bool = Fals
     if segment is None:
         st.info("No segment selected.")
         return None
-    st.markdown(f"**{plain(segment['title'])}** · segment {segment['idx'] + 1} of {segment['n_segments']} · "
-                f"{segment['start_s']:.0f}–{segment['end_s']:.0f} s")
+    _header(segment)
     _nav(db, segment, state_key)
     _media(segment, autoplay=autoplay)
     if show_strip:
         _strip(db, segment, state_key)
     return segment
+
+
+def _header(segment: dict) -> None:
+    """Track, position and time of the segment; a badge and a note when it was stored as silent."""
+    silent = bool(segment.get("silent"))
+    st.markdown(f"**{plain(segment['title'])}** · segment {segment['idx'] + 1} of {segment['n_segments']} · "
+                f"{segment['start_s']:.0f}–{segment['end_s']:.0f} s"
+                + (" · :gray-badge[:material/volume_off: silent]" if silent else ""))
+    if silent:
+        st.caption(f"Silent: its level is below {audio.SILENCE_DBFS:g} dBFS, so it is not offered for labelling and "
+                   "is left out of training, scoring and evaluation. Its spectrogram sits at the −80 dB floor (black).")
 
 
 def _nav(db, segment: dict, state_key: str) -> None:
@@ -104,13 +116,46 @@ def _media(segment: dict, *, autoplay: bool = False) -> None:
     try:
         wav = segment_wav(segment["path"], offset=segment["start_s"], duration=duration)
         with st.spinner("Computing the spectrogram…"):
-            wave, spec = clip_figures(segment["path"], offset=segment["start_s"], duration=duration, feature=feature)
+            fig = clip_figure(segment["path"], offset=segment["start_s"], duration=duration, feature=feature)
     except HaverfordError as exc:
         st.error(f"Cannot play {segment['path']}: {exc}")
         return
     st.audio(wav, format="audio/wav", autoplay=autoplay)
-    st.plotly_chart(spec, config={"displaylogo": False}, theme=None)
-    st.plotly_chart(wave, config={"displaylogo": False})
+    st.plotly_chart(fig, config={"displaylogo": False}, theme=None)
+
+
+_prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="haverford-prefetch")
+_log = logging.getLogger(__name__)
+
+
+def prefetch(find: Callable[[], dict | None]) -> Future:
+    """Prepare the clip view of the segment ``find()`` returns (its WAV and figure, in the caches)
+    in a background thread, so that showing it next costs no decoding or drawing on the server.
+
+    ``find`` runs in that thread (it may query the database; use a connection of its own). The
+    feature is the one picked now. Failures are logged, never shown: the clip view shows them
+    when the segment is opened.
+    """
+    job = _prefetcher.submit(_prepare, find, st.session_state.get("clip_feature") or "log_stft")
+    job.add_done_callback(_log_failure)
+    return job
+
+
+def _prepare(find: Callable[[], dict | None], feature: str) -> None:
+    segment = find()
+    if segment is None:
+        return
+    duration = segment["end_s"] - segment["start_s"]
+    try:
+        segment_wav(segment["path"], offset=segment["start_s"], duration=duration)
+        clip_figure(segment["path"], offset=segment["start_s"], duration=duration, feature=feature)
+    except HaverfordError:
+        return  # an unreadable file: the clip view says so when the segment is opened
+
+
+def _log_failure(job: Future) -> None:
+    if job.exception() is not None:
+        _log.error("preparing the next clip failed", exc_info=job.exception())
 
 
 def _strip(db, segment: dict, state_key: str) -> None:

@@ -1,4 +1,5 @@
-"""Shared fixtures: audio built on the spot (tones, clicks, noise), temporary homes, in-memory DBs."""
+"""Shared fixtures: audio built on the spot (tones, clicks, noise), temporary homes, in-memory DBs,
+and one small demo library per session."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import soundfile as sf
 
 import haverford.db as dbm
+from haverford.core.config import HOME_ENV
 from haverford.core.home import Home
 
 
@@ -74,3 +76,47 @@ def small_train_template(tmp_path_factory):
     from _train_home import build_home
 
     return build_home(tmp_path_factory.mktemp("small-train-template"), per_class=4)
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> Home:
+    """The demo library (4 generated tracks, simulated labellers, no model), built once per session.
+
+    Read-only: a test that writes takes ``demo_copy``."""
+    from haverford.core.demo import build_demo
+
+    home = Home(tmp_path_factory.mktemp("demo") / "home")
+    build_demo(home, n_tracks=4, seed=0)
+    return home
+
+
+@pytest.fixture
+def demo_copy(demo_home, tmp_path, monkeypatch) -> Home:
+    """A private copy of the demo home that a test may write to, served by the dashboard
+    (``HAVERFORD_HOME`` points at it)."""
+    from _train_home import copy_home
+
+    home = copy_home(demo_home, tmp_path)
+    monkeypatch.setenv(HOME_ENV, str(home.path))
+    return home
+
+
+@pytest.fixture(scope="session")
+def trained_demo_home(tmp_path_factory) -> Home:
+    """The demo library of 8 tracks with a tiny ConvNet trained on it and active (no other models),
+    built once per test worker. Read-only: tests that write take ``_train_home.copy_home``."""
+    from haverford.core.demo import build_demo
+    from haverford.core.jobs import run_in_foreground
+    from haverford.core.presets import TrainConfig
+
+    home = Home(tmp_path_factory.mktemp("trained-demo") / "home")
+    build_demo(home, n_tracks=8, seed=0)
+    run_in_foreground(home, TrainConfig(preset="tiny", other_models=False), created_by="test")
+    return home
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with slow tests first: with two workers taking whole files, a long file started last
+    would leave one core idle at the end. A stable sort keeps the order inside each file."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

@@ -27,6 +27,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
+VIEWPORT = {"width": 1400, "height": 1000}
 
 
 def free_port() -> int:
@@ -74,26 +75,35 @@ def serving(home: Path, *, stderr=subprocess.DEVNULL) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A demo home served by `haverford serve` on a free port; yields (base url, home)."""
+def served(tmp_path_factory, demo_home):
+    """A copy of the demo home served by `haverford serve` on a free port; yields (base url, home)."""
     need_chromium()
-    from haverford.core.demo import build_demo
+    from _train_home import copy_home
 
-    home = Home(tmp_path_factory.mktemp("browser") / "home")
-    build_demo(home, n_tracks=4, seed=0)
+    home = copy_home(demo_home, tmp_path_factory.mktemp("browser"))
     with serving(home.path) as url:
         yield url, home
 
 
-@pytest.fixture(scope="module")
-def page(served):
+@contextlib.contextmanager
+def chromium(*extra_args: str) -> Iterator:
+    """Debian's Chromium, headless, driven by Playwright; yields the browser and closes it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        yield context.new_page()
-        browser.close()
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(served):
+    """One page, at 1400 x 1000, for the module's tests in order (a module imports this fixture
+    and defines its own ``served``)."""
+    with chromium() as browser:
+        yield browser.new_context(viewport=VIEWPORT).new_page()
 
 
 def shot(page, name: str) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, idle, need_chromium, serving, shot
+from _train_home import copy_home
+from test_browser import VIEWPORT, chromium, idle, need_chromium, serving, shot
 
 from haverford.core import export
 from haverford.core.home import Home
@@ -18,17 +19,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, trained_demo_home):
     """A demo home with a tiny trained model, served by `haverford serve`; yields (url, home, log)."""
     need_chromium()
-    from haverford.core.demo import build_demo
-    from haverford.core.jobs import run_in_foreground
-    from haverford.core.presets import TrainConfig
-
     root = tmp_path_factory.mktemp("browser-labelling")
-    home = Home(root / "home")
-    build_demo(home, n_tracks=8, seed=0)
-    run_in_foreground(home, TrainConfig(preset="tiny"), created_by="test")
+    home = copy_home(trained_demo_home, root)
     log = root / "serve.log"
     with open(log, "wb") as err, serving(home.path, stderr=err) as url:
         yield url, home, log
@@ -36,17 +31,13 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"])
+    with chromium("--autoplay-policy=no-user-gesture-required") as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     page = context.new_page()
     # generous: a shared 2-core machine can take tens of seconds for a rerun; a timeout only
     # decides how long a real failure takes to report

@@ -14,8 +14,9 @@ from haverford.core import classic
 from haverford.core.cli import main
 from haverford.core.dataset import augment_batch
 from haverford.core.errors import HaverfordError
-from haverford.core.evaluate import evaluate_model, metrics, misclassified
+from haverford.core.evaluate import evaluate_model, misclassified
 from haverford.core.jobs import run_in_foreground
+from haverford.core.metrics import metrics
 from haverford.core.predict import predict_files
 from haverford.core.presets import PRESETS, TrainConfig
 from haverford.core.split import Subset

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from haverford.core.evaluate import labeller_guesses, track_results
+from haverford.core.baselines import labeller_guesses
 from haverford.core.haverford import algorithm_verdicts
+from haverford.core.metrics import track_results
 from haverford.core.split import labelled_subsets
 from haverford.core.vocabulary import AMBIGUOUS, BANGER, CLASSES, NOT_A_BANGER, consensus
 from haverford.db import answers as answers_db

@@ -44,7 +44,7 @@ def verdicts(home, labeller: str) -> dict[tuple[str, int], str]:
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory):
+def built_demo(tmp_path_factory):
     home = Home(tmp_path_factory.mktemp("demo") / "home")
     out = build_demo(home, n_tracks=4, seed=0)
     return home, out
@@ -58,8 +58,8 @@ def bigger_home(tmp_path_factory):
     return home
 
 
-def test_counts_and_one_import_label_per_segment(demo_home):
-    home, out = demo_home
+def test_counts_and_one_import_label_per_segment(built_demo):
+    home, out = built_demo
     assert (out["tracks_added"], out["errors"]) == (4, [])
     rows = list(home.connect().query("SELECT duration_s, n_segments FROM tracks"))
     assert len(rows) == 4 and all(30 <= r["duration_s"] <= 60 and r["n_segments"] == int(r["duration_s"] // 5)
@@ -69,8 +69,8 @@ def test_counts_and_one_import_label_per_segment(demo_home):
     assert set(imported.values()) == {"banger", "not_a_banger"}
 
 
-def test_the_truth_file_holds_every_segment_and_the_import_label_given(demo_home):
-    home, out = demo_home
+def test_the_truth_file_holds_every_segment_and_the_import_label_given(built_demo):
+    home, out = built_demo
     truth = truth_by_segment(home)
     assert out["truth_file"] == str(home.path / TRUTH_FILE)
     assert len(truth) == out["segments"]
@@ -140,15 +140,15 @@ def test_no_page_reads_the_truth():
     assert pages and not [p for p in pages if "truth" in p.read_text().lower()]
 
 
-def test_the_demo_is_deterministic(tmp_path, demo_home):
+def test_the_demo_is_deterministic(tmp_path, built_demo):
     other = Home(tmp_path / "again")
     build_demo(other, n_tracks=4, seed=0)
-    assert answer_tuples(other) == answer_tuples(demo_home[0])
-    assert truth_path(other).read_text() == truth_path(demo_home[0]).read_text()
+    assert answer_tuples(other) == answer_tuples(built_demo[0])
+    assert truth_path(other).read_text() == truth_path(built_demo[0]).read_text()
 
 
-def test_building_again_adds_nothing(demo_home):
-    home, _ = demo_home
+def test_building_again_adds_nothing(built_demo):
+    home, _ = built_demo
     before, truth = answer_tuples(home), truth_path(home).read_text()
     out = build_demo(home, n_tracks=4, seed=0)
     assert (out["tracks_added"], out["answers_added"], out["labels_imported"]) == (0, 0, 0)

@@ -7,10 +7,6 @@ from _train_home import copy_home
 from streamlit.testing.v1 import AppTest
 
 from haverford.core.config import HOME_ENV
-from haverford.core.demo import build_demo
-from haverford.core.home import Home
-from haverford.core.jobs import run_in_foreground
-from haverford.core.presets import TrainConfig
 from haverford.db import answers as answers_db
 from haverford.db import evaluation as eval_db
 from haverford.db import models as models_db
@@ -22,18 +18,9 @@ EVALUATE = str(ROOT / "dashboard" / "views" / "evaluate.py")
 MISCLASSIFIED = str(ROOT / "dashboard" / "views" / "misclassified.py")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A small demo library (questionnaire answers from two simulated labellers) with a tiny model."""
-    home = Home(tmp_path_factory.mktemp("eval-pages") / "home")
-    build_demo(home, n_tracks=8, seed=0)
-    run_in_foreground(home, TrainConfig(preset="tiny", other_models=False), created_by="test")
-    return home
-
-
 @pytest.fixture
-def home(trained, tmp_path, monkeypatch):
-    h = copy_home(trained, tmp_path)
+def home(trained_demo_home, tmp_path, monkeypatch):
+    h = copy_home(trained_demo_home, tmp_path)
     monkeypatch.setenv(HOME_ENV, str(h.path))
     return h
 
@@ -71,6 +58,16 @@ def test_evaluate_shows_metrics_figures_and_baselines_with_the_split(home):
     assert list(baselines["name"])[0] == "majority class" and list(baselines["name"])[-1] == "ConvNet"
     assert "Haverford's algorithm" in set(baselines["name"]) and {"labeller alice", "labeller bob"} <= set(baselines["name"])
     assert len(at.dataframe[1].value) >= 2  # per-track table
+
+
+def test_every_per_track_row_links_to_its_first_segment_on_the_label_page(home):
+    at = run(EVALUATE, app_labeller="donna")
+    tracks = at.dataframe[1].value
+    db = home.connect()
+    for title, link in zip(tracks["title"], tracks["label_link"], strict=True):
+        first = db.execute("SELECT s.id FROM segments s JOIN tracks t ON t.id = s.track_id WHERE t.title = ? "
+                           "AND s.silent = 0 ORDER BY s.idx LIMIT 1", [title]).fetchone()[0]
+        assert link == f"label?segment={first}&labeller=donna"
 
 
 def test_threshold_slider_updates_the_numbers(home):

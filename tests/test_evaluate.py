@@ -10,7 +10,8 @@ from sklearn.calibration import calibration_curve
 
 from haverford.core.cli import main
 from haverford.core.errors import HaverfordError
-from haverford.core.evaluate import as_pred_probs, curves, evaluate_model, metrics, track_results
+from haverford.core.evaluate import evaluate_model
+from haverford.core.metrics import as_pred_probs, curves, metrics, track_results
 from haverford.db import answers as answers_db
 from haverford.db import evaluation as eval_db
 from haverford.db import models as models_db

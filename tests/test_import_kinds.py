@@ -88,6 +88,32 @@ def test_2_a_vbr_mp3_without_xing_header_keeps_all_60_seconds(tmp_path, home):
     assert duration == pytest.approx(60.0, abs=0.1)
 
 
+@pytest.mark.parametrize("lame_args, decoder", [((), "sndfile"), (("-t",), "ffmpeg")])
+def test_an_mp3_goes_to_libsndfile_only_when_a_xing_tag_counts_its_frames(tmp_path, lame_args, decoder):
+    """libsndfile decodes MP3 faster but stops at the stated length: trusted only with a frame count."""
+    wav = write_audio(tmp_path / "src.wav", tone(seconds=21.0, sr=44100), sr=44100)
+    mp3 = tmp_path / "x.mp3"
+    subprocess.run(["lame", "--quiet", "-V2", *lame_args, str(wav), str(mp3)], check=True)
+    info, decoding = audio.probe(mp3), audio.Decoding()
+    n_segments = sum(len(batch) for batch in audio.iter_segments(mp3, info=info, decoding=decoding))
+    assert (info.decoder, n_segments, decoding.truncated) == (decoder, 4, None)
+    assert decoding.duration_s == pytest.approx(21.0, abs=0.06)
+
+
+def test_a_cut_mp3_with_a_xing_tag_keeps_what_decodes_and_says_truncated(tmp_path, capfd):
+    """Its Xing tag's byte count gives the cut away: FFmpeg reads it, and no decoder warns on stderr."""
+    wav = write_audio(tmp_path / "src.wav", tone(seconds=30.0, sr=44100), sr=44100)
+    mp3 = tmp_path / "x.mp3"
+    subprocess.run(["lame", "--quiet", "-V2", str(wav), str(mp3)], check=True)
+    data = mp3.read_bytes()
+    mp3.write_bytes(data[: len(data) // 2])
+    info, decoding = audio.probe(mp3), audio.Decoding()
+    n_samples = sum(batch.size for batch in audio.iter_segments(mp3, info=info, decoding=decoding))
+    assert info.decoder == "ffmpeg" and n_samples == int(decoding.duration_s / 5) * 5 * SR
+    assert 10.0 < decoding.duration_s < 20.0 and decoding.truncated.startswith("the file ends after")
+    assert capfd.readouterr().err == ""
+
+
 # --- 3. Silence: flagged per segment, at the floor, out of verdicts --------------------------
 
 def test_3_trailing_digital_silence_is_a_silent_segment_at_the_floor(tmp_path, home):

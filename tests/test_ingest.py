@@ -139,7 +139,7 @@ def test_reimporting_into_an_existing_library_decodes_nothing(home, library_dir,
     import contextlib
     from concurrent.futures import ThreadPoolExecutor
 
-    from haverford.core import analyse
+    from haverford.core import analyse, pool
 
     ingest(home, [library_dir])
     decoded = []
@@ -150,6 +150,6 @@ def test_reimporting_into_an_existing_library_decodes_nothing(home, library_dir,
         return real(path, **kwargs)
 
     monkeypatch.setattr(analyse, "analyse_file", counting)
-    monkeypatch.setattr(analyse, "worker_pool", lambda workers: contextlib.nullcontext(ThreadPoolExecutor(workers)))
+    monkeypatch.setattr(pool, "worker_pool", lambda workers: contextlib.nullcontext(ThreadPoolExecutor(workers)))
     report = ingest(home, [library_dir])
     assert (report.tracks_added, len(report.skipped), decoded) == (0, 3, [])

@@ -4,8 +4,8 @@ spectrogram picker, the export button's content, new tracks scored at import, se
 
 from __future__ import annotations
 
+import io
 import json
-import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -14,29 +14,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from haverford.core import export, tempo
-from haverford.core.config import HOME_ENV
-from haverford.core.home import Home
 from haverford.core.predict import score_tracks
 from haverford.dashboard import charts
 
 APP = str(resources.files("haverford.dashboard") / "app.py")
-
-
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory) -> Home:
-    from haverford.core.demo import build_demo
-
-    home = Home(tmp_path_factory.mktemp("labelux-demo") / "home")
-    build_demo(home, n_tracks=4, seed=0)
-    return home
-
-
-@pytest.fixture
-def demo(demo_home, tmp_path, monkeypatch) -> Home:
-    target = tmp_path / "home"
-    shutil.copytree(demo_home.path, target)
-    monkeypatch.setenv(HOME_ENV, str(target))
-    return Home(target)
 
 
 def label_page(*, params: dict | None = None, **state) -> AppTest:
@@ -56,7 +37,7 @@ def messages(at: AppTest) -> str:
     return "\n".join(str(e.value) for kind in (at.info, at.warning, at.success, at.error, at.caption) for e in kind)
 
 
-def test_the_labeller_comes_from_the_url_and_goes_back_into_it(demo):
+def test_the_labeller_comes_from_the_url_and_goes_back_into_it(demo_copy):
     at = label_page(params={"labeller": "donna"})
     assert at.session_state["app_labeller"] == "donna"
     assert "Enter your name" not in messages(at)
@@ -65,7 +46,7 @@ def test_the_labeller_comes_from_the_url_and_goes_back_into_it(demo):
     assert at.query_params["labeller"] == "tom"
 
 
-def test_a_segment_link_opens_that_segment_and_the_url_follows_the_clip(demo):
+def test_a_segment_link_opens_that_segment_and_the_url_follows_the_clip(demo_copy):
     at = label_page(params={"labeller": "donna", "segment": "7"})
     assert at.session_state["label_segment"] == 7
     assert at.query_params["segment"] == "7"
@@ -74,13 +55,13 @@ def test_a_segment_link_opens_that_segment_and_the_url_follows_the_clip(demo):
     assert moved != 7 and at.query_params["segment"] == str(moved)
 
 
-def test_a_link_to_a_missing_segment_says_so(demo):
+def test_a_link_to_a_missing_segment_says_so(demo_copy):
     at = label_page(params={"labeller": "donna", "segment": "99999"})
     assert "No segment 99999 in this library" in messages(at)
     assert at.session_state["label_segment"] is not None  # the queue goes on
 
 
-def test_label_this_segment_keeps_the_name(demo):
+def test_label_this_segment_keeps_the_name(demo_copy):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["app_labeller"] = "donna"
     at.session_state["library_segment"] = 9
@@ -91,7 +72,7 @@ def test_label_this_segment_keeps_the_name(demo):
     assert "Enter your name" not in messages(at)
 
 
-def test_segment_tables_link_to_the_label_page(demo):
+def test_segment_tables_link_to_the_label_page(demo_copy):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["app_labeller"] = "donna"
     at.run()
@@ -100,8 +81,8 @@ def test_segment_tables_link_to_the_label_page(demo):
     assert first["label_link"] == f"label?segment={first['id']}&labeller=donna"
 
 
-def test_a_skipped_segment_leaves_every_queue_for_the_session(demo):
-    db = demo.connect()
+def test_a_skipped_segment_leaves_every_queue_for_the_session(demo_copy):
+    db = demo_copy.connect()
     model = db["models"].insert({"preset": "tiny", "feature": "log_mel", "created_at": "now", "active": 1}).last_pk
     ids = [r[0] for r in db.execute("SELECT id FROM segments WHERE id NOT IN "
                                     "(SELECT segment_id FROM answers WHERE labeller = 'donna')")]
@@ -116,14 +97,14 @@ def test_a_skipped_segment_leaves_every_queue_for_the_session(demo):
     assert at.session_state["label_segment"] not in (3, 4)  # no bouncing between the two
 
 
-def test_choosing_a_queue_jumps_to_its_first_segment(demo):
+def test_choosing_a_queue_jumps_to_its_first_segment(demo_copy):
     at = label_page(params={"labeller": "donna", "segment": "12"})
     at.segmented_control(key="label_mode").set_value("track_order").run()
-    first = demo.connect().execute("SELECT id FROM segments ORDER BY track_id, idx LIMIT 1").fetchone()[0]
+    first = demo_copy.connect().execute("SELECT id FROM segments ORDER BY track_id, idx LIMIT 1").fetchone()[0]
     assert at.session_state["label_segment"] == first
 
 
-def test_the_form_does_not_wait_for_the_tempo_estimate(demo, monkeypatch):
+def test_the_form_does_not_wait_for_the_tempo_estimate(demo_copy, monkeypatch):
     from concurrent.futures import Future
 
     pending = Future()  # an estimate still running
@@ -147,26 +128,89 @@ def test_the_tempo_job_estimates_a_click_track(tmp_path):
 
 
 @pytest.mark.parametrize("feature", ["log_stft", "log_mel"])
-def test_the_spectrogram_picker_draws_the_chosen_feature(demo, feature):
+def test_the_spectrogram_picker_draws_the_chosen_feature(demo_copy, feature):
     at = label_page(params={"labeller": "donna"}, clip_feature=feature)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["layout"]["title"]["text"] == charts.SPECTROGRAM_TITLES[feature]
-    heat = spec["data"][0]
-    assert heat["colorscale"][0][1] == "#000004"  # the -80 dB floor is black: silence
-    assert heat["zmin"] == -80
+    assert spec["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
+    marker = spec["data"][0]["marker"]
+    assert marker["colorscale"][0][1] == "#000000" and marker["cmin"] == -80  # the -80 dB floor is black: silence
+    assert "silence" in marker["colorbar"]["ticktext"][0]
 
 
-def test_the_export_button_holds_what_haverford_export_writes(demo, tmp_path):
+def test_no_colour_of_the_clip_view_is_one_streamlit_repaints(demo_copy):
+    # Streamlit's browser code replaces #000001 to #000040 in a chart with its theme's colours: the
+    # floor of Magma (#000004) was drawn violet.
+    at = label_page(params={"labeller": "donna"})
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    spec["layout"].pop("template", None)  # Streamlit's own template: its placeholders are meant
+    ours = json.dumps(spec).lower()
+    assert not [f"#{i:06d}" for i in range(1, 41) if f"#{i:06d}" in ours]
+
+
+def test_the_spectrogram_picture_is_black_at_the_floor_and_bright_at_0_db():
+    from PIL import Image
+
+    S_db = np.full((4, 3), -80.0)
+    S_db[3, 2] = 0.0  # the top row (highest frequency), last frame
+    picture = Image.open(io.BytesIO(charts.spectrogram_png(S_db))).convert("RGB")
+    assert picture.size == (3, 4)
+    assert picture.getpixel((0, 3)) == (0, 0, 0)  # the lowest row is at the bottom, silent
+    assert picture.getpixel((2, 0)) == tuple(charts.SPECTROGRAM_TABLE[-1])  # loudest: the scale's top
+
+
+def test_a_silent_segment_says_so_in_the_clip_view(demo_copy):
+    db = demo_copy.connect()
+    db.execute("UPDATE segments SET silent = 1 WHERE id = 5")
+    db.conn.commit()
+    at = label_page(params={"labeller": "donna", "segment": "5"})
+    header = next(m.value for m in at.markdown if "segment" in m.value and "s" in m.value and "–" in m.value)
+    assert ":gray-badge[:material/volume_off: silent]" in header
+    assert "below -60 dBFS" in messages(at)
+    at.button(key="label_segment_next").click().run()  # segment 6 is not silent
+    assert "silent]" not in " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("mode", ["unlabelled_by_me", "random"])
+def test_the_clip_prepared_in_the_background_is_the_one_shown_next(demo_copy, monkeypatch, mode):
+    from haverford.dashboard import clip
+
+    prepared = []
+    monkeypatch.setattr(clip, "prefetch", lambda find: prepared.append(find()))
+    at = label_page(params={"labeller": "donna"}, label_mode=mode)
+    at.button(key="label_banger").click().run()
+    assert prepared[0]["id"] == at.session_state["label_segment"]
+    at.button(key="label_skip").click().run()
+    assert prepared[1]["id"] == at.session_state["label_segment"]
+
+
+def test_prefetch_leaves_the_clip_in_the_caches(demo_copy, monkeypatch):
+    from haverford.dashboard import clip
+
+    seg = demo_copy.connect().execute("SELECT s.start_s, t.path FROM segments s JOIN tracks t ON t.id = s.track_id "
+                                 "WHERE s.id = 9").fetchone()
+    built = []
+    real = charts.clip_figure
+    monkeypatch.setattr(charts, "clip_figure", lambda *a, **kw: built.append(1) or real(*a, **kw))
+    segment = {"path": seg[1], "start_s": seg[0], "end_s": seg[0] + 5.0}
+    clip.clip_figure.clear()  # other tests showed this segment (the copies of the demo share its audio)
+    clip.prefetch(lambda: segment).result(timeout=60)
+    assert built == [1]
+    fig = clip.clip_figure(seg[1], offset=seg[0], duration=5.0, feature="log_stft")
+    assert built == [1] and fig["layout"]["images"]  # shown from the cache, not computed again
+
+
+def test_the_export_button_holds_what_haverford_export_writes(demo_copy, tmp_path):
     for fmt in export.FORMATS:
         out = tmp_path / f"labels.{fmt}"
-        rows = export.export_answers(demo, out, fmt=fmt)
+        rows = export.export_answers(demo_copy, out, fmt=fmt)
         assert rows > 0
-        assert export.export_text(demo, fmt=fmt).encode("utf-8") == out.read_bytes()
+        assert export.export_text(demo_copy, fmt=fmt).encode("utf-8") == out.read_bytes()
     with pytest.raises(export.HaverfordError, match="unknown export format 'xml'"):
-        export.export_text(demo, fmt="xml")
+        export.export_text(demo_copy, fmt="xml")
 
 
-def test_the_library_page_offers_both_exports(demo):
+def test_the_library_page_offers_both_exports(demo_copy):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["app_labeller"] = "donna"
     at.run()
@@ -174,12 +218,12 @@ def test_the_library_page_offers_both_exports(demo):
     assert len(keys) == 2 and not at.exception
 
 
-def test_without_an_active_model_nothing_is_scored(demo):
-    ids = [r[0] for r in demo.connect().execute("SELECT id FROM tracks")]
-    assert score_tracks(demo, ids) == {"model_id": None, "segments": 0, "skipped": 0}
+def test_without_an_active_model_nothing_is_scored(demo_copy):
+    ids = [r[0] for r in demo_copy.connect().execute("SELECT id FROM tracks")]
+    assert score_tracks(demo_copy, ids) == {"model_id": None, "segments": 0, "skipped": 0}
 
 
-def test_predict_page_without_a_model_says_what_to_do(demo):
+def test_predict_page_without_a_model_says_what_to_do(demo_copy):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["app_labeller"] = "donna"
     at.run()
@@ -189,7 +233,7 @@ def test_predict_page_without_a_model_says_what_to_do(demo):
 
 
 def test_serve_hides_streamlits_developer_chrome(monkeypatch, tmp_path):
-    from haverford.core import cli
+    from haverford.core import cli_serve
 
     calls = []
 
@@ -200,10 +244,16 @@ def test_serve_hides_streamlits_developer_chrome(monkeypatch, tmp_path):
         def wait(self):
             return 0
 
-    monkeypatch.setattr(cli.subprocess, "Popen", Dashboard)
-    cli.serve(tmp_path, port=8999)
+    monkeypatch.setattr(cli_serve.subprocess, "Popen", Dashboard)
+    cli_serve.serve(tmp_path, port=8999)
     cmd = calls[0]
     assert cmd[cmd.index("--client.toolbarMode") + 1] == "viewer"
+    assert cmd[cmd.index("--runner.postScriptGC") + 1] == "false"  # no full collection after each rerun
+    assert cmd[1:4] == ["-m", "haverford.dashboard.server", "run"]  # Streamlit, with the Label page warming up
+
+
+def test_the_tempo_worker_warms_up_on_a_click_track():
+    assert tempo.warm().result(timeout=120) == pytest.approx(120, abs=4)
 
 
 def test_segment_scores_figure_marks_each_segment():
@@ -216,17 +266,13 @@ def test_segment_scores_figure_marks_each_segment():
 
 
 @pytest.mark.slow
-def test_tracks_imported_while_a_model_is_active_are_scored(tmp_path):
+def test_tracks_imported_while_a_model_is_active_are_scored(trained_demo_home, tmp_path):
+    from _train_home import copy_home
     from conftest import clicks, write_audio
 
     from haverford.core.cli import main
-    from haverford.core.demo import build_demo
-    from haverford.core.jobs import run_in_foreground
-    from haverford.core.presets import TrainConfig
 
-    home = Home(tmp_path / "home")
-    build_demo(home, n_tracks=6, seed=1)
-    run_in_foreground(home, TrainConfig(preset="tiny"), created_by="test")
+    home = copy_home(trained_demo_home, tmp_path)
     new = write_audio(tmp_path / "new" / "fresh.wav", clicks(126.0, seconds=16.0))
     assert main(["ingest", str(new), "--home", str(home.path), "--json"]) == 0
     db = home.connect()

@@ -49,7 +49,7 @@ def test_a_db_module_and_a_dashboard_folder_in_the_working_directory_change_noth
                               capture_output=True, text=True)
         assert "RuntimeError" not in proc.stderr
     assert json.loads((tmp_path / "out.json").read_text()) == []
-    code = ("import json, haverford.db, haverford.dashboard, haverford.core.cli as c; "
+    code = ("import json, haverford.db, haverford.dashboard, haverford.core.cli_serve as c; "
             "print(json.dumps([haverford.db.__file__, str(c.dashboard_app())]))")
     db_file, app = json.loads(subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True,
                                              capture_output=True, text=True).stdout)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-from test_browser import CHROMIUM, CHROMIUM_ARGS, idle, need_chromium, serving, shot
+from test_browser import VIEWPORT, chromium, idle, need_chromium, serving, shot
 
 from haverford.core.demo import build_demo
 from haverford.core.home import Home
@@ -31,12 +31,8 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        browser.close()
+    with chromium() as browser:
+        yield browser.new_context(viewport=VIEWPORT).new_page()
 
 
 def choose(page, label: str, option: str) -> None:

@@ -4,7 +4,7 @@ cookie holds a signed token (no password) and the URL holds no secret."""
 from __future__ import annotations
 
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, idle, need_chromium, serving, shot
+from test_browser import VIEWPORT, chromium, idle, need_chromium, serving, shot
 
 from haverford.core import accounts
 from haverford.core.accounts import OPERATOR, acting_as
@@ -28,11 +28,8 @@ def served(tmp_path_factory):
 
 
 def test_a_login_survives_a_reload_without_a_secret_in_the_url(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    with chromium() as browser:
+        page = browser.new_context(viewport=VIEWPORT).new_page()
         page.goto(served)
         page.get_by_label("Name", exact=True).fill("donna")
         page.get_by_label("Password", exact=True).fill(PASSWORD)

@@ -6,9 +6,10 @@ import streamlit as st
 from haverford.core import catalogue, versions
 from haverford.core.agreement import change_stamp
 from haverford.core.errors import HaverfordError
-from haverford.core.evaluate import Evaluation, curves, evaluate_model
+from haverford.core.evaluate import Evaluation, evaluate_model
+from haverford.core.metrics import curves
 from haverford.core.vocabulary import VERDICT_NAMES
-from haverford.dashboard import eval_charts, freshness
+from haverford.dashboard import clip, eval_charts, freshness
 from haverford.dashboard.context import connect, home
 
 PLOTLY = {"displaylogo": False}
@@ -75,8 +76,13 @@ def figures(ev: Evaluation, c: dict) -> None:
         st.caption("ROC, precision-recall and calibration need both verdicts among the test segments.")
 
 
-def tracks_table(ev: Evaluation, titles: dict[int, str]) -> None:
-    """Per-track verdicts from the mean segment score."""
+def first_segment(db, track_id: int) -> int:
+    """The segment a track's Label link opens: its first audible one (its first if all are silent)."""
+    return (catalogue.segment_ids(db, track_id, audible_only=True) or catalogue.segment_ids(db, track_id))[0]
+
+
+def tracks_table(db, ev: Evaluation, titles: dict[int, str]) -> None:
+    """Per-track verdicts from the mean segment score, each row with a link to the track on the Label page."""
     t = ev.track_metrics
     st.subheader("Per track")
     st.caption(f"A track's verdict is banger when its segments' mean P(banger) ≥ {ev.threshold:.2f}; its label is "
@@ -86,9 +92,14 @@ def tracks_table(ev: Evaluation, titles: dict[int, str]) -> None:
                            "predicted": VERDICT_NAMES[r["predicted"]],
                            "correct": "—" if r["correct"] is None else ("yes" if r["correct"] else "no")}
                           for r in ev.tracks])
-    st.dataframe(frame[["title", "segments", "label", "predicted", "correct", "mean_p_banger", "banger_share"]],
+    if len(frame):
+        frame = clip.with_label_links(frame.assign(segment_id=[first_segment(db, t) for t in frame["track_id"]]),
+                                      id_column="segment_id")
+    columns = ["title", "segments", "label", "predicted", "correct", "mean_p_banger", "banger_share", "label_link"]
+    st.dataframe(frame[[c for c in columns if c in frame]],
                  hide_index=True, width="stretch",
-                 column_config={"title": "Track", "segments": "Test segments", "label": "Label (segments' majority)",
+                 column_config={**clip.LINK_COLUMN, "title": "Track", "segments": "Test segments",
+                                "label": "Label (segments' majority)",
                                 "predicted": "Model's verdict", "correct": "Right?",
                                 "mean_p_banger": st.column_config.NumberColumn("Mean P(banger)", format="%.3f"),
                                 "banger_share": st.column_config.NumberColumn("Banger segments", format="percent")})
@@ -141,7 +152,7 @@ def main() -> None:
     freshness.note(ev.freshness, model=next(m for m in models if m["id"] == model_id), key="eval")
     figures(ev, load_curves(model_id, key))
     baselines_table(ev)
-    tracks_table(ev, catalogue.track_titles(db))
+    tracks_table(db, ev, catalogue.track_titles(db))
 
 
 # Streamlit runs a page as __main__; the guard keeps a bare re-import (a forkserver child

@@ -5,6 +5,7 @@ Every step can be done from the keyboard (the key map is shown on the page): Str
 questions. ``?segment=ID`` opens a segment; the URL always names the segment shown.
 """
 
+import random
 from pathlib import Path
 
 import streamlit as st
@@ -36,7 +37,27 @@ def form_answers(segment_id: int, questions: list[dict]) -> dict:
 def _advance(db, segment_id: int, labeller: str) -> None:
     mode = st.session_state.get("label_mode") or "unlabelled_by_me"
     st.session_state["label_segment"] = queues.next_segment(db, mode=mode, labeller=labeller, after=segment_id,
-                                                               skipped=skipped())
+                                                               skipped=skipped(), seed=_next_seed())
+
+
+def _next_seed() -> float:
+    """Where the random queue goes after the segment shown: drawn once per segment, so that the
+    clip prepared in the background (``prefetch_next``) is the one shown next."""
+    return st.session_state.setdefault("label_next_seed", random.random())
+
+
+def prefetch_next(segment_id: int, labeller: str) -> None:
+    """Prepare the next clip of the queue while the labeller listens to this one."""
+    st.session_state.pop("label_next_seed", None)
+    mode = st.session_state.get("label_mode") or "unlabelled_by_me"
+    after, skip, seed = segment_id, skipped() | {segment_id}, _next_seed()
+
+    def find() -> dict | None:
+        db = connect()  # this runs in the prefetch thread: a connection of its own
+        nxt = queues.next_segment(db, mode=mode, labeller=labeller, after=after, skipped=skip, seed=seed)
+        return catalogue.get_segment(db, nxt) if nxt is not None else None
+
+    clip.prefetch(find)
 
 
 def skipped() -> set[int]:
@@ -269,7 +290,8 @@ def flash() -> None:
 def main() -> None:
     st.title("Label")
     db = connect()
-    if catalogue.counts(db)["tracks"] == 0:
+    # counting 100,000 segments on every key press cost ~10 ms: once a segment is shown there are some
+    if st.session_state.get("label_segment") is None and catalogue.counts(db)["tracks"] == 0:
         st.info("Nothing to label yet: import music on the Library page (or run `haverford demo`).")
         return
     labeller = st.session_state.get("app_labeller", "").strip()
@@ -294,6 +316,9 @@ def main() -> None:
     if segment is not None:
         with right:
             render_form(db, segment, labeller, questionnaire.list_questions(db))
+        if st.session_state.get("label_prefetched") != segment["id"]:
+            st.session_state["label_prefetched"] = segment["id"]
+            prefetch_next(segment["id"], labeller)
 
 
 main()
