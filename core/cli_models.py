@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
-import sys
 
 from haverford.core.cli_output import TqdmReporter, nothing_processed
 from haverford.core.cli_types import positive_int
@@ -37,34 +35,9 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def quiet_tensorflow() -> None:
-    """Import TensorFlow with native stderr silenced, so a command prints no CUDA/oneDNN chatter.
-
-    TensorFlow's C++ logging writes to file descriptor 2 before absl is initialised, which
-    ``TF_CPP_MIN_LOG_LEVEL`` cannot stop; level 3 then keeps later native messages (a failed
-    ``cuInit`` on a machine without a GPU) off it. Python's own stderr is restored at once,
-    so progress bars and errors still show.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "haverford.core.model" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import haverford.core.model  # noqa: F401 - the model module imports TensorFlow and Keras
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def cmd_train(args) -> dict:
     from haverford.core import benchmarks
     from haverford.core.home import Home
-
-    quiet_tensorflow()
     from haverford.core.jobs import run_in_foreground
     from haverford.core.presets import TrainConfig
 
@@ -140,7 +113,6 @@ def cmd_predict(args) -> dict:
     from haverford.core.home import Home
 
     home = Home(args.home, create=False)
-    quiet_tensorflow()
     from haverford.core.predict import predict_files
 
     with TqdmReporter() as reporter:

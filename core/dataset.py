@@ -6,9 +6,10 @@ training batches (random time shift and SpecAugment masks; strength 0 = off, the
 from __future__ import annotations
 
 import math
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stderr
+from haverford.core.quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # no native start-up chatter on stderr
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

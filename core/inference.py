@@ -7,9 +7,9 @@ the training code.
 
 from __future__ import annotations
 
-import os
+from haverford.core.quiet import import_tensorflow_quietly
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stderr
+import_tensorflow_quietly()  # no native start-up chatter on stderr
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -7,9 +7,10 @@ model by a fixed affine layer built from constants measured on the training set,
 from __future__ import annotations
 
 import math
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stderr
+from haverford.core.quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # no native start-up chatter on stderr
 
 import keras  # noqa: E402
 from keras import layers  # noqa: E402

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stderr
+from haverford.core.quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # no native start-up chatter on stderr
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -11,7 +11,8 @@ worker that died.
 Each trial trains on the training side of the stored split and is scored by its validation loss
 on the *validation tracks* (the best epoch's, as early stopping restores it): the test tracks are
 never seen. The search: learning rate (a decade either side of the preset's, log scale), filters
-of each conv block, dense width, dropout and augmentation strength (``core.dataset.augment_batch``).
+of each conv block, dense width, dropout and augmentation strength (``core.dataset.augment_batch``);
+for a head on a stored embedding (``transfer``): learning rate, dense width, dropout, L2 penalty.
 Optuna's median pruner stops a trial whose validation loss is worse than the median at the same
 epoch. The best trial can be saved as a named preset that Retrain offers (``core.presets``).
 """
@@ -38,6 +39,8 @@ STORAGE_FILE = "tuning.db"
 DEFAULT_MINUTES = 10.0
 FILTER_CHOICES = (8, 16, 32, 64)
 DENSE_CHOICES = (8, 16, 32, 64, 128)
+DENSE_CHOICES_HEAD = (0, 16, 64)
+L2_RANGE = (1e-4, 1e-1)  # Keras' L2 factor on the output layer's kernel
 HEARTBEAT_S = 30  # Optuna's trial heartbeat; a trial silent for GRACE_S is failed and retried
 GRACE_S = 120
 
@@ -112,15 +115,21 @@ def load_study(home: Home, name: str):
 
 
 def suggest_preset(trial, base: Preset) -> Preset:
-    """The search space: ``base`` with a trial's learning rate, filters per block, dense width,
-    dropout and augmentation strength. Given an ``optuna.trial.FixedTrial`` of a trial's params,
-    it rebuilds that trial's preset."""
+    """The search space: ``base`` with a trial's learning rate, dense width and dropout, and, for a
+    ConvNet, its filters per block and augmentation strength; a head on a stored embedding (no conv
+    blocks: ``transfer``) has no filters and nothing to augment, and searches its L2 penalty
+    instead (``DENSE_CHOICES_HEAD`` includes 0: no hidden layer, a logistic regression).
+    Given an ``optuna.trial.FixedTrial`` of a trial's params, it rebuilds that trial's preset."""
     lr = trial.suggest_float("learning_rate", base.learning_rate / 10, base.learning_rate * 10, log=True)
+    dropout = trial.suggest_float("dropout", 0.0, 0.6)
+    if not base.conv:
+        return base.replace(learning_rate=lr, dropout=dropout,
+                            dense=trial.suggest_categorical("dense", DENSE_CHOICES_HEAD),
+                            l2=trial.suggest_float("l2", L2_RANGE[0], L2_RANGE[1], log=True))
     conv = tuple((trial.suggest_categorical(f"filters_{i + 1}", FILTER_CHOICES), kernel)
                  for i, (_, kernel) in enumerate(base.conv))
     return base.replace(learning_rate=lr, conv=conv, dense=trial.suggest_categorical("dense", DENSE_CHOICES),
-                        dropout=trial.suggest_float("dropout", 0.0, 0.6),
-                        augment=trial.suggest_float("augment", 0.0, 1.0))
+                        dropout=dropout, augment=trial.suggest_float("augment", 0.0, 1.0))
 
 
 def trial_preset(study, trial) -> Preset:

@@ -44,6 +44,16 @@ def test_the_search_space_rebuilds_a_trials_preset():
     assert preset.dropout == 0.1 and preset.augment == 0.5 and preset.pool_input == base.pool_input
 
 
+def test_a_head_on_an_embedding_searches_its_penalty_not_filters_or_augmentation():
+    base = PRESETS["transfer"]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    preset = tune.suggest_preset(trial, base)
+    assert set(trial.params) == {"learning_rate", "dropout", "dense", "l2"}
+    assert preset.conv == () and preset.augment == 0.0 and preset.pretrained_tags
+    assert tune.L2_RANGE[0] <= preset.l2 <= tune.L2_RANGE[1] and preset.dense in tune.DENSE_CHOICES_HEAD
+
+
 def test_trials_never_see_the_test_tracks(train_template, tmp_path):
     home = copy_home(train_template, tmp_path)
     subsets = tune.tuning_subsets(home, seed=0)

@@ -21,11 +21,12 @@ convolutional before the pooling, so it takes any number of frames; it was train
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from importlib import resources
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from haverford.core.quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # no native start-up chatter on stderr
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
