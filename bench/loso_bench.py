@@ -7,6 +7,7 @@
     python bench/loso_bench.py --home H --preset fast --set epochs=5 --variant "fast, 5 epochs"
     python bench/loso_bench.py --home H --preset fast --write    # record it in core/benchmarks.json
     python bench/loso_bench.py --home H --preset transfer --classic musicnn --classic log_mel+percussive_mel
+    python bench/loso_bench.py --home H --preset transfer-tuned   # a preset saved by `haverford tune --save-as`
     python bench/loso_bench.py --home H --no-convnet --classic musicnn     # the other models only (seconds)
     python bench/loso_bench.py --table run1.jsonl run2.jsonl    # saved runs as one Markdown table
 
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     home = Home(args.home, create=False)
     config = TrainConfig(preset=args.preset, feature=args.feature, seed=args.seed,
                          overrides=parse_overrides(args.set) or None)
-    preset = config.resolved()
+    preset = config.resolved(db=home.connect())  # a saved tuned preset too
     classic_sets = [tuple(f.split("+")) for f in args.classic]
     needed = {preset.feature} if args.convnet else set()
     for name in dict.fromkeys([*sorted(needed), *(f for fs in classic_sets for f in fs)]):

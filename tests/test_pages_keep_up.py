@@ -101,4 +101,7 @@ def test_a_new_question_shows_in_the_questionnaire(served, page):
     page.get_by_text("Added question vocals.").wait_for(timeout=30_000)
     idle(page)
     choose(page, "Question", "Any vocals?")  # the edit picker lists it without a reload
-    page.get_by_text("Active (asked when labelling)").wait_for(timeout=30_000)
+    # its edit form (while Streamlit swaps the old form for the new one, both can be on the page)
+    page.get_by_text("Active (asked when labelling)").first.wait_for(timeout=30_000)
+    page.wait_for_function("""Array.from(document.querySelectorAll('input[aria-label="Question"]'))
+                              .some(e => e.value === 'Any vocals?')""", timeout=30_000)  # the add form was cleared
