@@ -10,7 +10,6 @@ import getpass
 
 from haverford.core.cli_output import TqdmReporter, nothing_processed
 from haverford.core.cli_types import positive_int
-from haverford.core.config import DEFAULT_FEATURE
 from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES
 
 PRESET_HELP = (f"network and training recipe: {', '.join(PRESET_NAMES)} or a saved tuned preset "
@@ -26,7 +25,7 @@ TRAIN_KEYS = ("model_id", "run_id", "preset", "feature", "train_segments", "vali
 def configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME", help=PRESET_HELP)
     p.add_argument("--feature", metavar="NAME",
-                   help=f"input feature (default: the preset's; fast uses {DEFAULT_FEATURE}, seed log_stft)")
+                   help="input feature (default: the preset's: transfer musicnn, fast and tiny log_mel, seed log_stft)")
     p.add_argument("--seed", type=int, default=0, help="random seed of split order, init and shuffling (default 0)")
     p.add_argument("--epochs", type=int, help="override the preset's maximum number of epochs")
     p.add_argument("--max-steps", type=int, help="cap a step-based preset's steps (e.g. a quick seed run)")
@@ -67,7 +66,7 @@ def _f(value) -> str:
 
 
 def configure_tune(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME", help="preset to tune (default fast); "
+    p.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME", help=f"preset to tune (default {DEFAULT_PRESET}); "
                    "runs on the same preset resume its study")
     p.add_argument("--minutes", type=float, help="time budget, checked between trials (default 10 unless --trials)")
     p.add_argument("--trials", type=positive_int, help="number of trials in this run")

@@ -278,7 +278,5 @@ def train_first_model(home: Home, *, seed: int = 0, reporter=None) -> dict:
     from haverford.core.jobs import run_in_foreground
     from haverford.core.train import TrainConfig  # TensorFlow: imported only to train
 
-    # The other models (core.classic) need percussive_mel, whose HPSS takes about a minute for the
-    # demo on 2 cores: the first model is the ConvNet alone, so the demo opens within the minute;
-    # the first Retrain from the Train page fits the other models beside it.
-    return run_in_foreground(home, TrainConfig(seed=seed, other_models=False), created_by="demo", reporter=reporter)
+    # With the default preset the other models (core.classic) pool the same stored embedding: seconds
+    return run_in_foreground(home, TrainConfig(seed=seed), created_by="demo", reporter=reporter)

@@ -1,9 +1,11 @@
 """Presets, hyperparameters as data, and what a Retrain asks for (``TrainConfig``).
 
 ``seed`` is the 2018 notebook's network, exactly (TensorFlow's deep-MNIST shape on ``log_stft``);
-``fast`` is the default, sized by measurement for a 2-core CPU on ``log_mel``
-(bench/README.md, "Training"); ``tiny`` keeps the tests fast; ``transfer`` is a dense head on the
-pretrained musicnn embedding (``core.pretrained``), no convolutions of its own (``conv=()``). Tuned presets (``core.tune``) are
+``transfer``, the default, is a head on the pretrained musicnn embedding (``core.pretrained``), no
+convolutions of its own (``conv=()``): it won the leave-one-source-out benchmark on real music
+(bench/README.md, "Real music") and retrains in under a minute; ``fast`` is the best ConvNet of
+our own, sized by measurement for a 2-core CPU on ``log_mel`` (bench/README.md, "Training");
+``tiny`` keeps the tests fast. Tuned presets (``core.tune``) are
 stored by name in SQLite (``custom_presets``) and found by ``get_preset`` when given the
 database; ``PRESET_NAMES`` stays the built-in list. No TensorFlow here: the pages, the command
 line and the job queue read presets without loading it.

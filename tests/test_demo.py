@@ -22,6 +22,7 @@ from haverford.core.demo import (
     wrong_labels,
 )
 from haverford.core.home import Home
+from haverford.core.vocabulary import DEFAULT_PRESET
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -185,7 +186,7 @@ def test_the_demo_opens_with_a_model_right_on_most_but_not_all_test_segments(def
     _, out, err = default_demo
     model = out["model"]
     assert "training the first model" in err and "epoch 1: " in err  # progress on stderr
-    assert (model["model_id"], model["preset"], model["split"]) == (1, "fast", "by track")
+    assert (model["model_id"], model["preset"], model["split"]) == (1, DEFAULT_PRESET, "by track")
     assert model["majority_baseline"] < model["test_accuracy"] < 1.0
     assert model["test_accuracy"] > 0.7
 

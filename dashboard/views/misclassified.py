@@ -8,7 +8,7 @@ from haverford.core import catalogue, jobs, review, versions
 from haverford.core.crosscheck import CrossCheckConfig, start_crosscheck
 from haverford.core.errors import HaverfordError
 from haverford.core.evaluate import misclassified
-from haverford.core.vocabulary import BANGER, DEFAULT_PRESET, NOT_A_BANGER, PRESET_NAMES, VERDICT_NAMES
+from haverford.core.vocabulary import BANGER, NOT_A_BANGER, PRESET_NAMES, VERDICT_NAMES
 from haverford.dashboard import clip, eval_charts, freshness
 from haverford.dashboard import review as review_panel
 from haverford.dashboard.context import connect, home
@@ -124,7 +124,7 @@ def crosscheck_form() -> None:
     with st.form("mis_crosscheck"):
         cols = st.columns(3)
         folds = cols[0].number_input("Folds (k)", 2, 10, 3, key="mis_cc_folds")
-        preset = cols[1].selectbox("Preset", PRESET_NAMES, index=PRESET_NAMES.index(DEFAULT_PRESET),
+        preset = cols[1].selectbox("Preset", PRESET_NAMES, index=PRESET_NAMES.index(CrossCheckConfig.preset),
                                    key="mis_cc_preset")
         epochs = cols[2].number_input("Epochs per fold", 1, 50, 6, key="mis_cc_epochs")
         if st.form_submit_button("Run cross-check"):

@@ -13,10 +13,11 @@ from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES
 from haverford.dashboard.context import connect, home
 from haverford.dashboard.freshness import rerun_when_finished
 
-PRESET_HELP = {"fast": "fast (default): small ConvNet on log_mel, about a minute on 2 cores",
+PRESET_HELP = {"fast": "fast: small ConvNet on log_mel, about two minutes on 2 cores",
                "seed": "seed: the 2018 notebook's 57 M-weight ConvNet on log_stft (slow: ~45 min)",
                "tiny": "tiny: a toy network for trying the pipeline",
-               "transfer": "transfer: a dense head on the pretrained musicnn embedding (computed once per track)"}
+               "transfer": "transfer (default): a head on the pretrained musicnn embedding, computed once per "
+                            "track; best on real music"}
 
 
 def curves_figure(rows: list[dict], metric: str) -> go.Figure:
