@@ -37,9 +37,11 @@
     }
   }
 
+  // After the rerun (Streamlit's status widget gone), at most a minute: on a busy server a rerun
+  // can take longer than ten seconds, and a focus given before it ends is taken by its redraw.
   function whenIdle(fn, waited = 0) {
     const busy = doc.querySelector("[data-testid='stStatusWidget']");
-    if ((busy || waited < 150) && waited < 10000) setTimeout(() => whenIdle(fn, waited + 50), 50);
+    if ((busy || waited < 150) && waited < 60000) setTimeout(() => whenIdle(fn, waited + 50), 50);
     else fn();
   }
 
