@@ -77,7 +77,7 @@ def add_user(db: sqlite_utils.Database, name: str, password: str, *, admin: bool
     if users_db.add_user(db, name=name, password_hash=_hasher.hash(password), role=role,
                          created_by=creator) is None:
         raise HaverfordError(f"an account called {name!r} exists already; choose another name")
-    return users_db.get_user(db, name)
+    return _existing(db, name)
 
 
 def check_name(name: str) -> str:
@@ -100,7 +100,7 @@ def disable_user(db: sqlite_utils.Database, name: str) -> dict:
     require(db, "users", detail=f"disable {name}")
     user = _existing(db, name)
     users_db.disable_user(db, user["id"])
-    return users_db.get_user(db, name)
+    return _existing(db, name)
 
 
 def _existing(db, name: str) -> dict:
@@ -137,7 +137,7 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now: datetime 
         raise LoginError(f"wrong name or password; try again in {wait:.0f} s", wait_s=wait)
     users_db.clear_failed_logins(db, user["id"])
     _rehash_if_needed(db, user["id"], password)
-    return users_db.get_user(db, user["name"])
+    return _existing(db, user["name"])
 
 
 def _check_wait(user: dict, now: datetime) -> None:

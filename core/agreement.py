@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -59,7 +59,7 @@ def encode(values: Iterable[object], *, kind: str) -> list[float | str]:
     out: list[float | str] = []
     for v in values:
         if kind == "yes_no":
-            out.append(float(as_bool(v)))
+            out.append(float(as_bool(v)))  # type: ignore[arg-type]  # a stored yes/no answer: 1/0, true/false
         elif level_for(kind) in ("ordinal", "interval"):
             out.append(float(v))  # type: ignore[arg-type]  # a stored number; bad text raises ValueError
         else:
@@ -131,7 +131,7 @@ def krippendorff_alpha(rows: Iterable[Mapping], *, kind: str) -> float | None:
     return None if math.isnan(alpha) else alpha
 
 
-def agreement(rows: list[Mapping], *, kind: str) -> Agreement:
+def agreement(rows: Sequence[Mapping], *, kind: str) -> Agreement:
     """Agreement on one question from the latest answers of segments with two or more labellers."""
     return Agreement(level=level_for(kind), n_segments=len({r["segment_id"] for r in rows}),
                      n_labellers=len({r["labeller"] for r in rows}),

@@ -169,7 +169,9 @@ def add_simulated_answers(db, track_id: int, track: synth.SynthTrack, *, seed: i
     ids = {q["key"]: q["id"] for q in questions_db.list_questions(db)}
     segment_ids = tracks_db.segment_ids(db, track_id)
     # seeded by content, not by id: ids follow the order in which parallel workers finish
-    content = tracks_db.get_track(db, track_id)["content_hash"]
+    row = tracks_db.get_track(db, track_id)
+    assert row is not None, track_id  # the track was just imported
+    content = row["content_hash"]
     rng = np.random.default_rng([seed, int(content[:12], 16)])
     written = 0
     with write(db):
@@ -253,6 +255,7 @@ def build_demo(home: Home, *, n_tracks: int = DEFAULT_TRACKS, seed: int = 0, noi
     imported, written, records = 0, 0, []
     for track_id in report.track_ids:
         row = tracks_db.get_track(db, track_id)
+        assert row is not None, track_id  # just imported by this build
         imported += save_import_labels(db, track_id, plans[row["path"]])
         written += add_simulated_answers(db, track_id, tracks[row["path"]], seed=seed)
         records.append(truth_record(tracks[row["path"]], row["path"], row["content_hash"], plans[row["path"]]))

@@ -226,7 +226,8 @@ def freshness(db, model: dict) -> Freshness:
     """How the labels moved since ``model`` was trained (see ``Freshness``)."""
     if not models_db.has_label_snapshot(db, model["id"]):
         return Freshness(model["created_at"], known=False)
-    return Freshness(model["created_at"], **models_db.label_changes(db, model["id"]))
+    changes = models_db.label_changes(db, model["id"])
+    return Freshness(model["created_at"], changed=changes["changed"], added=changes["added"])
 
 
 def misclassified(home: Home, model_id: int | None = None, *, threshold: float = 0.5, side: str | None = None,

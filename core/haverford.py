@@ -10,7 +10,7 @@ not asked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from haverford.core.vocabulary import BANGER, NOT_A_BANGER, consensus
@@ -55,7 +55,7 @@ def is_asked(question: Mapping, answers: Mapping[str, object]) -> bool:
         return _OPS[cond.get("op", "==")](other, cond["value"])
 
 
-def decide(answers: Mapping[str, object], questions: list[Mapping]) -> Decision:
+def decide(answers: Mapping[str, object], questions: Sequence[Mapping]) -> Decision:
     """Run Haverford's algorithm on one segment's answers (question key → value)."""
     ruled = [q for q in questions if q.get("rule") and q.get("active", True) and is_asked(q, answers)]
     reasons: list[str] = []
@@ -95,7 +95,7 @@ def _threshold_failures(question: Mapping, value) -> list[str]:
     return out
 
 
-def algorithm_verdicts(rows: list[Mapping], questions: list[Mapping]) -> dict[int, str | None]:
+def algorithm_verdicts(rows: Sequence[Mapping], questions: Sequence[Mapping]) -> dict[int, str | None]:
     """Haverford's algorithm per segment: each labeller's answers decided, then the consensus rule
     (``vocabulary.consensus``) over those verdicts, as for people's own verdicts.
 

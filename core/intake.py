@@ -19,6 +19,8 @@ from haverford.core.errors import AudioError
 from haverford.core.ingest_report import IngestReport
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
     from haverford.core.home import Home
 
 SAME_CONTENT = "already in the library (same content)"
@@ -72,7 +74,7 @@ class Intake:
         self.known: dict[str, str] = {}  # content hash → stored path
         self.in_flight: dict[str, list[Candidate]] = {}
         self.failed: dict[str, str] = {}
-        self.db = None
+        self.db: sqlite_utils.Database | None = None
 
     def open_library(self) -> None:
         """Connect to the library (creating it if new) and learn the content it holds."""
@@ -107,6 +109,7 @@ class Intake:
             from haverford.db import tracks as tracks_db
 
             track = tracks_db.track_by_hash(self.db, digest)
+            assert track is not None  # its hash is in self.known, read from the library
             tracks_db.set_path(self.db, track["id"], str(candidate.path))
             self.known[digest] = str(candidate.path)
             self.report.moved.append({"from": audio.display_path(old), "to": audio.display_path(candidate.path)})

@@ -75,6 +75,7 @@ def create_run(home: Home, config, *, created_by: str | None, kind: str = "train
     if going is not None:
         raise RunGoingError(f"a run is already going (run {going}); wait for it to finish "
                             f"or cancel it on the Train page")
+    assert run_id is not None  # create_run returns an id whenever no run is going
     return run_id
 
 

@@ -46,10 +46,12 @@ def load_scorer(home: Home, row: dict):
     one of the other models (``core.classic``, scikit-learn). A scorer has ``features`` (the
     feature names it reads) and ``p_banger(xs)`` (feature name → batch, to p(banger) [shape=(n,)])."""
     if row.get("kind", models_db.CONVNET) == models_db.CLASSIC:
-        from haverford.core.classic import load_scorer as load
-    else:
-        from haverford.core.inference import load_scorer as load
-    return load(home, row)
+        from haverford.core import classic
+
+        return classic.load_scorer(home, row)
+    from haverford.core import inference
+
+    return inference.load_scorer(home, row)
 
 
 def score_library(home: Home, model_id: int, *, scorer=None, progress: Progress | None = None) -> dict:

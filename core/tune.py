@@ -267,8 +267,8 @@ def save_best(home: Home, preset: str, name: str, *, created_by: str | None) -> 
         raise HaverfordError(f"tuning study {study.study_name!r} has no completed trial yet; let it run longer")
     source = (f"Optuna study {study.study_name} trial {report['best_trial']}: validation loss "
               f"{report['best_value']:.4f} on the validation tracks")
-    preset = Preset.from_json(report["best_preset"]).replace(description=f"tuned from {preset}: {source}")
-    return save_preset(home.connect(), name, preset, source=source, created_by=created_by)
+    best = Preset.from_json(report["best_preset"]).replace(description=f"tuned from {preset}: {source}")
+    return save_preset(home.connect(), name, best, source=source, created_by=created_by)
 
 
 # --- the run -----------------------------------------------------------------------------------

@@ -66,8 +66,8 @@ def connect(path: str | os.PathLike, *, migrate: bool = True) -> sqlite_utils.Da
     if str(path) != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-    conn.create_aggregate("verdict_consensus", 1, ConsensusAggregate)
-    conn.create_aggregate("track_majority", 1, MajorityAggregate)
+    conn.create_aggregate("verdict_consensus", 1, ConsensusAggregate)  # type: ignore[arg-type]  # step(value) is the one-argument form
+    conn.create_aggregate("track_majority", 1, MajorityAggregate)  # type: ignore[arg-type]
     db = sqlite_utils.Database(conn)
     if migrate:
         from haverford.db.migrations import migrate as run_migrations

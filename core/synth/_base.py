@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy import signal
 
@@ -41,8 +43,8 @@ def _midi_hz(midi: np.ndarray | int) -> np.ndarray:
     return 440.0 * 2.0 ** ((np.asarray(midi, dtype=float) - 69.0) / 12.0)
 
 
-def _place(y: np.ndarray, event: np.ndarray, onsets_s: np.ndarray,
-           gains: np.ndarray | float = 1.0) -> None:
+def _place(y: np.ndarray, event: np.ndarray, onsets_s: np.ndarray | Sequence[float],
+           gains: np.ndarray | Sequence[float] | float = 1.0) -> None:
     """Add ``gain * event`` into ``y`` at every onset, in place; events past the end are cut."""
     starts = np.round(np.asarray(onsets_s, dtype=float) * SR).astype(np.int64)
     gains = np.broadcast_to(np.asarray(gains, dtype=float), starts.shape)
