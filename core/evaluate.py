@@ -25,6 +25,7 @@ from haverford.db import evaluation as eval_db
 from haverford.db import library as library_db
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db
+from haverford.db import tracks as tracks_db
 
 
 @dataclass(frozen=True)
@@ -153,15 +154,23 @@ def ruled_answers(rows: list[dict], questions: list[dict]) -> list[dict]:
 
 
 def load_rivals(db, model: dict, segment_ids: np.ndarray) -> Rivals:
-    """Training label counts, Haverford's algorithm and each labeller's verdicts on the test segments."""
+    """Training label counts, Haverford's algorithm on the test segments, and each labeller's verdicts
+    on every audible segment of the test tracks.
+
+    The labellers are compared with the others wherever the others decide, including segments
+    whose consensus is a tie: with two labellers every disagreement is a tie, and leaving those
+    out would compare each person only where everyone agreed (always 1.0)."""
     questions = questions_db.list_questions(db)
     rows = library_db.latest_answers(db, segment_ids.tolist())
     decided = algorithm_verdicts(ruled_answers(rows, questions), questions)
     algorithm = np.array([np.nan if decided.get(int(s)) is None else float(decided[int(s)] == BANGER)
                           for s in segment_ids], dtype=np.float64)
-    train_tracks = (model["params"].get("split") or {}).get("train", [])
-    return Rivals(eval_db.verdict_counts(db, train_tracks), algorithm,
-                  labeller_guesses(rows, segment_ids, verdict_question=questions_db.verdict_question_id(db)),
+    split = model["params"].get("split") or {}
+    test_segments = np.array([s for t in split.get("test", []) for s in tracks_db.segment_ids(db, int(t), audible_only=True)],
+                             dtype=np.int64)
+    labellers = labeller_guesses(library_db.latest_answers(db, test_segments.tolist()), test_segments,
+                                 verdict_question=questions_db.verdict_question_id(db))
+    return Rivals(eval_db.verdict_counts(db, split.get("train", [])), algorithm, labellers,
                   models=sibling_scores(db, model, segment_ids), name=model_name(model),
                   fit_seconds=fit_seconds(model))
 

@@ -195,6 +195,19 @@ def test_each_labeller_is_compared_with_the_others_not_with_themself(lib):
     assert "other labellers' majority" in rows["labeller bob"]["note"]
 
 
+def test_labellers_are_compared_where_the_consensus_is_a_tie(lib):
+    """With two voices a disagreement is a tie: the segment has no label for the model's figures,
+    but each voice is still compared with the other there (else a labeller only ever scores 1.0)."""
+    home, db, made = lib
+    b1 = ids(lib, "b-test", 0)[0]
+    answer(db, b1, "alice", verdict="not_a_banger")  # the import label says banger
+    ev = evaluate_model(home)
+    assert b1 not in ev.segment_ids.tolist()
+    rows = {r["name"]: r for r in ev.baselines}
+    assert (rows["labeller alice"]["segments"], rows["labeller alice"]["accuracy"]) == (1, 0.0)
+    assert (rows["labeller import"]["segments"], rows["labeller import"]["accuracy"]) == (1, 0.0)
+
+
 def test_no_model_is_one_clear_error(home):
     with pytest.raises(HaverfordError, match="no active model; train one with 'haverford train'"):
         evaluate_model(home)
