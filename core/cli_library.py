@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from haverford.core.cli_output import FileProgress, nothing_processed
-from haverford.core.cli_types import labeller_name
+from haverford.core.cli_types import UsageError, labeller_name
 from haverford.core.config import DEFAULT_FEATURE, LABELS
 
 
@@ -119,10 +119,20 @@ def configure_export(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_export)
 
 
+def _format_of(out: str) -> str:
+    """CSV or JSON from the file name; another extension needs ``--format`` (no CSV in a .xlsx)."""
+    suffix = Path(out).suffix.lower()
+    if suffix in ("", ".csv", ".txt"):
+        return "csv"
+    if suffix == ".json":
+        return "json"
+    raise UsageError(f"cannot tell the format from {suffix!r}: name the file .csv or .json, or give --format csv|json")
+
+
 def cmd_export(args) -> dict:
     from haverford.core.export import export_answers
     from haverford.core.home import Home
 
-    fmt = args.format or ("json" if args.out.lower().endswith(".json") else "csv")
+    fmt = args.format or _format_of(args.out)
     rows = export_answers(Home(args.home, create=False), Path(args.out), fmt=fmt)
     return {"path": str(Path(args.out).resolve()), "format": fmt, "rows": rows}

@@ -5,8 +5,10 @@ run the Streamlit dashboard in the foreground. Registered in ``core.cli.COMMANDS
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 from importlib import resources
@@ -96,8 +98,9 @@ def serve(home: Path, *, port: int, host: str = "localhost") -> None:
     Raises
     ------
     HaverfordError
-        When the dashboard process stops with an error status.
+        When the port is taken, or the dashboard process stops with an error status.
     """
+    _check_port_free(host, port)
     # Streamlit's command line, started with the Label page's imports and tempo worker warming up
     cmd = [sys.executable, "-m", "haverford.dashboard.server", "run", str(dashboard_app()), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true",
@@ -120,6 +123,19 @@ def serve(home: Path, *, port: int, host: str = "localhost") -> None:
         signal.signal(signal.SIGTERM, previous)
     if code not in (0, -2, -15, 130):
         raise HaverfordError(f"the dashboard stopped with exit status {code}")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """One line before Streamlit starts, instead of its three when the port is taken."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Streamlit's server binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                return  # e.g. an IPv6 host: Streamlit reports what it finds
+            raise HaverfordError(f"port {port} on {host} is not available ({exc.strerror}); stop what uses it "
+                                 "or choose another with --port") from None
 
 
 def dashboard_app() -> Path:

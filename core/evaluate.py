@@ -42,6 +42,11 @@ class Split:
         return f"split by track: {self.test_tracks} test tracks held out ({self.test_segments} segments)"
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 verdict``, ``2 verdicts``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 @dataclass(frozen=True)
 class Freshness:
     """Which labels a figure was computed against, and how far they moved since training.
@@ -67,7 +72,8 @@ class Freshness:
             return base + "; its training labels were not recorded"
         if not self.stale:
             return base + "; no verdict changed since it was trained"
-        return (base + f"; since training {self.changed} verdicts changed and {self.added} segments were "
+        return (base + f"; since training {_count(self.changed, 'verdict')} changed and "
+                f"{_count(self.added, 'segment')} {'was' if self.added == 1 else 'were'} "
                 "newly labelled: Retrain to learn them")
 
     def to_json(self) -> dict:

@@ -98,6 +98,15 @@ def test_export_refuses_a_folder(capsys, tmp_path, library_dir):
     assert code == 1 and "is a folder" in err
 
 
+def test_export_to_an_unknown_extension_asks_for_the_format(capsys, tmp_path, library_dir):
+    home = tmp_path / "h"
+    run(capsys, "ingest", library_dir, "--home", home, "--json")
+    code, _, err = run(capsys, "export", tmp_path / "labels.xlsx", "--home", home)
+    assert code == 1 and err.count("\n") == 1 and "--format" in err and not (tmp_path / "labels.xlsx").exists()
+    code, _, _ = run(capsys, "export", tmp_path / "labels.xlsx", "--format", "csv", "--home", home)
+    assert code == 0 and len(list(csv.DictReader((tmp_path / "labels.xlsx").open()))) == 7
+
+
 def test_after_a_command_the_database_file_alone_holds_everything(tmp_path, library_dir):
     home = tmp_path / "h"
     proc = subprocess.run([sys.executable, "-m", "haverford.core.cli", "ingest", str(library_dir), "--home", str(home), "--json"],

@@ -148,5 +148,5 @@ def test_pages_say_which_labels_and_offer_a_retrain_when_verdicts_moved(home, pa
         answers_db.save_answers(db, [segment["segment_id"]], who, {verdict: other})
     moved = run(page)
     warning = " ".join(w.value for w in moved.warning)
-    assert "since training 1 verdicts changed" in warning and "Retrain" in warning
+    assert "since training 1 verdict changed" in warning and "Retrain" in warning
     assert any(b.label == "Retrain now" for b in moved.button)

@@ -256,6 +256,20 @@ def test_the_tempo_worker_warms_up_on_a_click_track():
     assert tempo.warm().result(timeout=120) == pytest.approx(120, abs=4)
 
 
+def test_serve_on_a_taken_port_is_one_line(tmp_path):
+    import socket
+
+    from haverford.core import cli_serve
+    from haverford.core.errors import HaverfordError
+
+    with socket.socket() as taken:
+        taken.bind(("localhost", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(HaverfordError, match=f"port {port} on localhost is not available"):
+            cli_serve.serve(tmp_path, port=port)
+
+
 def test_segment_scores_figure_marks_each_segment():
     fig = charts.segment_scores_figure([{"index": 0, "start_s": 0.0, "p_banger": 0.8},
                                         {"index": 1, "start_s": 5.0, "p_banger": 0.2}])
