@@ -207,6 +207,11 @@ def test_bad_question_key_is_one_line_error(demo_copy):
     at.button[[b.label for b in at.button].index("Add question")].click().run()
     assert not at.exception
     assert "must be lower-case" in at.error[0].value
+    # what was typed stays, to be corrected; a question that is added clears the form
+    assert at.text_input(key="questions_add_key").value == "Bad Key"
+    at.text_input(key="questions_add_key").set_value("good_key")
+    at.button[[b.label for b in at.button].index("Add question")].click().run()
+    assert not at.exception and at.text_input(key="questions_add_key").value == ""
 
 
 def test_library_segments_filter_and_sort(demo_copy):

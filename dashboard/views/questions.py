@@ -125,9 +125,13 @@ def _num(value) -> float | None:
     return None if value is None else float(value)
 
 
+ADD_FIELDS = ("questions_add_key", "questions_add_text", "questions_add_kind", "questions_add_min",
+              "questions_add_max", "questions_add_choices")
+
+
 def add_form(db) -> None:
     """Add a question at the end of the questionnaire."""
-    with st.form("questions_add", clear_on_submit=True):
+    with st.form("questions_add"):  # a refused question keeps what was typed; an added one clears it
         key = st.text_input("Key (lower case, e.g. `vocals`)", max_chars=40, key="questions_add_key")
         text = st.text_input("Question", max_chars=200, key="questions_add_text")
         kind = st.selectbox("Kind", list(KIND_NAMES), format_func=KIND_NAMES.get, key="questions_add_kind")
@@ -146,6 +150,8 @@ def _add(db, key: str, text: str, kind: str, lo, hi, choices: list[str]) -> None
         st.error(str(exc))
         return
     st.session_state["questions_flash"] = f"Added question {key}."
+    for field in ADD_FIELDS:
+        st.session_state.pop(field, None)
     st.rerun()  # the overview above shows the new question
 
 
