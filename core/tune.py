@@ -19,6 +19,7 @@ epoch. The best trial can be saved as a named preset that Retrain offers (``core
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -276,8 +277,8 @@ def save_best(home: Home, preset: str, name: str, *, created_by: str | None) -> 
 def check_config(home: Home, config: TuneConfig) -> None:
     """Refuse an unknown preset or a budget that is not positive, before anything starts."""
     get_preset(config.preset, db=home.connect())
-    if config.minutes is not None and config.minutes <= 0:
-        raise HaverfordError(f"--minutes must be more than 0, got {config.minutes:g}")
+    if config.minutes is not None and not (math.isfinite(config.minutes) and config.minutes > 0):
+        raise HaverfordError(f"--minutes must be a number of minutes more than 0, got {config.minutes:g}")
     if config.trials is not None and config.trials < 1:
         raise HaverfordError(f"--trials must be at least 1, got {config.trials}")
 

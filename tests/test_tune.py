@@ -105,8 +105,9 @@ def test_cli_errors_are_one_line(train_template, capsys):
     assert main(["tune", "--home", str(train_template.path), "--preset", "nope", "--trials", "1"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "unknown preset 'nope'" in err and "tiny" in err
-    assert main(["tune", "--home", str(train_template.path), "--minutes", "0"]) == 1
-    assert "--minutes must be more than 0" in capsys.readouterr().err
+    for minutes in ("0", "-5", "nan", "inf"):  # nan and inf would never stop
+        assert main(["tune", "--home", str(train_template.path), "--minutes", minutes]) == 1
+        assert "--minutes must be a number of minutes more than 0" in capsys.readouterr().err
 
 
 def test_saving_before_any_study_says_what_to_do(train_template):
