@@ -78,13 +78,16 @@ def configure_tune(p: argparse.ArgumentParser) -> None:
 def cmd_tune(args) -> dict:
     from haverford.core import tune
     from haverford.core.home import Home
+    from haverford.core.presets import check_preset_name
 
     home = Home(args.home, create=False)
     config = tune.TuneConfig(preset=args.preset, minutes=args.minutes, trials=args.trials, seed=args.seed)
+    if args.save_as is not None:  # a bad or taken name is refused now, not after the tuning ("" too)
+        check_preset_name(home.connect(), args.save_as)
     with TqdmReporter() as reporter:
         out = tune.run_in_foreground(home, config, created_by=_user(), reporter=reporter)
     out["saved_preset"] = None
-    if args.save_as:
+    if args.save_as is not None:
         out["saved_preset"] = tune.save_best(home, args.preset, args.save_as, created_by=_user()).to_json()
     return out
 

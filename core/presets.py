@@ -117,9 +117,7 @@ def save_preset(db, name: str, preset: Preset, *, source: str | None, created_by
 
     Raises ``HaverfordError`` for a name that is taken or not 1-40 of ``a-z 0-9 _ -``.
     """
-    if not NAME_PATTERN.fullmatch(name or ""):
-        raise HaverfordError(f"preset name {name!r} must be 1-40 characters of a-z, 0-9, '_' and '-', "
-                             f"starting with a letter or digit; choose another")
+    check_preset_name(db, name)
     from haverford.db import presets as presets_db
 
     preset = preset.replace(name=name)
@@ -127,6 +125,18 @@ def save_preset(db, name: str, preset: Preset, *, source: str | None, created_by
                                                      created_by=created_by):
         raise HaverfordError(f"a preset named {name!r} exists already; choose another name")
     return preset
+
+
+def check_preset_name(db, name: str) -> None:
+    """Refuse a name ``save_preset`` would refuse (not 1-40 of ``a-z 0-9 _ -``, or taken), before
+    a long job whose result it names starts. Raises ``HaverfordError``."""
+    if not NAME_PATTERN.fullmatch(name or ""):
+        raise HaverfordError(f"preset name {name!r} must be 1-40 characters of a-z, 0-9, '_' and '-', "
+                             f"starting with a letter or digit; choose another")
+    from haverford.db import presets as presets_db
+
+    if name in PRESETS or (db is not None and presets_db.get_preset(db, name) is not None):
+        raise HaverfordError(f"a preset named {name!r} exists already; choose another name")
 
 
 def _as_field(name: str, value):

@@ -95,8 +95,12 @@ def open_study(home: Home, base: Preset, *, seed: int):
     """Create the base preset's study, or load it to resume; it remembers the base preset."""
     import optuna
 
-    study = optuna.create_study(study_name=study_name(base.name), storage=storage(home), direction="minimize",
-                                sampler=optuna.samplers.TPESampler(seed=seed),
+    name, kept = study_name(base.name), storage(home)
+    done = next((s.n_trials for s in optuna.get_all_study_summaries(kept) if s.study_name == name), 0)
+    # a resumed run draws on from where the last one stopped: with the same seed TPE's first random
+    # proposals would repeat the trials the study already holds
+    study = optuna.create_study(study_name=name, storage=kept, direction="minimize",
+                                sampler=optuna.samplers.TPESampler(seed=seed + done),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2),
                                 load_if_exists=True)
     study.set_user_attr("base_preset", base.to_json())

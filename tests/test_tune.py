@@ -82,6 +82,8 @@ def test_a_second_run_resumes_the_study_and_its_best_preset_retrains(tuned, caps
     home, first = tuned
     out = tune_json(home, capsys, "--trials", "1", "--save-as", "tiny-tuned")
     assert out["trials"] == 3 and out["trials_this_run"] == 1 and out["study"] == first["study"]
+    params = [t.params for t in optuna.load_study(study_name=out["study"], storage=tune.storage(home)).trials]
+    assert params[2] not in params[:2]  # the resumed run proposes new settings, not the first run's again
     saved = get_preset("tiny-tuned", db=home.connect())
     assert saved.learning_rate == out["best_params"]["learning_rate"] and saved.dense == out["best_params"]["dense"]
     assert saved.description.startswith("tuned from tiny: Optuna study tune-tiny trial")
@@ -108,6 +110,13 @@ def test_cli_errors_are_one_line(train_template, capsys):
     for minutes in ("0", "-5", "nan", "inf"):  # nan and inf would never stop
         assert main(["tune", "--home", str(train_template.path), "--minutes", minutes]) == 1
         assert "--minutes must be a number of minutes more than 0" in capsys.readouterr().err
+    tunes = "SELECT COUNT(*) FROM training_runs WHERE kind = 'tune'"
+    before = train_template.connect().execute(tunes).fetchone()[0]
+    for name, why in (("it's", "must be 1-40 characters"), ("", "must be 1-40 characters"), ("fast", "exists already")):
+        assert main(["tune", "--home", str(train_template.path), "--trials", "1", "--save-as", name]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and why in err
+    assert train_template.connect().execute(tunes).fetchone()[0] == before  # refused before any tuning
 
 
 def test_saving_before_any_study_says_what_to_do(train_template):
