@@ -78,12 +78,16 @@ def test_models_listed_compared_and_activated(home):
                                        "curves": {"loss": [0.7, 0.5], "val_loss": [0.8, 0.6],
                                                   "accuracy": [0.5, 0.8], "val_accuracy": [0.5, 0.7]},
                                        "metrics": {"accuracy": 0.75 + i / 10, "majority_baseline": 0.5,
-                                                   "track_accuracy": 1.0, "split": "by track"}})
+                                                   "track_accuracy": 1.0, "split": "by track",
+                                                   "labels": {"changed_since_training": 3 * i, "new_since_training": 0}}})
            for i in range(2)]
     models_db.activate(db, ids[1])
     at = run_page()
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 2
     assert any("split is by track" in c.value for c in at.caption)
+    cards = [c.value for c in at.caption if "computed when its training finished" in c.value]
+    assert len(cards) == 2  # the second model's verdicts moved while it trained, and its card says so
+    assert sum("3 verdicts changed and 0 segments were newly labelled while it trained" in c for c in cards) == 1
     at.selectbox(key="train_activate_choice").select(ids[0]).run()
     next(b for b in at.button if b.label == "Make active").click().run()
     assert not at.exception

@@ -110,7 +110,7 @@ def show_run(db, run: dict) -> None:
 
 
 def models_table(models: list[dict]) -> pd.DataFrame:
-    """One row per model version with its headline metrics (as computed when it was trained)."""
+    """One row per model version with its headline metrics (computed when its training finished)."""
     return pd.DataFrame([{
         "Model": m["id"], "Active": bool(m["active"]), "Trained (UTC)": m["created_at"][:16].replace("T", " "),
         "By": m["created_by"] or "—", "Kind": model_name(m),
@@ -127,6 +127,18 @@ def _accuracy(metrics: dict) -> float | None:
     return metrics.get("test_accuracy", metrics.get("accuracy"))
 
 
+def _computed_against(metrics: dict) -> str:
+    """When the stored figures were computed, and whether labels moved while the model trained
+    (its training read them at the start; the figures use those at the end)."""
+    labels = metrics.get("labels") or {}
+    moved = (labels.get("changed_since_training") or 0, labels.get("new_since_training") or 0)
+    text = "computed when its training finished, against the labels of that moment"
+    if any(moved):
+        text += (f" ({moved[0]} verdicts changed and {moved[1]} segments were newly labelled while it trained: "
+                 "it did not learn them)")
+    return text
+
+
 def model_card(m: dict, *, side: str) -> None:
     """One model's facts and curves, for the side-by-side comparison."""
     metrics, params = m["metrics"], m["params"]
@@ -137,8 +149,7 @@ def model_card(m: dict, *, side: str) -> None:
     cols[2].metric("Track accuracy", _pct(metrics.get("track_accuracy")))
     auc = metrics.get("roc_auc")
     st.caption(f"Split by track: {metrics.get('test_tracks')} test tracks, {metrics.get('test_segments')} "
-               f"segments · ROC AUC {'—' if auc is None else f'{auc:.3f}'} · computed against the labels "
-               f"as they were when it was trained")
+               f"segments · ROC AUC {'—' if auc is None else f'{auc:.3f}'} · {_computed_against(metrics)}")
     rows = curve_rows(m["curves"])
     st.plotly_chart(curves_figure(rows, "loss"), key=f"train_cmp_loss_{side}_{m['id']}")
     with st.expander("Hyperparameters"):
