@@ -53,7 +53,9 @@ class Freshness:
 
     Figures use the consensus verdicts *now*; ``changed`` counts segments the model was trained
     or tested on whose verdict is different now, ``added`` the labelled segments it never saw.
-    ``known`` is False for models trained before their labels were recorded.
+    ``known`` is False for models trained before their labels were recorded. ``trained_at`` is
+    when the training read its labels (ISO-8601 UTC; models saved before that was recorded: when
+    they were saved), so a verdict changed while a Retrain runs counts as changed since training.
     """
 
     trained_at: str
@@ -67,7 +69,8 @@ class Freshness:
 
     @property
     def text(self) -> str:
-        base = f"against the labels as of now (model trained {self.trained_at[:16].replace('T', ' ')} UTC)"
+        when = self.trained_at[:16].replace("T", " ")
+        base = f"against the labels as of now (model trained on those of {when} UTC)"
         if not self.known:
             return base + "; its training labels were not recorded"
         if not self.stale:
@@ -238,11 +241,12 @@ def evaluate_model(home: Home, model_id: int | None = None, *, threshold: float 
 
 
 def freshness(db, model: dict) -> Freshness:
-    """How the labels moved since ``model`` was trained (see ``Freshness``)."""
+    """How the labels moved since ``model`` read them to train (see ``Freshness``)."""
+    read_at = model["params"].get("labels_read_at", model["created_at"])  # older models: when they were saved
     if not models_db.has_label_snapshot(db, model["id"]):
-        return Freshness(model["created_at"], known=False)
+        return Freshness(read_at, known=False)
     changes = models_db.label_changes(db, model["id"])
-    return Freshness(model["created_at"], changed=changes["changed"], added=changes["added"])
+    return Freshness(read_at, changed=changes["changed"], added=changes["added"])
 
 
 def misclassified(home: Home, model_id: int | None = None, *, threshold: float = 0.5, side: str | None = None,

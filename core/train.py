@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -165,6 +166,7 @@ def train(home: Home, config: TrainConfig, *, reporter: Reporter | None = None,
     prepare_features(home, preset.feature, reporter=reporter)
     sides = assign_split(db, seed=config.seed)
     subsets = labelled_subsets(db, sides)
+    labels_read_at = datetime.now(UTC).isoformat(timespec="milliseconds")  # the moment its labels are from
     excluded = models_db.excluded_label_count(db)
     check_trainable(subsets, excluded)
     fit_started = time.perf_counter()
@@ -175,6 +177,7 @@ def train(home: Home, config: TrainConfig, *, reporter: Reporter | None = None,
     row = _model_row(config, preset, subsets, sides, curves=curves, norm=norm, path=path,
                      excluded=excluded, created_by=created_by, seconds=seconds)
     row["params"]["fit_seconds"] = fit_seconds
+    row["params"]["labels_read_at"] = labels_read_at
     return TrainResult(row=row, summary=_summary(preset, subsets, seconds), model=model,
                        labels=subsets)
 

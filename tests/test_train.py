@@ -13,6 +13,7 @@ from _train_home import copy_home, write_library
 from haverford.core import benchmarks
 from haverford.core.cli import main
 from haverford.core.dataset import SegmentBatches, balanced_weights
+from haverford.core.evaluate import freshness
 from haverford.core.home import Home
 from haverford.core.jobs import run_in_foreground
 from haverford.core.presets import TrainConfig
@@ -250,3 +251,14 @@ def test_9_predict_with_nothing_to_score_exits_1_with_json(trained, tmp_path, ca
     assert main(["predict", str(tmp_path / "bad.wav"), "--home", str(home.path), "--json"]) == 1
     captured = capsys.readouterr()
     assert json.loads(captured.out)["tracks"] == [] and "not a readable audio file" in captured.err
+
+
+def test_freshness_counts_from_when_the_training_read_its_labels(trained):
+    """A verdict changed while a Retrain runs is one the model never learnt: 'since training'
+    starts when the training read the labels, before the model is saved."""
+    home, out = trained
+    db = home.connect()
+    model = models_db.get_model(db, out["model_id"])
+    read_at = model["params"]["labels_read_at"]
+    assert read_at < model["created_at"]
+    assert freshness(db, model).trained_at == read_at
