@@ -25,7 +25,7 @@ from haverford.core.home import Home
 from haverford.core.presets import TrainConfig
 from haverford.core.split import Subset
 from haverford.core.vocabulary import BANGER, TRAIN, VALIDATION
-from haverford.db import evaluation as eval_db
+from haverford.db import crosscheck as crosscheck_db
 from haverford.db import models as models_db
 from haverford.db import runs as runs_db
 from haverford.db import write
@@ -239,8 +239,8 @@ def run_body(home: Home, run: dict, reporter) -> dict:
 
 def _store(db, run_id: int, out: dict) -> None:
     with write(db):
-        eval_db.save_folds(db, run_id, out["folds"])
-        eval_db.save_crosscheck_scores(db, run_id, out["rows"])
+        crosscheck_db.save_folds(db, run_id, out["folds"])
+        crosscheck_db.save_crosscheck_scores(db, run_id, out["rows"])
         runs_db.heartbeat(db, run_id, progress={"stage": "done", "done": 1, "total": 1,
                                                 "method": out["method"]})
         if not runs_db.finish_run(db, run_id, "succeeded"):

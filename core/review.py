@@ -14,19 +14,13 @@ from haverford.core.labelling import check_labeller
 from haverford.core.roles import require
 from haverford.core.vocabulary import VERDICTS
 from haverford.db import answers as answers_db
-from haverford.db import evaluation as eval_db
 from haverford.db import questions as questions_db
+from haverford.db import reviews as reviews_db
 from haverford.db.answers import history, labellers
-from haverford.db.evaluation import (
-    flips,
-    get_review,
-    label_edit_count,
-    label_edits,
-    label_issues,
-    latest_crosscheck,
-    score_histogram,
-)
+from haverford.db.crosscheck import label_issues, latest_crosscheck
+from haverford.db.evaluation import flips, score_histogram
 from haverford.db.library import latest_answers
+from haverford.db.reviews import get_review, label_edit_count, label_edits
 
 __all__ = ["REASONS", "flips", "get_review", "history", "label_edit_count", "label_edits", "label_issues",
            "labellers", "latest_answers", "latest_crosscheck", "mark_reviewed", "relabel", "score_histogram"]
@@ -48,7 +42,7 @@ def relabel(db, segment_id: int, *, labeller: str, verdict: str, reason: str, mo
     if reason not in REASONS:
         raise HaverfordError(f"choose a reason: one of {', '.join(REASONS)}")
     answers_db.save_answers(db, [segment_id], name, {questions_db.verdict_question_id(db): verdict}, note=reason)
-    eval_db.mark_reviewed(db, segment_id, reviewer=name, model_id=model_id, run_id=run_id,
+    reviews_db.mark_reviewed(db, segment_id, reviewer=name, model_id=model_id, run_id=run_id,
                           action=f"{verdict} ({reason})")
 
 
@@ -57,4 +51,4 @@ def mark_reviewed(db, segment_id: int, *, reviewer: str, model_id: int | None = 
     """Record that ``reviewer`` looked at a segment and left its label as it is."""
     name = check_labeller(reviewer)
     require(db, "review", as_name=name, detail=f"mark segment {segment_id} reviewed")
-    eval_db.mark_reviewed(db, segment_id, reviewer=name, model_id=model_id, run_id=run_id, action="no change")
+    reviews_db.mark_reviewed(db, segment_id, reviewer=name, model_id=model_id, run_id=run_id, action="no change")

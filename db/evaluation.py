@@ -1,5 +1,6 @@
-"""Queries behind evaluation and review: test data, baselines, the misclassified list, reviews,
-prediction flips and the cross-check's out-of-fold scores.
+"""Queries behind evaluation: a model's test data, the training label counts its baseline needs,
+the misclassified list, the score histogram and the predictions that flip between two models
+(reviews live in ``db.reviews``, the cross-check's storage in ``db.crosscheck``).
 
 The misclassified list walks one model's predictions (``predictions`` primary key) with each
 segment's consensus found by key, and counts matches in the same pass (a window function), so
@@ -13,7 +14,6 @@ from collections.abc import Iterable
 
 import sqlite_utils
 
-from haverford.db.connection import now, write
 from haverford.db.questions import verdict_question_id
 from haverford.db.vocabulary import BANGER, NOT_A_BANGER, SIDES, VERDICT_PARAMS
 
@@ -55,7 +55,7 @@ def verdict_counts(db: sqlite_utils.Database, track_ids: Iterable[int]) -> dict[
 
 # --- the misclassified list --------------------------------------------------------------------
 
-def _filters(*, side: str | None, track_id: int | None, labeller: str | None) -> str:
+def segment_filters(*, side: str | None, track_id: int | None, labeller: str | None) -> str:
     """WHERE conditions shared by the list and the histogram (values always bound as parameters)."""
     if side is not None and side not in SIDES:
         raise ValueError(f"unknown split side {side!r}; use one of {SIDES} or None for all")
@@ -91,7 +91,7 @@ def misclassified(db: sqlite_utils.Database, model_id: int, *, threshold: float 
     params = {"m": int(model_id), "thr": float(threshold), "side": side, "track": track_id, "who": labeller,
               "q": verdict_question_id(db), "conf": float(min_confidence), "n": int(limit) + int(offset),
               **VERDICT_PARAMS}
-    where = _filters(side=side, track_id=track_id, labeller=labeller)
+    where = segment_filters(side=side, track_id=track_id, labeller=labeller)
     rows, totals = [], {"total": 0, "reviewed": 0}
     for verdict, (wrong, order) in _WRONG.items():
         rows += _wrong_page(db, where, wrong, order, {**params, "wrong_verdict": verdict})
@@ -138,37 +138,11 @@ def score_histogram(db: sqlite_utils.Database, model_id: int, *, bins: int = 20,
     sql = f"""SELECT MIN(CAST(p.p_banger * :bins AS INTEGER), :bins - 1) AS bin, v.verdict, COUNT(*) AS n
               FROM predictions p JOIN segment_verdicts v ON v.segment_id = p.segment_id
               JOIN segments s ON s.id = p.segment_id
-              WHERE p.model_id = :m AND {_filters(side=side, track_id=track_id, labeller=labeller)}
+              WHERE p.model_id = :m AND {segment_filters(side=side, track_id=track_id, labeller=labeller)}
               GROUP BY bin, v.verdict ORDER BY bin, v.verdict"""
     params = {"m": int(model_id), "bins": int(bins), "side": side, "track": track_id, "who": labeller,
               "q": verdict_question_id(db), **VERDICT_PARAMS}
     return list(db.query(sql, params))
-
-
-# --- reviews -----------------------------------------------------------------------------------
-
-def mark_reviewed(db: sqlite_utils.Database, segment_id: int, *, reviewer: str, model_id: int | None = None,
-                  run_id: int | None = None, action: str | None = None) -> None:
-    """Record that ``reviewer`` looked at a segment in a model's (or a cross-check run's) list."""
-    row = {"segment_id": int(segment_id), "model_id": int(model_id or 0), "run_id": int(run_id or 0),
-           "status": "reviewed", "action": action, "reviewer": reviewer, "reviewed_at": now()}
-    with write(db):
-        db.table("reviews").upsert(row, pk=("segment_id", "model_id", "run_id"))
-
-
-def unmark_reviewed(db: sqlite_utils.Database, segment_id: int, *, model_id: int | None = None,
-                    run_id: int | None = None) -> None:
-    """Forget a review (the segment shows as to do again)."""
-    db.execute("DELETE FROM reviews WHERE segment_id = ? AND model_id = ? AND run_id = ?",
-               [int(segment_id), int(model_id or 0), int(run_id or 0)])
-
-
-def get_review(db: sqlite_utils.Database, segment_id: int, *, model_id: int | None = None,
-               run_id: int | None = None) -> dict | None:
-    """The review of a segment in a model's (or run's) list, or None."""
-    rows = list(db.query("SELECT * FROM reviews WHERE segment_id = ? AND model_id = ? AND run_id = ?",
-                         [int(segment_id), int(model_id or 0), int(run_id or 0)]))
-    return rows[0] if rows else None
 
 
 # --- prediction flips --------------------------------------------------------------------------
@@ -193,92 +167,3 @@ def flips(db: sqlite_utils.Database, model_a: int, model_b: int, *, threshold: f
     params = {"a": int(model_a), "b": int(model_b), "thr": float(threshold), "q": verdict_question_id(db),
               "since": since, "until": until, "limit": int(limit)}
     return list(db.query(sql, params))
-
-
-def label_edits(db: sqlite_utils.Database, *, since: str, until: str, limit: int = 500) -> list[dict]:
-    """Verdict answers given in ``(since, until]``: who changed which segment's label, and why."""
-    sql = """SELECT a.id, a.segment_id, s.track_id, t.title, s.idx, a.labeller, a.value, a.note, a.created_at
-             FROM answers a JOIN segments s ON s.id = a.segment_id JOIN tracks t ON t.id = s.track_id
-             WHERE a.question_id = :q AND a.created_at > :since AND a.created_at <= :until
-             ORDER BY a.id DESC LIMIT :limit"""
-    return list(db.query(sql, {"q": verdict_question_id(db), "since": since, "until": until,
-                               "limit": int(limit)}))
-
-
-def label_edit_count(db: sqlite_utils.Database, *, since: str, until: str) -> int:
-    """How many verdict answers were given in ``(since, until]``."""
-    sql = "SELECT COUNT(*) FROM answers WHERE question_id = ? AND created_at > ? AND created_at <= ?"
-    return db.execute(sql, [verdict_question_id(db), since, until]).fetchone()[0]
-
-
-# --- cross-check -------------------------------------------------------------------------------
-
-def save_folds(db: sqlite_utils.Database, run_id: int, folds: dict[int, dict[str, list[int]]]) -> None:
-    """Store which tracks each fold's model trained on and held out: fold → role → track ids."""
-    rows = [{"run_id": run_id, "fold": fold, "track_id": int(t), "role": role}
-            for fold, roles in folds.items() for role, tracks in roles.items() for t in tracks]
-    with write(db):
-        db.table("crosscheck_folds").insert_all(rows, batch_size=1000)
-
-
-def save_crosscheck_scores(db: sqlite_utils.Database, run_id: int, rows: list[dict]) -> None:
-    """Store out-of-fold scores: ``{segment_id, fold, label, p_banger, self_confidence, is_issue}``."""
-    with write(db):
-        db.table("crosscheck_scores").insert_all(({**r, "run_id": run_id} for r in rows), batch_size=1000)
-
-
-
-
-def latest_crosscheck(db: sqlite_utils.Database) -> dict | None:
-    """The newest succeeded cross-check run with its number of scored segments and issues, or None."""
-    sql = """SELECT r.id, r.config, r.finished_at, r.created_by,
-                    (SELECT COUNT(*) FROM crosscheck_scores c WHERE c.run_id = r.id) AS scored,
-                    (SELECT COUNT(*) FROM crosscheck_scores c WHERE c.run_id = r.id AND c.is_issue) AS issues
-             FROM training_runs r WHERE r.kind = 'crosscheck' AND r.status = 'succeeded'
-             ORDER BY r.id DESC LIMIT 1"""
-    rows = list(db.query(sql))
-    return rows[0] if rows else None
-
-
-def crosscheck_scores(db: sqlite_utils.Database, run_id: int) -> list[dict]:
-    """Every out-of-fold score of a run with the segment's track, in segment order."""
-    sql = """SELECT c.*, s.track_id FROM crosscheck_scores c JOIN segments s ON s.id = c.segment_id
-             WHERE c.run_id = ? ORDER BY c.segment_id"""
-    return list(db.query(sql, [run_id]))
-
-
-def crosscheck_folds(db: sqlite_utils.Database, run_id: int) -> list[dict]:
-    """Rows ``{fold, track_id, role}`` of a run."""
-    return list(db.query("SELECT fold, track_id, role FROM crosscheck_folds WHERE run_id = ? "
-                         "ORDER BY fold, role, track_id", [run_id]))
-
-
-def label_issues(db: sqlite_utils.Database, run_id: int, *, side: str | None = None,
-                 track_id: int | None = None, labeller: str | None = None, issues_only: bool = True,
-                 limit: int = 50, offset: int = 0) -> tuple[list[dict], dict]:
-    """One page of a cross-check's ranking, lowest self-confidence (likeliest label error) first.
-
-    Rows carry the label at cross-check time (``label``, 1 = banger) and the consensus now
-    (``verdict``), so a label fixed since shows as such. Returns ``(rows, {"total", "reviewed"})``.
-    """
-    where = _filters(side=side, track_id=track_id, labeller=labeller).replace(LABELLED, "1 = 1")
-    sql = f"""WITH ranked AS (
-                SELECT c.segment_id, c.fold, c.label, c.p_banger, c.self_confidence, c.is_issue,
-                       s.track_id, s.idx, s.start_s, v.verdict, v.banger_votes, v.not_votes,
-                       r.segment_id IS NOT NULL AS reviewed,
-                       COUNT(*) OVER () AS total, SUM(r.segment_id IS NOT NULL) OVER () AS n_reviewed
-                FROM crosscheck_scores c JOIN segments s ON s.id = c.segment_id
-                LEFT JOIN segment_verdicts v ON v.segment_id = c.segment_id
-                LEFT JOIN reviews r ON r.segment_id = c.segment_id AND r.model_id = 0 AND r.run_id = :r
-                WHERE c.run_id = :r AND (:all OR c.is_issue) AND {where}
-                ORDER BY c.self_confidence, c.segment_id LIMIT :limit OFFSET :offset)
-              SELECT k.*, t.title, sp.side FROM ranked k JOIN tracks t ON t.id = k.track_id
-              LEFT JOIN splits sp ON sp.track_id = k.track_id ORDER BY k.self_confidence, k.segment_id"""
-    params = {"r": int(run_id), "all": not issues_only, "side": side, "track": track_id, "who": labeller,
-              "q": verdict_question_id(db), "limit": int(limit), "offset": int(offset)}
-    rows = list(db.query(sql, params))
-    totals = {"total": rows[0]["total"] if rows else 0, "reviewed": rows[0]["n_reviewed"] if rows else 0}
-    for r in rows:
-        r.pop("total"), r.pop("n_reviewed")
-        r["reviewed"] = bool(r["reviewed"])
-    return rows, totals

@@ -9,7 +9,7 @@ from _train_home import copy_home
 from haverford.core import crosscheck as cc
 from haverford.core.errors import HaverfordError
 from haverford.core.jobs import RunGoingError, create_run
-from haverford.db import evaluation as eval_db
+from haverford.db import crosscheck as crosscheck_db
 from haverford.db import models as models_db
 from haverford.db import runs as runs_db
 
@@ -60,7 +60,7 @@ def test_out_of_fold_scores_exist_for_every_labelled_segment(checked):
     home, run_id, out = checked
     db = home.connect()
     labelled = {r["segment_id"] for r in models_db.labelled_segments(db)}
-    scores = eval_db.crosscheck_scores(db, run_id)
+    scores = crosscheck_db.crosscheck_scores(db, run_id)
     assert {s["segment_id"] for s in scores} == labelled and out["scored_segments"] == len(labelled) == 24
     assert all(0.0 <= s["p_banger"] <= 1.0 for s in scores)
     assert runs_db.get_run(db, run_id)["status"] == "succeeded"
@@ -70,23 +70,23 @@ def test_no_segment_is_scored_by_a_model_that_saw_its_track(checked):
     home, run_id, _ = checked
     db = home.connect()
     roles = {}
-    for r in eval_db.crosscheck_folds(db, run_id):
+    for r in crosscheck_db.crosscheck_folds(db, run_id):
         roles.setdefault(r["fold"], {}).setdefault(r["role"], set()).add(r["track_id"])
     all_tracks = {r["track_id"] for r in models_db.labelled_tracks(db)}
     for _fold, sides in roles.items():
         assert sides["train"].isdisjoint(sides["held_out"]) and sides["train"] | sides["held_out"] == all_tracks
-    for s in eval_db.crosscheck_scores(db, run_id):
+    for s in crosscheck_db.crosscheck_scores(db, run_id):
         assert s["track_id"] in roles[s["fold"]]["held_out"]
         assert s["track_id"] not in roles[s["fold"]]["train"]
 
 
 def test_ranking_is_lowest_self_confidence_first(checked):
     home, run_id, _ = checked
-    rows, totals = eval_db.label_issues(home.connect(), run_id, issues_only=False, limit=100)
+    rows, totals = crosscheck_db.label_issues(home.connect(), run_id, issues_only=False, limit=100)
     assert totals["total"] == 24
     confidence = [r["self_confidence"] for r in rows]
     assert confidence == sorted(confidence)
-    assert eval_db.latest_crosscheck(home.connect())["id"] == run_id
+    assert crosscheck_db.latest_crosscheck(home.connect())["id"] == run_id
 
 
 def test_a_cross_check_is_refused_while_a_run_is_going(small_train_template, tmp_path):
@@ -107,4 +107,4 @@ def test_background_cross_check_runs_in_its_own_process(small_train_template, tm
     run = runs_db.get_run(db, run_id)
     assert run["status"] == "succeeded", run["error"]
     assert run["kind"] == "crosscheck" and run["pid"] and runs_db.run_metrics(db, run_id)
-    assert len(eval_db.crosscheck_scores(db, run_id)) == 24
+    assert len(crosscheck_db.crosscheck_scores(db, run_id)) == 24

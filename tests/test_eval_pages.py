@@ -8,9 +8,11 @@ from streamlit.testing.v1 import AppTest
 
 from haverford.core.config import HOME_ENV
 from haverford.db import answers as answers_db
+from haverford.db import crosscheck as crosscheck_db
 from haverford.db import evaluation as eval_db
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db
+from haverford.db import reviews as reviews_db
 from haverford.db import runs as runs_db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +98,7 @@ def test_misclassified_lists_mistakes_and_relabels_with_a_reason(home):
     assert not at.exception
     last = answers_db.history(db, seg)[-1]
     assert (last["labeller"], last["value"], last["note"]) == ("tom", "not_a_banger", "ambiguous")
-    assert eval_db.get_review(db, seg, model_id=model_id)["action"] == "not_a_banger (ambiguous)"
+    assert reviews_db.get_review(db, seg, model_id=model_id)["action"] == "not_a_banger (ambiguous)"
 
 
 def progress_texts(at: AppTest) -> list[str]:
@@ -107,7 +109,7 @@ def test_cross_check_ranking_and_flips(home):
     db = home.connect()
     labelled = models_db.labelled_segments(db)
     run_id, _ = runs_db.create_run(db, {"folds": 2}, created_by="t", kind="crosscheck")
-    eval_db.save_crosscheck_scores(db, run_id, [
+    crosscheck_db.save_crosscheck_scores(db, run_id, [
         {"segment_id": r["segment_id"], "fold": i % 2, "label": int(r["verdict"] == "banger"), "p_banger": 0.5,
          "self_confidence": i / len(labelled), "is_issue": int(i < 3)} for i, r in enumerate(labelled)])
     runs_db.finish_run(db, run_id, "succeeded")

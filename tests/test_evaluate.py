@@ -16,6 +16,7 @@ from haverford.db import answers as answers_db
 from haverford.db import evaluation as eval_db
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db
+from haverford.db import reviews as reviews_db
 
 LABELS = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 1])
 P = np.array([0.9, 0.7, 0.4, 0.55, 0.2, 0.6, 0.1, 0.3, 0.45, 0.8])
@@ -124,11 +125,11 @@ def test_score_histogram_counts_every_filtered_labelled_segment(lib):
 def test_review_progress_is_kept(lib):
     home, db, made = lib
     first = ids(lib, "n-test", 1)[0]
-    eval_db.mark_reviewed(db, first, reviewer="tom", model_id=made["model_id"], action="no change")
+    reviews_db.mark_reviewed(db, first, reviewer="tom", model_id=made["model_id"], action="no change")
     rows, totals = eval_db.misclassified(db, made["model_id"])
     assert totals == {"total": 4, "reviewed": 1} and rows[0]["reviewed"] and not rows[1]["reviewed"]
-    assert eval_db.get_review(db, first, model_id=made["model_id"])["reviewer"] == "tom"
-    eval_db.unmark_reviewed(db, first, model_id=made["model_id"])
+    assert reviews_db.get_review(db, first, model_id=made["model_id"])["reviewer"] == "tom"
+    reviews_db.unmark_reviewed(db, first, model_id=made["model_id"])
     assert eval_db.misclassified(db, made["model_id"])[1]["reviewed"] == 0
 
 
@@ -227,7 +228,7 @@ def test_flips_list_label_edits_in_between(lib):
     rows = eval_db.flips(db, old["id"], new_id, **window)
     assert [r["segment_id"] for r in rows] == [seg, ids(lib, "b-test", 0)[0]]
     assert rows[0]["label_edits"] == 1 and rows[1]["label_edits"] == 0
-    edits = eval_db.label_edits(db, **window)
+    edits = reviews_db.label_edits(db, **window)
     assert [(e["segment_id"], e["labeller"], e["note"]) for e in edits] == [(seg, "bob", "label was wrong")]
 
 
