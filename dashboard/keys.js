@@ -8,6 +8,7 @@
   const doc = document;
   let active = -1;
   let segment = null;
+  let moving = false;  // between Enter in a number box and the next box taking the focus
 
   const keymap = () => doc.getElementById("hv-keymap");
   const questions = () => Array.from(doc.querySelectorAll("[class*='st-key-hvq_']"));
@@ -22,6 +23,18 @@
       active = -1;
     }
     questions().forEach((q, i) => q.classList.toggle("hv-active", i === active));
+    keepFocus();
+  }
+
+  // A rerun's redraw can take the focus from the chosen number box (it leaves it on the page's
+  // body); give it back once the rerun is over, so typing goes on where it was.
+  function keepFocus() {
+    if (moving || active < 0) return;
+    const el = doc.activeElement;
+    if (el && el !== doc.body) return;
+    if (doc.querySelector("[data-testid='stStatusWidget']")) return;
+    const input = field(questions()[active]);
+    if (input) input.focus();
   }
 
   function activate(i) {
@@ -83,7 +96,8 @@
         if (key === "Tab") take();
         // The next box gets the focus once the rerun is over: a number typed while the rerun
         // redraws the form was shown but never sent.
-        setTimeout(() => { el.blur(); whenIdle(() => activate(next)); }, 0);
+        moving = true;
+        setTimeout(() => { el.blur(); whenIdle(() => { moving = false; activate(next); }); }, 0);
       } else if (key === "Escape") {
         take();
         el.blur();
