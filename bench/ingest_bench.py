@@ -37,8 +37,8 @@ import av.error
 import soundfile as sf
 
 from haverford.core import analyse, audio, pool
+from haverford.core.discover import AUDIO_EXTENSIONS
 from haverford.core.home import Home
-from haverford.core.ingest import AUDIO_EXTENSIONS
 from haverford.db import tracks as tracks_db
 
 

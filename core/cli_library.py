@@ -81,7 +81,7 @@ def configure_relocate(p: argparse.ArgumentParser) -> None:
 
 def cmd_relocate(args) -> dict:
     from haverford.core.home import Home
-    from haverford.core.ingest import relocate
+    from haverford.core.relocate import relocate
 
     return relocate(Home(args.home, create=False), args.old_dir, args.new_dir)
 

@@ -7,8 +7,8 @@ handing it out, skips what the library already holds, and alone writes the datab
 short transaction per track (``intake``). One bad file never stops the others: its error is
 collected and reported (``ingest_report``).
 
-The names other modules import from here (``AUDIO_EXTENSIONS``, ``discover``, ``relocate``,
-``save_upload``, ``IngestReport``) live in those modules and are re-exported.
+Finding files, relocating, uploads and the report live in their own modules
+(``core.discover``, ``core.relocate``, ``core.uploads``, ``core.ingest_report``); import from those.
 """
 
 from __future__ import annotations
@@ -21,19 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from haverford.core import audio, features, pool
 from haverford.core.config import DEFAULT_FEATURE
-from haverford.core.discover import AUDIO_EXTENSIONS, conflicting_hashes, discover
+from haverford.core.discover import conflicting_hashes, discover
 from haverford.core.errors import AudioError
 from haverford.core.ingest_report import IngestReport
 from haverford.core.intake import Intake, hash_or_error
-from haverford.core.relocate import relocate
 from haverford.core.roles import require
-from haverford.core.uploads import save_upload
 
 if TYPE_CHECKING:
     from haverford.core.home import Home
 
-__all__ = ["AUDIO_EXTENSIONS", "IngestReport", "Progress", "compute_missing", "discover", "ingest", "relocate",
-           "save_upload"]
 
 Progress = Callable[[int, int, str], None]
 

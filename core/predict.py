@@ -113,7 +113,7 @@ def predict_files(home: Home, paths: Iterable[str], *, model_id: int | None = No
     ``errors`` (with the reason) and the others are scored; ``skipped`` lists files in the
     folders whose extension is not audio.
     """
-    from haverford.core.ingest import discover
+    from haverford.core.discover import discover
 
     candidates, skipped, errors = discover(paths)
     row = model_row(home.connect(), model_id)

@@ -10,7 +10,9 @@ from haverford.core import accounts, crosscheck, jobs, labelling, questionnaire,
 from haverford.core.accounts import OPERATOR, AccessDenied, LoginError, acting_as
 from haverford.core.crosscheck import CrossCheckConfig
 from haverford.core.errors import HaverfordError
-from haverford.core.ingest import ingest, relocate, save_upload
+from haverford.core.ingest import ingest
+from haverford.core.relocate import relocate
+from haverford.core.uploads import save_upload
 from haverford.db import answers as answers_db
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db

@@ -153,7 +153,7 @@ def _tracks(home) -> int:
 
 def test_an_upload_over_the_limit_is_refused_with_the_sizes(tmp_path, monkeypatch):
     from haverford.core.errors import HaverfordError
-    from haverford.core.ingest import save_upload
+    from haverford.core.uploads import save_upload
 
     home = Home(tmp_path / "home")
     monkeypatch.setenv("HAVERFORD_MAX_UPLOAD_MB", "1")
@@ -165,7 +165,7 @@ def test_an_upload_over_the_limit_is_refused_with_the_sizes(tmp_path, monkeypatc
 @pytest.mark.parametrize("name, title", [("../../etc/passwd.wav", "passwd"), ("it's \"a\" <b>.wav", "it's \"a\" <b>"),
                                          ("..", "..")])
 def test_uploaded_names_never_reach_the_file_system_and_stay_under_the_home(tmp_path, name, title):
-    from haverford.core.ingest import save_upload
+    from haverford.core.uploads import save_upload
 
     home = Home(tmp_path / "home")
     path, kept = save_upload(home, name, b"RIFF")

@@ -20,7 +20,8 @@ from conftest import clicks, tone, write_audio
 
 from haverford.core import audio
 from haverford.core.home import Home
-from haverford.core.ingest import ingest, save_upload
+from haverford.core.ingest import ingest
+from haverford.core.uploads import save_upload
 
 SR = 22050
 

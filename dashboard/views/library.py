@@ -7,8 +7,10 @@ import streamlit as st
 
 from haverford.core import agreement, catalogue, export, predict
 from haverford.core.config import LABELS
+from haverford.core.discover import AUDIO_EXTENSIONS
 from haverford.core.errors import HaverfordError
-from haverford.core.ingest import AUDIO_EXTENSIONS, ingest, save_upload
+from haverford.core.ingest import ingest
+from haverford.core.uploads import save_upload
 from haverford.core.vocabulary import VERDICT_NAMES
 from haverford.dashboard import clip
 from haverford.dashboard.context import connect, home

@@ -10,8 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 from haverford.core import versions
+from haverford.core.discover import AUDIO_EXTENSIONS
 from haverford.core.errors import HaverfordError
-from haverford.core.ingest import AUDIO_EXTENSIONS
 from haverford.core.predict import predict_files
 from haverford.core.vocabulary import VERDICT_NAMES
 from haverford.dashboard import charts, clip
