@@ -195,8 +195,22 @@ def _use_tempo(key: str, segment: dict, cast) -> None:
     st.session_state[key] = cast(round(bpm))
 
 
-def render_form(db, segment: dict, labeller: str, questions: list[dict]) -> None:
-    """Haverford's test for the segment, the live verdict of Haverford's algorithm and the buttons."""
+def render_form(segment: dict, labeller: str) -> None:
+    """Haverford's test for the segment, the live verdict of Haverford's algorithm and the buttons.
+
+    The questions are a fragment: answering one reruns the questionnaire alone, not the clip view
+    above it (its figure, audio player and track strip stay as they are, and a playing clip plays
+    on). The verdict buttons are outside it: saving moves the whole page to the next clip.
+    """
+    questions_fragment(segment, labeller)
+    _buttons(segment["id"])
+
+
+@st.fragment
+def questions_fragment(segment: dict, labeller: str) -> None:
+    """The questions asked so far, prefilled with this labeller's latest answers, and the live verdict."""
+    db = connect()
+    questions = questionnaire.list_questions(db)
     saved = labelling.my_answers(db, segment["id"], labeller)
     answers: dict = {}
     for q in questions:
@@ -213,7 +227,6 @@ def render_form(db, segment: dict, labeller: str, questions: list[dict]) -> None
     if mine:
         st.caption(f"Your verdict so far: {VERDICT_NAMES.get(mine, mine)}. "
                    "Answering again keeps the old one in history.")
-    _buttons(segment["id"])
 
 
 def _buttons(segment_id: int) -> None:
@@ -315,7 +328,7 @@ def main() -> None:
         segment = clip.render(db, "label_segment", autoplay=st.session_state.get("label_autoplay", False))
     if segment is not None:
         with right:
-            render_form(db, segment, labeller, questionnaire.list_questions(db))
+            render_form(segment, labeller)
         if st.session_state.get("label_prefetched") != segment["id"]:
             st.session_state["label_prefetched"] = segment["id"]
             prefetch_next(segment["id"], labeller)
