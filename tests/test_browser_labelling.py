@@ -166,7 +166,7 @@ def test_the_server_log_has_no_deprecation_warnings(served, page):
     base, _, log = served
     for path in ("", "label?labeller=logger", "agreement", "train", "evaluate", "misclassified", "predict"):
         page.goto(f"{base}/{path}")
-        page.wait_for_timeout(1500)
-        idle(page)
+        page.locator("h1").first.wait_for()  # the page's run has begun...
+        idle(page)  # ...and ended
     text = log.read_text(errors="replace")
     assert "use_container_width" not in text and "deprecat" not in text.lower(), text[-2000:]
