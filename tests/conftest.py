@@ -3,6 +3,7 @@ and one small demo library per session."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -115,8 +116,21 @@ def trained_demo_home(tmp_path_factory) -> Home:
     return home
 
 
+DURATIONS = Path(__file__).with_name("durations.json")  # bench/suite_durations.py refreshes it
+NEW_SLOW_FILE_S = 60.0  # a file not in the table yet that holds a test marked slow
+
+
 def pytest_collection_modifyitems(config, items):
-    """Files with slow tests first: with two workers taking whole files, a long file started last
-    would leave one core idle at the end. A stable sort keeps the order inside each file."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    """Longest files first, by their measured seconds (``tests/durations.json``): with workers taking
+    whole files (``--dist loadfile``), the long files start at once and the short ones fill in at the
+    end, instead of a long file started last leaving the other core idle (longest processing time
+    first scheduling). A file missing from the table counts as long if it has a slow test. The sort
+    is stable, so each file keeps its own order."""
+    table = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    slow_files = {item.path.name for item in items if item.get_closest_marker("slow")}
+
+    def seconds(item) -> float:
+        name = item.path.name
+        return table.get(name, NEW_SLOW_FILE_S if name in slow_files else 0.0)
+
+    items.sort(key=lambda item: -seconds(item))
