@@ -90,9 +90,12 @@ def pooled_summary(S: np.ndarray) -> np.ndarray:
 
 def features_for(feature: str) -> tuple[str, ...]:
     """The features the other models pool beside a ConvNet on ``feature``: the pretrained
-    embedding alone when the ConvNet uses it (it is stored then; bench/README.md, "Other models":
-    adding the mel summaries to it does not help), else ``FEATURES``."""
-    return (EMBEDDING,) if feature == EMBEDDING else FEATURES
+    embedding (and what is joined to it, e.g. ``musicnn+rhythm``) when the ConvNet uses it (it is
+    stored then; bench/README.md, "Other models": adding the mel summaries to it does not help),
+    else ``FEATURES``."""
+    from haverford.core.features import parts
+
+    return parts(feature) if EMBEDDING in parts(feature) else FEATURES
 
 
 def pooled_batch(xs: dict[str, np.ndarray], features: tuple[str, ...] = FEATURES) -> np.ndarray:

@@ -15,6 +15,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
+from haverford.core import features as features_mod  # noqa: E402
 from haverford.core.home import Home  # noqa: E402
 from haverford.core.split import Subset  # noqa: E402
 from haverford.db import tracks as tracks_db  # noqa: E402
@@ -78,7 +79,8 @@ class SegmentBatches(keras.utils.PyDataset):
                  steps_per_epoch: int | None = None, on_batch=None, augment: float = 0.0):
         super().__init__()
         self.store, self.feature, self.batch_size = home.store, feature, batch_size
-        self.locations = tracks_db.segment_locations(home.connect(), subset.segment_ids.tolist(), feature)
+        db, ids = home.connect(), subset.segment_ids.tolist()
+        self.locations = {part: tracks_db.segment_locations(db, ids, part) for part in features_mod.parts(feature)}
         self.labels = subset.labels
         self.weights = weights if weights is not None else np.ones(len(subset), dtype=np.float32)
         self.seed, self.shuffle, self.steps_per_epoch, self.on_batch = seed, shuffle, steps_per_epoch, on_batch
@@ -104,9 +106,16 @@ class SegmentBatches(keras.utils.PyDataset):
     def _permutation(self, k: int) -> np.ndarray:
         return np.random.default_rng([self.seed, k]).permutation(len(self.labels))
 
+    def read(self, rows) -> np.ndarray:
+        """The features of rows ``rows`` [shape=(b, n_bins, n_frames), float32]; joined embedding
+        features (``"musicnn+rhythm"``) side by side along the bins."""
+        parts = [self.store.read([locations[i] for i in rows], part)
+                 for part, locations in self.locations.items()]
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
     def __getitem__(self, index: int):
         rows = self.positions(index)
-        x = self.store.read([self.locations[i] for i in rows], self.feature).astype(np.float32)
+        x = self.read(rows)
         if self.shuffle and self.augment > 0:
             rng = np.random.default_rng([self.seed, self.epoch_number, index])
             x = augment_batch(x, strength=self.augment, rng=rng)
@@ -130,5 +139,5 @@ def feature_stats(batches: SegmentBatches, *, max_segments: int = NORM_SAMPLE) -
     """Mean and standard deviation (dB) of a seeded sample of training segments."""
     rng = np.random.default_rng(batches.seed)
     rows = rng.choice(len(batches.labels), size=min(max_segments, len(batches.labels)), replace=False)
-    x = batches.store.read([batches.locations[i] for i in sorted(rows)], batches.feature).astype(np.float32)
+    x = batches.read(sorted(rows))
     return float(x.mean()), float(max(x.std(), 1e-3))

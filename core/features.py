@@ -31,6 +31,7 @@ MEL_TABLE = "mel_basis.npz"  # librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_
 MEL_BLOCK = 64  # frequency bins per dense block of the mel projection
 POWER_CHUNK = 108  # frames per FFT call: half a segment
 MUSICNN_POOLED = 1506  # core.pretrained.musicnn.POOLED (that module loads TensorFlow)
+RHYTHM_VALUES = 39  # core.rhythm.N_VALUES
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,30 @@ FEATURES: dict[str, Feature] = {
         Feature("percussive_mel", N_MELS, "log mel of HPSS's percussive part, 128 bands (dB)"),
         Feature("musicnn", MUSICNN_POOLED, "pretrained musicnn (MSD) embedding: max and mean over time "
                 "of its 753-channel map, 1506 values (core.pretrained.musicnn)", n_frames=1),
+        Feature("rhythm", RHYTHM_VALUES, "rhythm summary of the log-mel: onset strength and its autocorrelation "
+                "in three band groups, 39 values (core.rhythm)", n_frames=1),
     )
 }
+JOIN = "+"  # "musicnn+rhythm": embeddings side by side, one input (parts)
+
+
+def parts(name: str) -> tuple[str, ...]:
+    """The stored features of a feature name: ``"musicnn+rhythm"`` → ``("musicnn", "rhythm")``."""
+    return tuple(name.split(JOIN))
 
 
 def get_feature(name: str) -> Feature:
-    """Look up a feature by name; the error lists the known ones."""
+    """Look up a feature by name; the error lists the known ones.
+
+    Embeddings joined by ``+`` (``"musicnn+rhythm"``) are one feature of their summed length,
+    read side by side in that order (``core.dataset.SegmentBatches``); only embeddings join.
+    """
+    if JOIN in name:
+        found = [get_feature(part) for part in parts(name)]
+        if not all(f.is_embedding for f in found) or len(set(parts(name))) < len(found):
+            raise HaverfordError(f"feature {name!r}: only distinct embeddings (one vector per segment) "
+                                 f"join with '{JOIN}'")
+        return Feature(name, sum(f.n_bins for f in found), " + ".join(f.description for f in found), n_frames=1)
     try:
         return FEATURES[name]
     except KeyError:
@@ -298,7 +317,8 @@ def compute_many(names: list[str], y: np.ndarray) -> dict[str, np.ndarray]:
     for name in names:
         get_feature(name)
     y = _batch(y)
-    shared = [n for n in dict.fromkeys(names) if n in _FROM_POWER]
+    wanted = [*names, "log_mel"] if "rhythm" in names else names  # the rhythm summary reads the log-mel
+    shared = [n for n in dict.fromkeys(wanted) if n in _FROM_POWER]
     out = {n: np.empty((len(y), FEATURES[n].n_bins, _n_frames(y)), dtype=np.float32) for n in shared}
     if shared:
         for i, P in enumerate(_powers(y)):
@@ -309,4 +329,8 @@ def compute_many(names: list[str], y: np.ndarray) -> dict[str, np.ndarray]:
         done["percussive_mel"] = percussive_mel(y)
     if "musicnn" in names:
         done["musicnn"] = musicnn_embedding(y)
+    if "rhythm" in names:
+        from haverford.core.rhythm import rhythm_summary
+
+        done["rhythm"] = rhythm_summary(done["log_mel"])[:, :, np.newaxis]
     return {n: done[n] for n in names}

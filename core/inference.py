@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 
 from haverford.core.dataset import SegmentBatches  # noqa: E402
 from haverford.core.errors import HaverfordError  # noqa: E402
+from haverford.core.features import parts  # noqa: E402
 from haverford.core.home import Home  # noqa: E402
 from haverford.core.model import inference_batch_size  # noqa: E402
 from haverford.core.split import Subset  # noqa: E402
@@ -60,11 +61,12 @@ class ConvNetScorer:
     """Scores feature batches with a ConvNet (``core.predict`` dispatches on the model kind)."""
 
     def __init__(self, model: keras.Model, *, feature: str):
-        self.model, self.features = model, (feature,)
+        self.model, self.features = model, parts(feature)
 
     def p_banger(self, xs: dict[str, np.ndarray]) -> np.ndarray:
-        """p(banger) [shape=(n,)] of ``xs[feature]`` [shape=(n, n_bins, n_frames)]."""
-        return predict_p_banger(self.model, [xs[self.features[0]]])
+        """p(banger) [shape=(n,)] of ``xs[f]`` [shape=(n, n_bins, n_frames)] for each of the
+        model's features (embeddings joined by ``+`` go in side by side, in order)."""
+        return predict_p_banger(self.model, [np.concatenate([xs[f] for f in self.features], axis=1)])
 
 
 def load_scorer(home: Home, row: dict) -> ConvNetScorer:

@@ -13,11 +13,13 @@ from haverford.core.quiet import import_tensorflow_quietly
 import_tensorflow_quietly()  # no native start-up chatter on stderr
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
 from haverford.core.presets import Preset, get_preset  # noqa: E402  (re-exported)
-from haverford.core.vocabulary import CLASSES  # noqa: E402
+from haverford.core.vocabulary import BANGER, CLASSES  # noqa: E402
 
+MEMBER_INPUT = "member_input"  # the layer of a head whose output an ensemble's logistic member reads
 # Output index → class; p_banger is the softmax of logit 1.
 
 
@@ -57,7 +59,8 @@ def _head(input_shape: tuple[int, ...], *, preset: Preset, mean: float, std: flo
     """A preset without conv blocks (``transfer``): a head on a pooled embedding.
 
     (d, 1) input → flatten → ``(x - mean) / std``, or with ``pretrained_tags`` musicnn's frozen
-    back end (``core.pretrained.musicnn.build_backend``: 1506 → 50 tag probabilities) →
+    back end (``core.pretrained.musicnn.build_backend``: 1506 → 50 tag probabilities; values
+    joined after the 1506, such as the 39 of ``rhythm``, go beside the 50 tags) →
     [batch norm: per-dimension scaling] → dropout → [dense ReLU → dropout] → 2 logits. With
     ``dense=0`` and no dropout this is a logistic regression.
     """
@@ -66,9 +69,16 @@ def _head(input_shape: tuple[int, ...], *, preset: Preset, mean: float, std: flo
     if preset.pretrained_tags:
         from haverford.core.pretrained import musicnn  # loads the shipped weights
 
-        x = musicnn.load_backend()(x)
+        extra = int(input_shape[0]) - musicnn.POOLED  # values joined after the embedding (musicnn+rhythm)
+        if extra:
+            embedding = layers.Flatten()(layers.Cropping1D((0, extra), name="embedding")(inputs))
+            beside = layers.Flatten()(layers.Cropping1D((musicnn.POOLED, 0), name="beside_embedding")(inputs))
+            x = layers.Concatenate(name="tags_and_beside")([musicnn.load_backend()(embedding), beside])
+        else:
+            x = musicnn.load_backend()(x)
     else:
         x = layers.Rescaling(scale=1.0 / std, offset=-mean / std, name="normalise")(x)
+    x = layers.Identity(name=MEMBER_INPUT)(x)  # what an ensemble's logistic member reads (with_logistic_member)
     if preset.batch_norm:
         x = layers.BatchNormalization(momentum=preset.bn_momentum)(x)
     if preset.dropout:
@@ -79,6 +89,49 @@ def _head(input_shape: tuple[int, ...], *, preset: Preset, mean: float, std: flo
     regulariser = keras.regularizers.L2(preset.l2) if preset.l2 else None
     outputs = layers.Dense(len(CLASSES), name="logits", kernel_regularizer=regulariser)(x)
     return keras.Model(inputs, outputs, name=f"haverford_{preset.name}")
+
+
+@keras.saving.register_keras_serializable(package="haverford")
+class MeanProbability(layers.Layer):
+    """Logits of an ensemble: ``log(mean_i softmax(z_i))`` of its members' logits ``z_i``.
+
+    The softmax of these logits is the mean of the members' class probabilities, so every
+    caller that turns logits into p(banger) (``core.inference``) gets the ensemble's average.
+    Probabilities are floored at 1e-7 before the log.
+    """
+
+    def call(self, inputs):
+        mean = keras.ops.mean(keras.ops.stack([keras.ops.softmax(z, axis=-1) for z in inputs]), axis=0)
+        return keras.ops.log(keras.ops.maximum(mean, 1e-7))
+
+
+def with_logistic_member(model: keras.Model, weights: tuple, *, name: str) -> keras.Model:
+    """``model`` (a head on an embedding) averaged with a logistic regression on its ``MEMBER_INPUT``.
+
+    Parameters
+    ----------
+    model : a model from ``build_model`` for a preset without conv blocks (fitted)
+    weights : (coef [shape=(d,)], intercept): the logistic regression's p(banger) is
+        ``sigmoid(coef · x + intercept)`` on the ``d`` values of ``MEMBER_INPUT`` (scaling folded in)
+    name : the ensemble model's name
+
+    Returns
+    -------
+    keras.Model with the same input, whose logits' softmax is the mean of the two members'
+    probabilities (``MeanProbability``); the logistic member is a frozen dense layer with
+    logits ``(0, coef · x + intercept)``.
+    """
+    coef, intercept = np.asarray(weights[0], dtype=np.float32), float(weights[1])
+    member_input = model.get_layer(MEMBER_INPUT).output
+    dense = layers.Dense(len(CLASSES), name="logistic_member", trainable=False)
+    logits = dense(member_input)
+    kernel = np.zeros((len(coef), len(CLASSES)), dtype=np.float32)
+    kernel[:, CLASSES.index(BANGER)] = coef
+    bias = np.zeros(len(CLASSES), dtype=np.float32)
+    bias[CLASSES.index(BANGER)] = intercept
+    dense.set_weights([kernel, bias])
+    outputs = MeanProbability(name="ensemble_logits")([model.output, logits])
+    return keras.Model(model.input, outputs, name=name)
 
 
 def _conv_block(x, filters: int, kernel: int, *, batch_norm: bool, momentum: float):

@@ -52,6 +52,7 @@ class Preset:
     augment: float = 0.0  # training augmentation strength, 0 = off (core.dataset.augment_batch)
     l2: float = 0.0  # L2 penalty on the output layer's kernel (Keras' l2: added to the mean loss)
     pretrained_tags: bool = False  # an embedding head first runs musicnn's frozen back end (its 50 tag probabilities)
+    ensemble_c: float = 0.0  # > 0: average the head with a logistic regression (this C) on its input (core.model)
     description: str = ""
 
     def to_json(self) -> dict:
@@ -85,6 +86,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            learning_rate=1e-2, batch_size=32, epochs=40, patience=6, pretrained_tags=True,
            description="logistic regression on the 50 tag probabilities of the pretrained musicnn (MSD), "
                        "whose embedding is a stored feature"),
+    Preset("transfer-rhythm", "musicnn+rhythm", conv=(), dense=0, dropout=0.0, batch_norm=True, global_pool=False,
+           learning_rate=1e-2, batch_size=32, epochs=40, patience=6, pretrained_tags=True,
+           description="transfer with a rhythm summary (onset strength and tempo autocorrelation, core.rhythm) "
+                       "beside the 50 tags, so that dance timbre without a beat is not a banger"),
 )}
 assert tuple(PRESETS) == PRESET_NAMES, "vocabulary.PRESET_NAMES lists the presets, in this order"
 
@@ -171,6 +176,11 @@ class TrainConfig:
         if features_mod.get_feature(preset.feature).is_embedding != (not preset.conv):
             raise HaverfordError(f"preset {preset.name!r} cannot train on {preset.feature!r}: an embedding "
                                  f"(musicnn) needs a preset without conv blocks (transfer), a spectrogram one with them")
+        if preset.ensemble_c and preset.conv:
+            raise HaverfordError(f"preset {preset.name!r}: an ensemble with a logistic regression (ensemble_c) "
+                                 f"needs a head on an embedding (no conv blocks)")
+        if preset.ensemble_c < 0:
+            raise HaverfordError(f"ensemble_c must be 0 (no ensemble) or a positive C, got {preset.ensemble_c}")
         if self.epochs:
             preset = preset.replace(epochs=int(self.epochs))
         if self.max_steps and preset.steps:

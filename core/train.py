@@ -26,10 +26,10 @@ from haverford.core import features as features_mod  # noqa: E402
 from haverford.core.dataset import SegmentBatches, balanced_weights, feature_stats  # noqa: E402
 from haverford.core.errors import HaverfordError  # noqa: E402
 from haverford.core.home import Home  # noqa: E402
-from haverford.core.model import build_model, compile_model, inference_batch_size  # noqa: E402
+from haverford.core.model import MEMBER_INPUT, build_model, compile_model, inference_batch_size, with_logistic_member  # noqa: E402
 from haverford.core.presets import Preset, TrainConfig  # noqa: E402
 from haverford.core.split import Subset, assign_split, labelled_subsets, labels_hash  # noqa: E402
-from haverford.core.vocabulary import CLASSES, SIDES, TEST, TRAIN, VALIDATION  # noqa: E402
+from haverford.core.vocabulary import BANGER, CLASSES, SIDES, TEST, TRAIN, VALIDATION  # noqa: E402
 from haverford.db import models as models_db  # noqa: E402
 from haverford.db import tracks as tracks_db  # noqa: E402
 
@@ -133,13 +133,15 @@ def fit(model: keras.Model, train: SegmentBatches, validation: SegmentBatches | 
 # --- the job ---------------------------------------------------------------------------------
 
 def prepare_features(home: Home, feature: str, *, reporter: Reporter) -> None:
-    """Compute ``feature`` for every track that lacks it (e.g. ``log_stft`` for the seed preset)."""
+    """Compute ``feature`` for every track that lacks it (e.g. ``log_stft`` for the seed preset;
+    each part of joined embeddings such as ``musicnn+rhythm``)."""
     from haverford.core.ingest import compute_missing
 
-    if tracks_db.tracks_missing_feature(home.connect(), feature):
-        report = compute_missing(home, feature, progress=lambda d, t, _: reporter.stage("features", d, t))
-        if report.errors and not report.track_ids:
-            raise HaverfordError(f"could not compute {feature}: {report.errors[0]['error']}")
+    for part in features_mod.parts(feature):
+        if tracks_db.tracks_missing_feature(home.connect(), part):
+            report = compute_missing(home, part, progress=lambda d, t, _: reporter.stage("features", d, t))
+            if report.errors and not report.track_ids:
+                raise HaverfordError(f"could not compute {part}: {report.errors[0]['error']}")
 
 
 def check_trainable(subsets: dict[str, Subset], excluded: int) -> None:
@@ -202,7 +204,34 @@ def fit_model(home: Home, subsets: dict[str, Subset], *, preset: Preset, seed: i
         validation = SegmentBatches(home, subsets[VALIDATION], feature=preset.feature,
                                     batch_size=inference_batch_size(model), seed=seed, shuffle=False)
     curves = fit(model, train_batches, validation, preset=preset, reporter=reporter)
+    if preset.ensemble_c:
+        model = add_logistic_member(home, model, subsets[TRAIN], preset=preset)
     return model, curves, norm
+
+
+def add_logistic_member(home: Home, model: keras.Model, subset: Subset, *, preset: Preset) -> keras.Model:
+    """The fitted head averaged with a logistic regression fitted on the same training segments.
+
+    The regression reads what the head's last layers read (``core.model.MEMBER_INPUT``: musicnn's
+    50 tag probabilities for ``transfer``): scikit-learn's ``StandardScaler`` →
+    ``LogisticRegression(C=preset.ensemble_c, class_weight="balanced")``, the setting of
+    ``core.classic``'s model. Its scaling is folded into one frozen dense layer, so the ensemble
+    is one Keras model that saves, loads and scores like any other (``core.model.with_logistic_member``).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    reader = keras.Model(model.input, model.get_layer(MEMBER_INPUT).output)
+    batches = SegmentBatches(home, subset, feature=preset.feature, batch_size=inference_batch_size(model),
+                             seed=0, shuffle=False)
+    X = np.concatenate([np.asarray(reader.predict_on_batch(batches[i][0])) for i in range(len(batches))])
+    scaler = StandardScaler().fit(X)
+    regression = LogisticRegression(C=preset.ensemble_c, class_weight="balanced", max_iter=5000)
+    regression.fit(scaler.transform(X), subset.labels)
+    sign = 1.0 if int(regression.classes_[1]) == CLASSES.index(BANGER) else -1.0  # coef_ is for classes_[1]
+    coef = sign * regression.coef_[0] / scaler.scale_
+    intercept = sign * regression.intercept_[0] - float(coef @ scaler.mean_)
+    return with_logistic_member(model, (coef, intercept), name=f"{model.name}_ensemble")
 
 
 

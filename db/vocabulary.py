@@ -26,7 +26,7 @@ TRAIN, VALIDATION, TEST = "train", "validation", "test"
 SIDES: tuple[str, ...] = (TRAIN, VALIDATION, TEST)
 
 # Model presets (``haverford.core.model`` holds their settings; reading the names needs no TensorFlow).
-PRESET_NAMES: tuple[str, ...] = ("seed", "fast", "tiny", "transfer")
+PRESET_NAMES: tuple[str, ...] = ("seed", "fast", "tiny", "transfer", "transfer-rhythm")
 DEFAULT_PRESET = "transfer"
 
 # Labelling queues, in the order the Label page offers them.

@@ -55,7 +55,7 @@ def test_normalisation_is_inside_the_model():
 def test_unknown_preset_lists_the_known_ones():
     with pytest.raises(HaverfordError, match="unknown preset 'huge'.*seed, fast, tiny, transfer"):
         get_preset("huge")
-    assert CLASSES[1] == "banger" and set(PRESETS) == {"seed", "fast", "tiny", "transfer"}
+    assert CLASSES[1] == "banger" and set(PRESETS) == {"seed", "fast", "tiny", "transfer", "transfer-rhythm"}
 
 
 def test_transfer_preset_is_logistic_regression_on_musicnns_frozen_tag_probabilities():
@@ -76,3 +76,38 @@ def test_transfer_preset_is_logistic_regression_on_musicnns_frozen_tag_probabili
 def test_an_embedding_needs_the_head_and_a_spectrogram_needs_conv_blocks(preset, feature):
     with pytest.raises(HaverfordError, match="cannot train on"):
         TrainConfig(preset=preset, feature=feature).resolved()
+
+
+def test_transfer_rhythm_puts_the_rhythm_summary_beside_the_50_tags():
+    from haverford.core.pretrained import musicnn
+
+    model = build_model((1506 + 39, 1), preset="transfer-rhythm")
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 2 * 89 + 89 * 2 + 2  # batch norm on 50 tags + 39 rhythm values, then 89 → 2
+    x = np.random.default_rng(0).normal(size=(3, 1545, 1)).astype(np.float32)
+    inside = keras.Model(model.input, model.get_layer("member_input").output).predict_on_batch(x)
+    np.testing.assert_allclose(inside[:, :50], musicnn.load_backend().predict_on_batch(x[:, :1506, 0]), atol=1e-6)
+    np.testing.assert_array_equal(inside[:, 50:], x[:, 1506:, 0])
+
+
+def test_an_ensembles_pred_probs_are_the_mean_of_its_members_and_survive_saving(tmp_path):
+    from haverford.core.inference import predict_p_banger
+    from haverford.core.model import with_logistic_member
+
+    rng = np.random.default_rng(1)
+    head = build_model((12, 1), preset=get_preset("transfer").replace(pretrained_tags=False), norm=(0.0, 1.0))
+    head.get_layer("logits").set_weights([rng.normal(size=(12, 2)).astype(np.float32), np.zeros(2, np.float32)])
+    coef, intercept = rng.normal(size=12), 0.3
+    ensemble = with_logistic_member(head, (coef, intercept), name="ensemble")
+    x = rng.normal(size=(6, 12, 1)).astype(np.float32)
+    p_head = predict_p_banger(head, [x])
+    p_logistic = 1 / (1 + np.exp(-(x[:, :, 0] @ coef + intercept)))  # norm (0, 1); batch norm is the identity untrained
+    np.testing.assert_allclose(predict_p_banger(ensemble, [x]), (p_head + p_logistic) / 2, atol=1e-5)
+    ensemble.save(tmp_path / "e.keras")
+    np.testing.assert_allclose(predict_p_banger(keras.models.load_model(tmp_path / "e.keras"), [x]),
+                               predict_p_banger(ensemble, [x]), atol=1e-6)
+
+
+def test_an_ensemble_needs_a_head_on_an_embedding():
+    with pytest.raises(HaverfordError, match="ensemble"):
+        TrainConfig(preset="fast", overrides={"ensemble_c": 0.01}).resolved()
