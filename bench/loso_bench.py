@@ -6,10 +6,12 @@
     python bench/loso_bench.py --home /work/bench-homes/devmusic-all --preset fast
     python bench/loso_bench.py --home H --preset fast --set epochs=5 --variant "fast, 5 epochs"
     python bench/loso_bench.py --home H --preset fast --write    # record it in core/benchmarks.json
+    python bench/loso_bench.py --record run.jsonl                # or record a saved full run's stdout later
     python bench/loso_bench.py --home H --preset transfer --classic musicnn --classic log_mel+percussive_mel
     python bench/loso_bench.py --home H --preset transfer-tuned   # a preset saved by `haverford tune --save-as`
     python bench/loso_bench.py --home H --no-convnet --classic musicnn     # the other models only (seconds)
     python bench/loso_bench.py --table run1.jsonl run2.jsonl    # saved runs as one Markdown table
+    python bench/loso_bench.py --home H --preset transfer-rhythm --probs p.npz   # held-out p(banger) per segment
 
 A track's source is the part of its file name before ``__`` (the Debian package it came from).
 For each source: its tracks are the test side; of the other sources' tracks, a seeded, class-
@@ -82,14 +84,19 @@ def held_out_groups(sources: list[str], *, groups: int | None) -> list[list[str]
     return [sources[i::groups] for i in range(groups)]
 
 
-def run_fold(home: Home, subsets: dict[str, Subset], *, preset, seed: int) -> dict:
-    """Fit on the training side, score the test side: segment/track accuracy and baselines."""
+def run_fold(home: Home, subsets: dict[str, Subset], *, preset, seed: int, probs: list | None = None) -> dict:
+    """Fit on the training side, score the test side: segment/track accuracy and baselines.
+
+    ``probs``, when given, gets ``(test subset, p_banger)`` appended (for ``--probs``).
+    """
     started = time.perf_counter()
     model, curves, _ = fit_model(home, subsets, preset=preset, seed=seed, reporter=SilentReporter())
     fit_s = time.perf_counter() - started
     test = subsets[TEST]
     p = predict_subset(home, model, test, feature=preset.feature)
-    return {**fold_figures(test, p, subsets[TRAIN].labels), "fit_s": round(fit_s, 1),
+    if probs is not None:
+        probs.append((test, p))
+    return {**fold_figures(test, p, subsets[TRAIN].labels, db=home.connect()), "fit_s": round(fit_s, 1),
             "epochs": len(curves.get("loss", []))}
 
 
@@ -112,14 +119,18 @@ def classic_folds(home: Home, subsets: dict[str, Subset], *, features: tuple[str
     for spec in classic.MODELS:
         pipeline, fit_s = classic.fit_pipeline(spec.key, X_train, train, seed=seed)
         out[f"{spec.key} on {'+'.join(features)}"] = {
-            **fold_figures(test, classic.p_banger(pipeline, X_test), train.labels), "fit_s": round(fit_s, 2)}
+            **fold_figures(test, classic.p_banger(pipeline, X_test), train.labels, db=home.connect()),
+            "fit_s": round(fit_s, 2)}
     return out
 
 
-def fold_figures(test: Subset, p: np.ndarray, train_labels: np.ndarray) -> dict:
-    """Accuracy of segments and tracks, and the training majority's accuracy on both."""
+def fold_figures(test: Subset, p: np.ndarray, train_labels: np.ndarray, *, db=None) -> dict:
+    """Accuracy of segments and tracks, and the training majority's accuracy on both; given the
+    database, also the file names of the tracks called wrong (``wrong_tracks``)."""
     probs = as_pred_probs(p)
-    _, track_labels, track_probs = track_results(test.labels, probs, test.track_ids)
+    rows, track_labels, track_probs = track_results(test.labels, probs, test.track_ids)
+    wrong = ([Path(tracks_db.get_track(db, r["track_id"])["path"]).stem for r in rows if r["correct"] is False]
+             if db is not None else [])
     counts = {c: int(np.sum(train_labels == i)) for i, c in enumerate(CLASSES)}
     base = majority_baseline(test.labels, counts, tracks=len(track_labels))
     track_base = majority_baseline(track_labels, counts, tracks=len(track_labels))
@@ -127,7 +138,8 @@ def fold_figures(test: Subset, p: np.ndarray, train_labels: np.ndarray) -> dict:
     return {"segments": len(test), "tracks": len(track_labels),
             "segment_accuracy": metrics(test.labels, probs).accuracy, "track_accuracy": track_accuracy,
             "majority_segments": base["accuracy"], "majority_tracks": track_base["accuracy"],
-            "track_correct": int(round(track_accuracy * len(track_labels)))}
+            "track_correct": int(round(track_accuracy * len(track_labels))),
+            **({"wrong_tracks": wrong} if db is not None else {})}
 
 
 def pooled(folds: list[dict]) -> dict:
@@ -138,13 +150,37 @@ def pooled(folds: list[dict]) -> dict:
     def weighted(key: str, size: str) -> float:
         return round(sum(f[key] * f[size] for f in folds) / max(1, sum(f[size] for f in folds)), 4)
 
-    return {"folds": len(folds), "segments": seg, "tracks": trk,
+    wrong = [t for f in folds for t in f.get("wrong_tracks", [])]
+    return {"folds": len(folds), "segments": seg, "tracks": trk, **({"wrong_tracks": wrong} if wrong else {}),
             "segment_accuracy": weighted("segment_accuracy", "segments"),
             "track_accuracy": weighted("track_accuracy", "tracks"),
             "majority_segments": weighted("majority_segments", "segments"),
             "majority_tracks": weighted("majority_tracks", "tracks"),
             "mean_fit_s": round(float(np.mean([f["fit_s"] for f in folds])), 2),
             **({"mean_epochs": round(float(np.mean([f["epochs"] for f in folds])), 1)} if "epochs" in folds[0] else {})}
+
+
+def save_probs(path: str, probs: list) -> None:
+    """Write ``(source, test subset, p_banger)`` of every fold as one ``.npz`` of flat arrays."""
+    np.savez(path, source=np.concatenate([[s] * len(t) for s, t, _ in probs]),
+             segment_id=np.concatenate([t.segment_ids for _, t, _ in probs]),
+             track_id=np.concatenate([t.track_ids for _, t, _ in probs]),
+             label=np.concatenate([t.labels for _, t, _ in probs]),
+             p_banger=np.concatenate([p for _, _, p in probs]))
+
+
+def record_saved(path: str, parser: argparse.ArgumentParser) -> None:
+    """Record the pooled ConvNet line of a saved run, refusing a partial one (``--groups``,
+    ``--sources``, ``--no-convnet``), as ``--write`` would."""
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    pooled_lines = [line for line in lines if "folds" in line and line.get("kind", "convnet") == "convnet"]
+    if len(pooled_lines) != 1:
+        parser.error(f"{path}: expected one pooled ConvNet line, found {len(pooled_lines)}")
+    result = pooled_lines[0]
+    words = shlex.split(result["command"])
+    if any(flag in words for flag in ("--groups", "--sources", "--no-convnet")):
+        parser.error(f"{path} is a partial run ({result['command']}); only full runs are recorded")
+    print(f"recorded in {benchmarks.record(result)}", file=sys.stderr)
 
 
 def machine() -> str:
@@ -208,6 +244,11 @@ def make_parser() -> argparse.ArgumentParser:
                              "(repeatable), e.g. musicnn or log_mel+percussive_mel")
     parser.add_argument("--no-convnet", dest="convnet", action="store_false", help="only the other models")
     parser.add_argument("--write", action="store_true", help="record the pooled result in core/benchmarks.json")
+    parser.add_argument("--probs", metavar="NPZ", help="save the ConvNet's held-out p(banger) per segment (source, "
+                        "segment_id, track_id, label, p_banger) for offline analysis")
+    parser.add_argument("--record", metavar="JSONL",
+                        help="record a saved full run's pooled ConvNet line in core/benchmarks.json (as --write "
+                             "would have), then exit")
     parser.add_argument("--table", nargs="+", metavar="JSONL",
                         help="print saved runs (this script's stdout) as one Markdown table, then exit")
     return parser
@@ -215,7 +256,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def run_folds(home: Home, preset, groups: list[list[str]] | None, *, n_groups: int | None, seed: int,
               classic_sets: list[tuple[str, ...]] = (), convnet: bool = True,
-              variant: str | None = None) -> dict[str, list[dict]]:
+              variant: str | None = None, probs: list | None = None) -> dict[str, list[dict]]:
     """Train and score one fold per held-out group of sources; one JSON line per fold and variant on stdout.
 
     Returns variant name → its folds (the ConvNet's variant is ``variant``, else the preset's name).
@@ -230,7 +271,11 @@ def run_folds(home: Home, preset, groups: list[list[str]] | None, *, n_groups: i
     caches: dict[tuple[str, ...], dict] = {f: {} for f in classic_sets}
     for i, group in enumerate(held, 1):
         subsets = labelled_subsets(db, fold_sides(tracks, group, seed=seed))
-        results = {variant or preset.name: run_fold(home, subsets, preset=preset, seed=seed)} if convnet else {}
+        results = {}
+        if convnet:
+            results[variant or preset.name] = run_fold(home, subsets, preset=preset, seed=seed, probs=probs)
+            if probs is not None:
+                probs[-1] = ("+".join(group), *probs[-1])  # (source, test subset, p_banger)
         for features in classic_sets:
             results.update(classic_folds(home, subsets, features=features, seed=seed, cache=caches[features]))
         for name, figures in results.items():
@@ -248,6 +293,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.table:
         print(markdown_table(args.table))
         return
+    if args.record:
+        record_saved(args.record, parser)
+        return
     if args.write and (args.groups or args.sources or not args.convnet):
         parser.error("--write records full leave-one-source-out runs of a ConvNet only (no --groups, --sources, --no-convnet)")
     if not args.home:
@@ -260,9 +308,12 @@ def main(argv: list[str] | None = None) -> None:
     needed = {preset.feature} if args.convnet else set()
     for name in dict.fromkeys([*sorted(needed), *(f for fs in classic_sets for f in fs)]):
         prepare_features(home, name, reporter=SilentReporter())
+    probs: list = []
     folds = run_folds(home, preset, args.sources.split(",") if args.sources else None,
                       n_groups=args.groups, seed=args.seed, classic_sets=classic_sets, convnet=args.convnet,
-                      variant=args.variant)
+                      variant=args.variant, probs=probs if args.probs else None)
+    if args.probs and probs:
+        save_probs(args.probs, probs)
     common = {"seed": args.seed, "date": dt.date.today().isoformat(), "machine": machine(),
               "command": "python bench/loso_bench.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
     for variant, variant_folds in folds.items():

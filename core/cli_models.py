@@ -25,7 +25,8 @@ TRAIN_KEYS = ("model_id", "run_id", "preset", "feature", "train_segments", "vali
 def configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME", help=PRESET_HELP)
     p.add_argument("--feature", metavar="NAME",
-                   help="input feature (default: the preset's: transfer musicnn, fast and tiny log_mel, seed log_stft)")
+                   help="input feature (default: the preset's: transfer-rhythm musicnn+rhythm, transfer musicnn, "
+                        "fast and tiny log_mel, seed log_stft)")
     p.add_argument("--seed", type=int, default=0, help="random seed of split order, init and shuffling (default 0)")
     p.add_argument("--epochs", type=int, help="override the preset's maximum number of epochs")
     p.add_argument("--max-steps", type=int, help="cap a step-based preset's steps (e.g. a quick seed run)")

@@ -92,6 +92,17 @@ def get_feature(name: str) -> Feature:
         raise HaverfordError(f"unknown feature {name!r}; choose one of: {known}") from None
 
 
+def stored_feature(name: str) -> Feature:
+    """A feature the store holds a file of: not a ``+`` join (its parts are stored one by one).
+
+    Raises ``HaverfordError`` for an unknown name or a join, naming the parts to compute instead.
+    """
+    feature = get_feature(name)
+    if JOIN in name:
+        raise HaverfordError(f"{name!r} joins stored features; compute each of them: {', '.join(parts(name))}")
+    return feature
+
+
 @lru_cache(maxsize=1)
 def window() -> np.ndarray:
     """The periodic Hann window of ``scipy.signal.get_window('hann', 2048)`` (librosa's)."""

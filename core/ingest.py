@@ -61,7 +61,7 @@ def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None 
     started = time.perf_counter()
     feature_names = tuple(dict.fromkeys(feature_names))
     for name in feature_names:
-        features.get_feature(name)
+        features.stored_feature(name)
     candidates, ignored, missing = discover(paths, label=label, titles=titles)
     report = IngestReport(skipped=ignored, errors=missing)
     intake = Intake(home, report, feature_names, conflicting_hashes(candidates))
@@ -86,7 +86,7 @@ def compute_missing(home: Home, feature: str, *, workers: int | None = None,
     from haverford.db import tracks as tracks_db
 
     started = time.perf_counter()
-    features.get_feature(feature)
+    features.stored_feature(feature)
     db = home.connect()
     todo = tracks_db.tracks_missing_feature(db, feature)
     report = IngestReport()

@@ -1,11 +1,13 @@
 """Presets, hyperparameters as data, and what a Retrain asks for (``TrainConfig``).
 
 ``seed`` is the 2018 notebook's network, exactly (TensorFlow's deep-MNIST shape on ``log_stft``);
-``transfer``, the default, is a head on the pretrained musicnn embedding (``core.pretrained``), no
-convolutions of its own (``conv=()``): it won the leave-one-source-out benchmark on real music
-(bench/README.md, "Real music") and retrains in under a minute; ``fast`` is the best ConvNet of
-our own, sized by measurement for a 2-core CPU on ``log_mel`` (bench/README.md, "Training");
-``tiny`` keeps the tests fast. Tuned presets (``core.tune``) are
+``transfer`` is a head on the pretrained musicnn embedding (``core.pretrained``), no convolutions
+of its own (``conv=()``); ``transfer-rhythm``, the default, is the same head with a rhythm summary
+(``core.rhythm``) beside musicnn's tags: it won the leave-one-source-out benchmark on real music
+(bench/README.md, "Rhythm beside the embedding") and retrains in under a minute; ``fast`` is the
+best ConvNet of our own, sized by measurement for a 2-core CPU on ``log_mel`` (bench/README.md,
+"Training"); ``tiny`` keeps the tests fast. ``ensemble_c`` (off in every built-in preset) averages
+a head with a logistic regression on the head's own input (``core.train.add_logistic_member``). Tuned presets (``core.tune``) are
 stored by name in SQLite (``custom_presets``) and found by ``get_preset`` when given the
 database; ``PRESET_NAMES`` stays the built-in list. No TensorFlow here: the pages, the command
 line and the job queue read presets without loading it.
@@ -176,6 +178,9 @@ class TrainConfig:
         if features_mod.get_feature(preset.feature).is_embedding != (not preset.conv):
             raise HaverfordError(f"preset {preset.name!r} cannot train on {preset.feature!r}: an embedding "
                                  f"(musicnn) needs a preset without conv blocks (transfer), a spectrogram one with them")
+        if preset.pretrained_tags and features_mod.parts(preset.feature)[0] != "musicnn":
+            raise HaverfordError(f"preset {preset.name!r} reads musicnn's tags: its feature must be musicnn, "
+                                 f"or start with it (musicnn+rhythm), not {preset.feature!r}")
         if preset.ensemble_c and preset.conv:
             raise HaverfordError(f"preset {preset.name!r}: an ensemble with a logistic regression (ensemble_c) "
                                  f"needs a head on an embedding (no conv blocks)")

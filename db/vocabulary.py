@@ -27,7 +27,7 @@ SIDES: tuple[str, ...] = (TRAIN, VALIDATION, TEST)
 
 # Model presets (``haverford.core.model`` holds their settings; reading the names needs no TensorFlow).
 PRESET_NAMES: tuple[str, ...] = ("seed", "fast", "tiny", "transfer", "transfer-rhythm")
-DEFAULT_PRESET = "transfer"
+DEFAULT_PRESET = "transfer-rhythm"
 
 # Labelling queues, in the order the Label page offers them.
 QUEUE_MODES: tuple[str, ...] = ("unlabelled_by_me", "unlabelled", "random", "track_order",

@@ -80,21 +80,30 @@ def test_patch_is_the_middle_187_frames(n_frames, expected):
 
 
 @pytest.mark.slow
-def test_a_retrain_with_transfer_computes_the_embedding_once_and_the_other_models_pool_it(small_train_template, tmp_path):
+def test_a_retrain_with_transfer_rhythm_computes_its_features_once_and_the_ensemble_scores_files(
+        small_train_template, tmp_path):
+    import keras
     from _train_home import copy_home
 
     from haverford.core.jobs import run_in_foreground
+    from haverford.core.predict import load_scorer, predict_file
     from haverford.core.presets import TrainConfig
     from haverford.db import models as models_db
     from haverford.db import tracks as tracks_db
 
     home = copy_home(small_train_template, tmp_path)
-    assert tracks_db.tracks_missing_feature(home.connect(), "musicnn")  # not made at import
-    out = run_in_foreground(home, TrainConfig(preset="transfer"), created_by="test")
+    for name in ("musicnn", "rhythm"):
+        assert tracks_db.tracks_missing_feature(home.connect(), name)  # not made at import
+    out = run_in_foreground(home, TrainConfig(preset="transfer-rhythm", overrides={"ensemble_c": 0.01}),
+                            created_by="test")
     db = home.connect()
-    assert not tracks_db.tracks_missing_feature(db, "musicnn")
-    assert (out["preset"], out["feature"]) == ("transfer", "musicnn") and 0.0 <= out["test_accuracy"] <= 1.0
+    assert not tracks_db.tracks_missing_feature(db, "musicnn") and not tracks_db.tracks_missing_feature(db, "rhythm")
+    assert (out["preset"], out["feature"]) == ("transfer-rhythm", "musicnn+rhythm") and 0.0 <= out["test_accuracy"] <= 1.0
     others = [m for m in models_db.run_models(db, out["run_id"]) if m["kind"] == models_db.CLASSIC]
-    assert len(others) == 3 and {m["feature"] for m in others} == {"musicnn"}
-    assert all(m["params"]["features"] == ["musicnn"] for m in others)
+    assert len(others) == 3 and all(m["params"]["features"] == ["musicnn", "rhythm"] for m in others)
+    row = models_db.get_model(db, out["model_id"])
+    assert "logistic_member" in [layer.name for layer in keras.models.load_model(home.path / row["path"]).layers]
     assert len(models_db.predictions(db, out["model_id"])) == models_db.segment_count(db)  # the library is scored
+    track = tracks_db.get_track(db, 1)
+    scored = predict_file(load_scorer(home, row), track["path"])  # a file outside the library reads both features
+    assert len(scored["segments"]) == track["n_segments"] and 0.0 <= scored["p_banger"] <= 1.0

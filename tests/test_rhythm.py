@@ -42,3 +42,5 @@ def test_embeddings_join_side_by_side_and_nothing_else_does():
     assert joined.shape == (1506 + 39, 1) and features.parts(joined.name) == ("musicnn", "rhythm")
     with pytest.raises(HaverfordError, match="only distinct embeddings"):
         features.get_feature("log_mel+rhythm")
+    with pytest.raises(HaverfordError, match="compute each of them: musicnn, rhythm"):
+        features.stored_feature("musicnn+rhythm")  # `haverford features` computes the parts one by one

@@ -16,8 +16,9 @@ from haverford.dashboard.freshness import rerun_when_finished
 PRESET_HELP = {"fast": "fast: small ConvNet on log_mel, about two minutes on 2 cores",
                "seed": "seed: the 2018 notebook's 57 M-weight ConvNet on log_stft (slow: ~45 min)",
                "tiny": "tiny: a toy network for trying the pipeline",
-               "transfer": "transfer (default): a head on the pretrained musicnn embedding, computed once per "
-                            "track; best on real music"}
+               "transfer": "transfer: a head on the pretrained musicnn embedding, computed once per track",
+               "transfer-rhythm": "transfer-rhythm (default): transfer with a rhythm summary beside the embedding, so that "
+                                  "dance timbre without a beat is not a banger; best on real music"}
 
 
 def curves_figure(rows: list[dict], metric: str) -> go.Figure:
