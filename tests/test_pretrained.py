@@ -94,8 +94,7 @@ def test_a_retrain_with_transfer_rhythm_computes_its_features_once_and_the_ensem
     home = copy_home(small_train_template, tmp_path)
     for name in ("musicnn", "rhythm"):
         assert tracks_db.tracks_missing_feature(home.connect(), name)  # not made at import
-    out = run_in_foreground(home, TrainConfig(preset="transfer-rhythm", overrides={"ensemble_c": 0.01}),
-                            created_by="test")
+    out = run_in_foreground(home, TrainConfig(preset="transfer-rhythm"), created_by="test")  # with its ensemble
     db = home.connect()
     assert not tracks_db.tracks_missing_feature(db, "musicnn") and not tracks_db.tracks_missing_feature(db, "rhythm")
     assert (out["preset"], out["feature"]) == ("transfer-rhythm", "musicnn+rhythm") and 0.0 <= out["test_accuracy"] <= 1.0

@@ -18,7 +18,8 @@ PRESET_HELP = {"fast": "fast: small ConvNet on log_mel, about two minutes on 2 c
                "tiny": "tiny: a toy network for trying the pipeline",
                "transfer": "transfer: a head on the pretrained musicnn embedding, computed once per track",
                "transfer-rhythm": "transfer-rhythm (default): transfer with a rhythm summary beside the embedding, so that "
-                                  "dance timbre without a beat is not a banger; best on real music"}
+                                  "dance timbre without a beat is not a banger, averaged with a logistic regression; "
+                                  "best on real music"}
 
 
 def curves_figure(rows: list[dict], metric: str) -> go.Figure:
