@@ -177,6 +177,9 @@ class TrainConfig:
             raise HaverfordError(f"augmentation strength must be between 0 and 1, got {preset.augment}")
         if self.feature:
             features_mod.get_feature(self.feature)
+            if "+" in preset.feature and self.feature != preset.feature:
+                raise HaverfordError(f"preset {preset.name!r} reads {preset.feature!r} (its parts side by side): "
+                                     f"leave out --feature, or pick a preset made for {self.feature!r}")
             preset = preset.replace(feature=self.feature)
         if features_mod.get_feature(preset.feature).is_embedding != (not preset.conv):
             raise HaverfordError(f"preset {preset.name!r} cannot train on {preset.feature!r}: an embedding "

@@ -78,6 +78,12 @@ def test_an_embedding_needs_the_head_and_a_spectrogram_needs_conv_blocks(preset,
         TrainConfig(preset=preset, feature=feature).resolved()
 
 
+def test_a_preset_reading_joined_features_refuses_another_feature():
+    with pytest.raises(HaverfordError, match="reads 'musicnn\\+rhythm'"):
+        TrainConfig(preset="transfer-rhythm", feature="musicnn").resolved()
+    assert TrainConfig(preset="transfer-rhythm", feature="musicnn+rhythm").resolved().feature == "musicnn+rhythm"
+
+
 def test_transfer_rhythm_puts_the_rhythm_summary_beside_the_50_tags():
     from haverford.core.pretrained import musicnn
 

@@ -112,8 +112,9 @@ def baselines_table(ev: Evaluation) -> None:
     st.caption(f"{ev.split.text}. Haverford's algorithm runs each labeller's answers through the rules on the "
                "Questions page and takes the majority; it only counts segments whose answers are complete. "
                "Logistic regression, the linear SVM and k-nearest neighbours are fitted by every Retrain on the "
-               "same training tracks, on a pooled summary of stored features (the musicnn embedding beside "
-               "transfer, else the per-band mean and spread of log_mel and percussive_mel); make one active "
+               "same training tracks, on a pooled summary of stored features (the model's own embedding input "
+               "when it reads one, musicnn or musicnn+rhythm, else the per-band mean and spread of log_mel "
+               "and percussive_mel); make one active "
                "on the Train page to use it for predictions and Misclassified.")
     st.dataframe(pd.DataFrame(ev.baselines), hide_index=True, width="stretch",
                  column_config={"name": "Model or baseline", "segments": "Segments", "tracks": "Tracks",
