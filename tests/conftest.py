@@ -4,6 +4,8 @@ and one small demo library per session."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +116,22 @@ def trained_demo_home(tmp_path_factory) -> Home:
     build_demo(home, n_tracks=8, seed=0)
     run_in_foreground(home, TrainConfig(preset="tiny", other_models=False), created_by="test")
     return home
+
+
+WARM_NUMBA = ("import numpy as np, librosa; y = np.random.default_rng(0).normal(size=4 * 22050).astype('float32'); "
+              "librosa.beat.beat_track(y=y, sr=22050)")
+
+
+def pytest_configure(config):
+    """Compile librosa's beat tracker once, in one process, before any test worker starts.
+
+    librosa's numba functions cache their machine code beside librosa itself. In a fresh
+    virtualenv the first processes to need the beat tracker (a test, the dashboard's tempo worker)
+    compile and write that cache at the same moment, and one of them crashed in a cached gufunc
+    (``librosa.util.localmax``: a segmentation fault in CI on 2026-12-07). Afterwards every process
+    loads the cache (about a second); the first compile takes ~30 s of CPU on 2 cores."""
+    if not hasattr(config, "workerinput"):  # the xdist controller, or a run without workers
+        subprocess.run([sys.executable, "-c", WARM_NUMBA], check=True)
 
 
 DURATIONS = Path(__file__).with_name("durations.json")  # bench/suite_durations.py refreshes it
