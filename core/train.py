@@ -218,16 +218,15 @@ def add_logistic_member(home: Home, model: keras.Model, subset: Subset, *, prese
     ``core.classic``'s model. Its scaling is folded into one frozen dense layer, so the ensemble
     is one Keras model that saves, loads and scores like any other (``core.model.with_logistic_member``).
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+    from haverford.core import classic
 
     reader = keras.Model(model.input, model.get_layer(MEMBER_INPUT).output)
     batches = SegmentBatches(home, subset, feature=preset.feature, batch_size=inference_batch_size(model),
                              seed=0, shuffle=False)
     X = np.concatenate([np.asarray(reader.predict_on_batch(batches[i][0])) for i in range(len(batches))])
-    scaler = StandardScaler().fit(X)
-    regression = LogisticRegression(C=preset.ensemble_c, class_weight="balanced", max_iter=5000)
-    regression.fit(scaler.transform(X), subset.labels)
+    pipeline = classic.build_pipeline("logistic_regression", subset.labels, subset.track_ids)
+    pipeline.set_params(model__C=preset.ensemble_c, model__max_iter=5000).fit(X, subset.labels)
+    scaler, regression = pipeline.named_steps["scale"], pipeline.named_steps["model"]
     sign = 1.0 if int(regression.classes_[1]) == CLASSES.index(BANGER) else -1.0  # coef_ is for classes_[1]
     coef = sign * regression.coef_[0] / scaler.scale_
     intercept = sign * regression.intercept_[0] - float(coef @ scaler.mean_)
