@@ -16,14 +16,50 @@
   const typing = (el) => !!el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.isContentEditable);
   const field = (q) => q && q.querySelector("input, textarea");
 
-  function mark() {
+  // A new clip: start again from no question. Called before a key is handled too, not only
+  // from the redraw's animation frame: a key pressed before that frame would otherwise choose a
+  // question that the frame then forgets.
+  function sync() {
     const map = keymap();
-    if (map && map.dataset.segment !== segment) {  // a new clip: start again from no question
+    if (map && map.dataset.segment !== segment) {
       segment = map.dataset.segment;
       active = -1;
+      typed.clear();
     }
-    questions().forEach((q, i) => q.classList.toggle("hv-active", i === active));
+  }
+
+  function mark() {
+    sync();
+    const qs = questions();
+    qs.forEach((q, i) => q.classList.toggle("hv-active", i === active));
+    const pending = qs[active] && !field(qs[active]) && choices(qs[active]).length && typed.get(boxName(qs[active]));
+    if (pending) {  // a key pressed before this choice was drawn
+      typed.delete(boxName(qs[active]));
+      if (choose(qs[active], pending.slice(-1))) activate(active + 1);
+      return;
+    }
     keepFocus();
+  }
+
+  // What was typed into each number box of this clip (question container's class → text),
+  // including keys pressed before the box was drawn. A redraw can also replace a box with an
+  // empty one before Enter commits it; the text is put back when the box takes the focus, with
+  // the next key or on Enter, so a number typed is never silently dropped.
+  const typed = new Map();
+  const boxName = (el) => {
+    const q = el && el.closest && el.closest("[class*='st-key-hvq_']");
+    return q ? Array.from(q.classList).find((c) => c.startsWith("st-key-hvq_")) : null;
+  };
+  const valueSetter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set;
+
+  // Put back the text typed into ``el`` if a redraw emptied it (a box the labeller emptied is
+  // recorded as empty, and stays so); true when it did.
+  function restoreTyped(el) {
+    const text = typed.get(boxName(el));
+    if (el.tagName !== "INPUT" || el.value !== "" || !text) return false;
+    valueSetter.call(el, text);
+    el.dispatchEvent(new Event("input", {bubbles: true}));
+    return true;
   }
 
   // A rerun's redraw can take the focus from the chosen number box (it leaves it on the page's
@@ -34,10 +70,14 @@
     if (el && el !== doc.body) return;
     if (doc.querySelector("[data-testid='stStatusWidget']")) return;
     const input = field(questions()[active]);
-    if (input) input.focus();
+    if (input) {
+      input.focus();
+      restoreTyped(input);
+    }
   }
 
   function activate(i) {
+    sync();
     const qs = questions();
     active = i >= 0 && i < qs.length ? i : -1;
     mark();
@@ -58,8 +98,20 @@
     else fn();
   }
 
+  // Leave a number box for question ``next``. Streamlit commits the number on Enter or blur; the
+  // next box gets the focus once the rerun is over: a number typed while the rerun redraws the
+  // form was shown but never sent.
+  function leave(el, next) {
+    moving = true;
+    setTimeout(() => { el.blur(); whenIdle(() => { moving = false; activate(next); }); }, 0);
+  }
+
+  // The choices of a yes/no, rating or choice question: the buttons of its segmented control,
+  // never another button in its container (the BPM box's tempo suggestion).
+  const choices = (q) => Array.from(q.querySelectorAll("[data-testid='stButtonGroup'] button"));
+
   function choose(q, key) {
-    const buttons = Array.from(q.querySelectorAll("button"));
+    const buttons = choices(q);
     const names = buttons.map((b) => b.innerText.trim().toLowerCase());
     let index = -1;
     if (key === "y") index = names.indexOf("yes");
@@ -89,15 +141,15 @@
     const qs = questions();
     const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
     const take = () => { e.preventDefault(); e.stopImmediatePropagation(); };
+    sync();
     if (typing(el)) {
       if (!el.closest("[class*='st-key-hvq_']")) return;  // the sidebar's name box and the like
       if (key === "Enter" || key === "Tab") {  // Streamlit commits the number on Enter or blur
-        const next = active + (e.shiftKey ? -1 : 1);
-        if (key === "Tab") take();
-        // The next box gets the focus once the rerun is over: a number typed while the rerun
-        // redraws the form was shown but never sent.
-        moving = true;
-        setTimeout(() => { el.blur(); whenIdle(() => { moving = false; activate(next); }); }, 0);
+        // a restored number is committed by the blur in ``leave``, not by this key
+        if (key === "Tab" || restoreTyped(el)) take();
+        leave(el, active + (e.shiftKey ? -1 : 1));
+      } else if (/^[0-9.,-]$/.test(key)) {
+        restoreTyped(el);  // typing goes on after what a redraw took away
       } else if (key === "Escape") {
         take();
         el.blur();
@@ -111,17 +163,37 @@
     if (key === "Tab" || key === "Enter" || key === "q") {
       if (key === "Enter" && el && el.tagName === "BUTTON") return;
       take();
-      activate(active + (e.shiftKey ? -1 : 1));
+      const next = active + (e.shiftKey ? -1 : 1);
+      const box = field(qs[active]);
+      if (box && box.tagName === "INPUT" && typed.get(boxName(box))) {
+        box.focus();  // a redraw took the box's focus before Enter: commit what was typed
+        restoreTyped(box);
+        leave(box, next);
+      } else {
+        activate(next);
+      }
       return;
     }
     const q = qs[active];
     if (!q && /^[0-9]$/.test(key) && qs.length) {  // a digit with no question chosen: start at the first
       activate(0);
-      if (field(qs[0])) return;  // the digit goes into the number box just focused
+      if (field(qs[0])) {
+        typed.delete(boxName(qs[0]));  // the digit replaces the box's text (``activate`` selected it)
+        return;  // the digit goes into the number box just focused
+      }
     }
     const current = qs[active];
+    if (current && !field(current) && !choices(current).length && /^[0-9.,yn-]$/.test(key)) {
+      // The question's widget is not drawn yet (the first page loads its code on first use):
+      // keep the key (it must not reach the N shortcut either). A number box gets the keys when
+      // it appears (``keepFocus``) or with the next key; a choice takes the last (``mark``).
+      take();
+      typed.set(boxName(current), (typed.get(boxName(current)) || "") + key);
+      return;
+    }
     if (current && field(current) && /^[0-9.,-]$/.test(key)) {
       field(current).focus();  // a rerun redrew the box and took its focus: the key goes in again
+      restoreTyped(field(current));
       return;
     }
     if (current && !field(current) && choose(current, key)) {
@@ -132,6 +204,10 @@
 
   window.__haverfordKeyState = () => ({active, segment});  // for tests and debugging
   window.addEventListener("keydown", onKey, true);
+  doc.addEventListener("input", (e) => {
+    const name = e.isTrusted && boxName(e.target);
+    if (name) typed.set(name, e.target.value);
+  }, true);
   // A clicked button (queue, previous/next, a verdict) must not keep the focus: keys go on working.
   doc.addEventListener("click", (e) => {
     if (keymap() && e.target.closest && e.target.closest("button")) setTimeout(() => {
