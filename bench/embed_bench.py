@@ -4,8 +4,9 @@
 
 Decodes enough 5-second segments from the audio given (not timed), then times the stored
 feature's computation (``features.compute_many(["musicnn"], y)``: resampling to 16 kHz, the
-96-band mel, the network on each segment's middle 3 s) and, for comparison, the network on the
-whole 5 s (313 frames). Reports wall and CPU seconds (``time.process_time``: this process's
+96-band mel, the network on each segment's middle 3 s through TensorFlow Lite's XNNPACK kernels)
+and, for comparison, the same through the Keras port and the Keras port on the whole 5 s (313
+frames). Reports wall and CPU seconds (``time.process_time``: this process's
 threads, which is where TensorFlow runs) and the real-time factor of each; with the machine
 shared, the CPU figure divided by the cores is the one load does not distort.
 """
@@ -59,6 +60,14 @@ def main() -> None:
 
     timed("stored feature (middle 3 s, 187 frames)", lambda b: features.compute_many(["musicnn"], b), y)
     timed("  of which resampling + mel", lambda b: musicnn.network_input(b, sr=SR), y)
+
+    def keras_port(b: np.ndarray) -> None:  # what embed() ran before it used XNNPACK
+        x = musicnn.network_input(b, sr=SR)
+        model = musicnn.load_musicnn(x.shape[1])
+        for i in range(0, len(x), musicnn.EMBED_BATCH):
+            model.predict_on_batch(x[i:i + musicnn.EMBED_BATCH])
+
+    timed("the same through the Keras port (oneDNN), for comparison", keras_port, y)
     whole = musicnn.load_musicnn()
 
     def whole_segment(b: np.ndarray) -> None:

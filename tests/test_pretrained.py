@@ -32,6 +32,24 @@ def test_keras_port_reproduces_the_original_tf1_graph_on_the_stored_reference_in
     np.testing.assert_allclose(tags, reference["tags"], atol=convert_musicnn.TOLERANCE, rtol=convert_musicnn.TOLERANCE)
 
 
+def test_the_xnnpack_port_the_feature_runs_reproduces_the_original_graph_too(capfd):
+    """``embed`` runs ``XnnpackPort`` (half the CPU of the Keras port on this project's machines):
+    it is held to the same reference as the Keras port, for every batch size it meets (a batch of
+    3, then of 1: the interpreter is resized), and its conversion prints nothing."""
+    with PACKAGE.joinpath(musicnn.REFERENCE_FILE).open("rb") as f:
+        reference = dict(np.load(f))
+    x = convert_musicnn.reference_input()
+    assert isinstance(musicnn.xnnpack_port(x.shape[1]), musicnn.XnnpackPort)  # what embed runs here
+    capfd.readouterr()
+    port = musicnn.XnnpackPort(x.shape[1])  # converted in this test, whatever ran before it
+    np.testing.assert_allclose(port(x), reference["pooled"], atol=convert_musicnn.TOLERANCE,
+                               rtol=convert_musicnn.TOLERANCE)
+    np.testing.assert_allclose(port(x[1:2]), reference["pooled"][1:2], atol=convert_musicnn.TOLERANCE,
+                               rtol=convert_musicnn.TOLERANCE)
+    out, err = capfd.readouterr()
+    assert out == "" and "XNNPACK" not in err and "deprecated" not in err
+
+
 def test_weights_ship_under_10_mb_with_the_isc_licence_and_no_pickle():
     weights = PACKAGE.joinpath(musicnn.WEIGHTS_FILE)
     size = sum(PACKAGE.joinpath(n).stat().st_size for n in (musicnn.WEIGHTS_FILE, musicnn.REFERENCE_FILE))

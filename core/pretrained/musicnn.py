@@ -21,10 +21,15 @@ convolutional before the pooling, so it takes any number of frames; it was train
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import threading
+import warnings
 from functools import lru_cache
 from importlib import resources
 
-from haverford.core.quiet import import_tensorflow_quietly
+from haverford.core.quiet import import_tensorflow_quietly, native_stderr_silenced
 
 import_tensorflow_quietly()  # no native start-up chatter on stderr
 
@@ -209,8 +214,55 @@ def network_input(y: np.ndarray, *, sr: int) -> np.ndarray:
     return log_mel_input(S[:, patch_frames(S.shape[1])])
 
 
+class XnnpackPort:
+    """The Keras port converted with TensorFlow Lite's converter and run by its interpreter, whose
+    default XNNPACK kernels compute the same pooled vectors (within float32 rounding: 6e-6 of
+    the largest value on random input) with half the CPU time of Keras's oneDNN kernels on a CPU
+    without AVX-512 (``bench/embed_bench.py``; bench/README.md, "The embedding through XNNPACK").
+
+    Converted in memory, once per process and number of frames (about 2 s); nothing is written
+    or downloaded. One interpreter is not re-entrant: calls are serialised by a lock.
+    """
+
+    def __init__(self, frames: int):
+        import tensorflow as tf
+
+        # the converter prints the SavedModel it exports (stdout: a command's JSON goes there)
+        with warnings.catch_warnings(), native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice (LiteRT)
+            blob = tf.lite.TFLiteConverter.from_keras_model(load_musicnn(frames)).convert()
+            self._interpreter = tf.lite.Interpreter(model_content=blob, num_threads=os.cpu_count() or 1)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """[shape=(batch, frames, 96)] network input → [shape=(batch, 1506)] pooled embedding."""
+        with self._lock:
+            if len(x) != self._batch:
+                with native_stderr_silenced():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+                    self._interpreter.resize_tensor_input(self._input, list(x.shape))
+                    self._interpreter.allocate_tensors()
+                self._batch = len(x)
+            self._interpreter.set_tensor(self._input, np.ascontiguousarray(x, dtype=np.float32))
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._output).copy()
+
+
+@lru_cache(maxsize=2)
+def xnnpack_port(frames: int) -> XnnpackPort | None:
+    """``XnnpackPort`` for inputs of ``frames`` frames, or None where this TensorFlow has no
+    ``tf.lite`` (it moves to the LiteRT package): ``embed`` then runs the Keras port."""
+    try:
+        return XnnpackPort(frames)
+    except (AttributeError, ImportError):
+        return None
+
+
 def embed(y: np.ndarray, *, sr: int) -> np.ndarray:
-    """The pooled musicnn (MSD) embedding of each segment.
+    """The pooled musicnn (MSD) embedding of each segment, through ``XnnpackPort`` (the Keras
+    port where TensorFlow Lite is missing).
 
     Parameters
     ----------
@@ -222,7 +274,8 @@ def embed(y: np.ndarray, *, sr: int) -> np.ndarray:
     maximum and mean over time, interleaved (``build_musicnn``)
     """
     x = network_input(y, sr=sr)
-    model = load_musicnn(x.shape[1])
+    if not len(x):
+        return np.zeros((0, POOLED), dtype=np.float32)
     # predict_on_batch runs a traced function: a fifth less CPU than calling the model eagerly
-    parts = [model.predict_on_batch(x[i:i + EMBED_BATCH]) for i in range(0, len(x), EMBED_BATCH)]
-    return np.concatenate(parts) if parts else np.zeros((0, POOLED), dtype=np.float32)
+    run = xnnpack_port(x.shape[1]) or load_musicnn(x.shape[1]).predict_on_batch
+    return np.concatenate([run(x[i:i + EMBED_BATCH]) for i in range(0, len(x), EMBED_BATCH)])
