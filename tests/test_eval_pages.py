@@ -59,6 +59,11 @@ def test_evaluate_shows_metrics_figures_and_baselines_with_the_split(home):
     baselines = at.dataframe[0].value
     assert list(baselines["name"])[0] == "majority class" and list(baselines["name"])[-1] == "ConvNet"
     assert "Haverford's algorithm" in set(baselines["name"]) and {"labeller alice", "labeller bob"} <= set(baselines["name"])
+    # no "None" or NaN cell: a figure a row lacks reads "—" (the majority class has no ROC AUC or model)
+    assert not baselines.isna().any().any()
+    majority = baselines.iloc[0]
+    assert majority["roc_auc"] == "—" and majority["model_id"] == "—"
+    assert baselines.iloc[-1]["accuracy"] == f"{float(baselines.iloc[-1]['accuracy']):.3f}"
     assert len(at.dataframe[1].value) >= 2  # per-track table
 
 

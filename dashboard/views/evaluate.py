@@ -116,16 +116,27 @@ def baselines_table(ev: Evaluation) -> None:
                "when it reads one, musicnn or musicnn+rhythm, else the per-band mean and spread of log_mel "
                "and percussive_mel); make one active "
                "on the Train page to use it for predictions and Misclassified.")
-    st.dataframe(pd.DataFrame(ev.baselines), hide_index=True, width="stretch",
+    st.dataframe(baselines_frame(ev.baselines), hide_index=True, width="stretch",
                  column_config={"name": "Model or baseline", "segments": "Segments", "tracks": "Tracks",
-                                "accuracy": st.column_config.NumberColumn("Accuracy", format="%.3f"),
-                                "balanced_accuracy": st.column_config.NumberColumn("Balanced accuracy", format="%.3f"),
-                                "f1": st.column_config.NumberColumn("F1 (banger)", format="%.3f"),
-                                "roc_auc": st.column_config.NumberColumn("ROC AUC", format="%.3f"),
-                                "track_accuracy": st.column_config.NumberColumn("Track accuracy", format="%.3f"),
-                                "fit_seconds": st.column_config.NumberColumn("Fit (s)", format="%.2f"),
-                                "model_id": st.column_config.NumberColumn("Model", format="%d"),
-                                "note": "How"})
+                                "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "f1": "F1 (banger)",
+                                "roc_auc": "ROC AUC", "track_accuracy": "Track accuracy", "fit_seconds": "Fit (s)",
+                                "model_id": "Model", "note": "How"})
+
+
+# how each figure of the baselines table is shown; "—" where a row has none (the majority class
+# has no ROC AUC, a labeller no fit time, model or track count)
+BASELINE_FORMATS = {"segments": "{:d}", "tracks": "{:d}", "accuracy": "{:.3f}", "balanced_accuracy": "{:.3f}", "f1": "{:.3f}", "roc_auc": "{:.3f}",
+                    "track_accuracy": "{:.3f}", "fit_seconds": "{:.2f}", "model_id": "{:d}"}
+
+
+def baselines_frame(rows: list[dict]) -> pd.DataFrame:
+    """The baselines rows as the table shows them: figures as text, "—" for a missing one."""
+    frame = pd.DataFrame(rows)
+    for column, fmt in BASELINE_FORMATS.items():
+        if column in frame:
+            frame[column] = [fmt.format(int(v) if fmt == "{:d}" else v) if v is not None and v == v else "—"
+                             for v in frame[column].astype(object)]
+    return frame
 
 
 def stamp(db, model_id: int) -> tuple:
