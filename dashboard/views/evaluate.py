@@ -125,8 +125,9 @@ def baselines_table(ev: Evaluation) -> None:
 
 # how each figure of the baselines table is shown; "—" where a row has none (the majority class
 # has no ROC AUC, a labeller no fit time, model or track count)
-BASELINE_FORMATS = {"segments": "{:d}", "tracks": "{:d}", "accuracy": "{:.3f}", "balanced_accuracy": "{:.3f}", "f1": "{:.3f}", "roc_auc": "{:.3f}",
-                    "track_accuracy": "{:.3f}", "fit_seconds": "{:.2f}", "model_id": "{:d}"}
+BASELINE_FORMATS = {"segments": "{:d}", "tracks": "{:d}", "accuracy": "{:.3f}", "balanced_accuracy": "{:.3f}",
+                    "f1": "{:.3f}", "roc_auc": "{:.3f}", "track_accuracy": "{:.3f}", "fit_seconds": "{:.2f}",
+                    "model_id": "{:d}"}
 
 
 def baselines_frame(rows: list[dict]) -> pd.DataFrame:
