@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import threading
 import warnings
 from functools import lru_cache
@@ -227,11 +226,13 @@ class XnnpackPort:
     def __init__(self, frames: int):
         import tensorflow as tf
 
+        from haverford.core.pool import default_workers  # the cores this process may use
+
         # the converter prints the SavedModel it exports (stdout: a command's JSON goes there)
         with warnings.catch_warnings(), native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice (LiteRT)
             blob = tf.lite.TFLiteConverter.from_keras_model(load_musicnn(frames)).convert()
-            self._interpreter = tf.lite.Interpreter(model_content=blob, num_threads=os.cpu_count() or 1)
+            self._interpreter = tf.lite.Interpreter(model_content=blob, num_threads=default_workers())
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._batch = 0

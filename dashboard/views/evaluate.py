@@ -43,7 +43,7 @@ def headline(ev: Evaluation) -> None:
     for col, (name, value) in zip(cols, [("Accuracy", m.accuracy), ("Balanced accuracy", m.balanced_accuracy),
                                          ("Precision", m.precision), ("Recall", m.recall), ("F1", m.f1),
                                          ("ROC AUC", m.roc_auc)], strict=False):
-        col.metric(name, "—" if value is None else f"{value:.3f}")
+        col.metric(name, shown(value))
     st.caption(f"Segment-level, banger = positive class, threshold {ev.threshold:.2f} · {ev.split.text}"
                + (f" · {ev.split.unscored_segments} unscored test segments left out" if ev.split.unscored_segments else ""))
 
@@ -87,7 +87,7 @@ def tracks_table(db, ev: Evaluation, titles: dict[int, str]) -> None:
     st.subheader("Per track")
     st.caption(f"A track's verdict is banger when its segments' mean P(banger) ≥ {ev.threshold:.2f}; its label is "
                f"the majority of its segments' labels · {ev.split.text} · track accuracy "
-               f"{'—' if t.accuracy is None else f'{t.accuracy:.3f}'} on {t.n} tracks")
+               f"{shown(t.accuracy)} on {t.n} tracks")
     frame = pd.DataFrame([{**r, "title": titles.get(r["track_id"], "?"), "label": VERDICT_NAMES.get(r["label"], "tie"),
                            "predicted": VERDICT_NAMES[r["predicted"]],
                            "correct": "—" if r["correct"] is None else ("yes" if r["correct"] else "no")}
@@ -123,20 +123,25 @@ def baselines_table(ev: Evaluation) -> None:
                                 "model_id": "Model", "note": "How"})
 
 
-# how each figure of the baselines table is shown; "—" where a row has none (the majority class
-# has no ROC AUC, a labeller no fit time, model or track count)
-BASELINE_FORMATS = {"segments": "{:d}", "tracks": "{:d}", "accuracy": "{:.3f}", "balanced_accuracy": "{:.3f}",
-                    "f1": "{:.3f}", "roc_auc": "{:.3f}", "track_accuracy": "{:.3f}", "fit_seconds": "{:.2f}",
-                    "model_id": "{:d}"}
+def shown(value, spec: str = ".3f") -> str:
+    """A figure as the page shows it (``format`` spec; "d" for a count), "—" when there is none."""
+    if value is None or pd.isna(value):
+        return "—"
+    return format(int(value) if spec == "d" else value, spec)
+
+
+# the format of each figure of the baselines table; a row may lack some (the majority class has
+# no ROC AUC, a labeller no fit time, model or track count)
+BASELINE_SPECS = {"segments": "d", "tracks": "d", "accuracy": ".3f", "balanced_accuracy": ".3f", "f1": ".3f",
+                  "roc_auc": ".3f", "track_accuracy": ".3f", "fit_seconds": ".2f", "model_id": "d"}
 
 
 def baselines_frame(rows: list[dict]) -> pd.DataFrame:
-    """The baselines rows as the table shows them: figures as text, "—" for a missing one."""
+    """The baselines rows as the table shows them: figures as text (``shown``)."""
     frame = pd.DataFrame(rows)
-    for column, fmt in BASELINE_FORMATS.items():
+    for column, spec in BASELINE_SPECS.items():
         if column in frame:
-            frame[column] = [fmt.format(int(v) if fmt == "{:d}" else v) if v is not None and v == v else "—"
-                             for v in frame[column].astype(object)]
+            frame[column] = [shown(v, spec) for v in frame[column].astype(object)]
     return frame
 
 
