@@ -26,8 +26,8 @@ def nothing_processed(command: str, out: dict) -> NothingProcessed:
     first = (out.get("errors") or [{}])[0]
     why = f"{first['path']}: {first['error']}" if first else "no audio file found in the paths given"
     more = len(out.get("errors") or []) - 1
-    return NothingProcessed(f"{command}: nothing processed; {why}" + (f" (and {more} more errors)" if more > 0 else ""),
-                            out)
+    tail = f" (and {more} more error{'s' if more > 1 else ''})" if more > 0 else ""
+    return NothingProcessed(f"{command}: nothing processed; {why}{tail}", out)
 
 
 def print_result(out: dict, *, as_json: bool, text: Callable[[dict], str] | None) -> None:

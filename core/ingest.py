@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from haverford.core import audio, features, pool
 from haverford.core.config import DEFAULT_FEATURE
-from haverford.core.discover import conflicting_hashes, discover
+from haverford.core.discover import conflicting_hashes, discover, file_size
 from haverford.core.errors import AudioError
 from haverford.core.ingest_report import IngestReport
 from haverford.core.intake import Intake, hash_or_error
@@ -64,8 +64,8 @@ def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None 
         features.stored_feature(name)
     candidates, ignored, missing = discover(paths, label=label, titles=titles)
     report = IngestReport(skipped=ignored, errors=missing)
-    intake = Intake(home, report, feature_names, conflicting_hashes(candidates))
-    largest_first = sorted(candidates, key=lambda c: -c.path.stat().st_size)
+    intake = Intake(home, report, feature_names, conflicting_hashes(candidates), labeller=labeller)
+    largest_first = sorted(candidates, key=lambda c: -file_size(c.path))
     workers = pool.worker_count(workers, len(candidates))
     tick = _Ticker(progress, len(candidates))
     with pool.worker_pool(workers) as executor:

@@ -11,6 +11,12 @@ CONFLICT = ("the same content is under both banger/ and not_a_banger/: imported 
             "label it in the dashboard")
 
 
+def conflict_with_library(existing: set[str], label: str) -> str:
+    """The conflict reason for known content that an earlier import labelled otherwise."""
+    return (f"already in the library, where an earlier import labelled it {' and '.join(sorted(existing))}; "
+            f"here it is under {label}/: its labels were left as they were; review it in the dashboard")
+
+
 @dataclass
 class IngestReport:
     """What an ingest did, as the CLI's JSON reports it.

@@ -16,7 +16,7 @@ from haverford.core import analyse, audio
 from haverford.core.config import SEGMENT_SECONDS
 from haverford.core.discover import Candidate
 from haverford.core.errors import AudioError
-from haverford.core.ingest_report import IngestReport
+from haverford.core.ingest_report import IngestReport, conflict_with_library
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -69,8 +69,10 @@ class Intake:
     file that fails to decode is an error, and so is each of its copies.
     """
 
-    def __init__(self, home: Home, report: IngestReport, feature_names: tuple[str, ...], conflicts: set[str]):
+    def __init__(self, home: Home, report: IngestReport, feature_names: tuple[str, ...], conflicts: set[str], *,
+                 labeller: str = "import"):
         self.home, self.report, self.feature_names, self.conflicts = home, report, feature_names, conflicts
+        self.labeller = labeller  # whose folder labels this import stores
         self.known: dict[str, str] = {}  # content hash → stored path
         self.in_flight: dict[str, list[Candidate]] = {}
         self.failed: dict[str, str] = {}
@@ -102,8 +104,10 @@ class Intake:
         self.report.errors.append({"path": audio.display_path(candidate.path), "error": message})
 
     def already_known(self, candidate: Candidate, digest: str) -> None:
-        """Known content: skipped, and if its stored file is gone, the track now points here."""
+        """Known content: skipped, and if its stored file is gone, the track now points here. A
+        folder label that an earlier import's label of the same content contradicts is a conflict."""
         self.report.known += 1
+        self.check_label(candidate, digest)
         old = self.known[digest]
         if self.db is not None and old != str(candidate.path) and not os.path.exists(old):
             from haverford.db import tracks as tracks_db
@@ -115,6 +119,20 @@ class Intake:
             self.report.moved.append({"from": audio.display_path(old), "to": audio.display_path(candidate.path)})
             return
         self.report.skipped.append({"path": audio.display_path(candidate.path), "reason": SAME_CONTENT})
+
+    def check_label(self, candidate: Candidate, digest: str) -> None:
+        """Report a conflict when ``candidate``'s folder label differs from the import labels the
+        library already holds for its content (labels stay as they are: people decide)."""
+        if not candidate.label or digest in self.conflicts or self.db is None:
+            return
+        from haverford.db import answers as answers_db
+        from haverford.db import tracks as tracks_db
+
+        track_id = tracks_db.track_id_by_hash(self.db, digest)
+        existing = answers_db.track_verdicts(self.db, track_id, self.labeller) if track_id is not None else set()
+        if existing and existing != {candidate.label}:
+            self.report.conflicts.append({"path": audio.display_path(candidate.path),
+                                          "reason": conflict_with_library(existing, candidate.label)})
 
     def finish(self, candidate: Candidate, future: Future, *, labeller: str, source: str) -> None:
         """Store one worker's result (or its error), then settle the copies that waited for it."""

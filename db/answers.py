@@ -75,6 +75,15 @@ def current_answers(db: sqlite_utils.Database, segment_id: int, *, labeller: str
     return list(db.query(sql, {"s": segment_id, "l": labeller}))
 
 
+def track_verdicts(db: sqlite_utils.Database, track_id: int, labeller: str) -> set[str]:
+    """The verdicts ``labeller``'s latest answers give the segments of a track (empty if none)."""
+    sql = """SELECT DISTINCT a.value FROM answers a JOIN segments s ON s.id = a.segment_id
+             WHERE s.track_id = :t AND a.labeller = :l AND a.question_id = :q
+               AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
+                           AND b.question_id = a.question_id AND b.labeller = a.labeller)"""
+    return {row[0] for row in db.execute(sql, {"t": track_id, "l": labeller, "q": verdict_question_id(db)})}
+
+
 def history(db: sqlite_utils.Database, segment_id: int) -> list[dict]:
     """Every answer ever given for a segment, oldest first."""
     sql = """SELECT a.*, q.key FROM answers a JOIN questions q ON q.id = a.question_id
