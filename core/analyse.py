@@ -51,7 +51,7 @@ def featurise(path: Path, feature_names: tuple[str, ...], *, info: audio.AudioIn
         audible = audible or not silent.all()
         yield values, silent
     if not audible:
-        raise AudioError(f"{audio.why_silent(path)}; nothing to label")
+        raise AudioError(f"{audio.why_silent(path)}; nothing to label or score")
 
 
 def analyse_file(path: Path, *, digest: str, store_root: str, feature_names: tuple[str, ...]) -> dict:

@@ -24,7 +24,7 @@ def relocate(home: Home, old_dir: str | os.PathLike, new_dir: str | os.PathLike)
     Raises
     ------
     HaverfordError
-        When ``new_dir`` is not a folder or no track of the library is under ``old_dir``.
+        When ``new_dir`` is not a folder, is ``old_dir``, or no track of the library is under ``old_dir``.
     AccessDenied
         For anyone but an admin (with accounts on).
     """
@@ -35,6 +35,9 @@ def relocate(home: Home, old_dir: str | os.PathLike, new_dir: str | os.PathLike)
     old, new = Path(os.path.abspath(Path(old_dir).expanduser())), Path(os.path.abspath(Path(new_dir).expanduser()))
     if not new.is_dir():
         raise HaverfordError(f"new folder not found: {audio.display_path(new)}; give the folder the music is in now")
+    if new == old:
+        raise HaverfordError(f"the old and the new folder are the same ({audio.display_path(new)}); "
+                             f"give the folder the music was imported from, then where it is now")
     db = home.connect()
     under = [t for t in tracks_db.tracks_paths(db) if Path(t["path"]).is_relative_to(old)]
     if not under:

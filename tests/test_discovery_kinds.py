@@ -85,3 +85,13 @@ def test_a_file_named_and_also_met_in_its_folder_is_not_listed_as_skipped(tmp_pa
     subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(tmp_path / "m" / "a.wav"), str(video)], check=True)
     report = ingest(home, [tmp_path / "m", video], workers=1)
     assert report.tracks_added == 2 and report.skipped == []
+
+
+def test_relocating_a_folder_onto_itself_is_refused_and_moves_nothing(tmp_path, home):
+    write_audio(tmp_path / "m" / "a.wav", tone(seconds=6.0))
+    ingest(home, [tmp_path / "m"], workers=1)
+    proc = cli("relocate", tmp_path / "m", tmp_path / "m" / ".", "--home", home.path, "--json")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"haverford: error: the old and the new folder are the same ({tmp_path / 'm'}); "
+        f"give the folder the music was imported from, then where it is now"]
