@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from haverford.core import cli_eval, cli_library, cli_models, cli_serve, cli_team
-from haverford.core.cli_output import NothingProcessed, print_result
+from haverford.core.cli_output import NothingProcessed, print_result, printable
 from haverford.core.cli_types import UsageError
 from haverford.core.config import HOME_ENV
 from haverford.core.errors import HaverfordError
@@ -95,15 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NothingProcessed as exc:
         if args is not None:
             print_result(exc.out, as_json=args.json, text=TEXT_FORMATS.get(args.command))
-        print(f"haverford: error: {exc}", file=sys.stderr)
+        print(f"haverford: error: {printable(str(exc))}", file=sys.stderr)
         return 1
     except HaverfordError as exc:
-        print(f"haverford: error: {exc}", file=sys.stderr)
+        print(f"haverford: error: {printable(str(exc))}", file=sys.stderr)
         return 1
     except Exception as exc:
         if not _is_database_error(exc):
             return _internal_error(exc)
-        print(f"haverford: error: {exc}", file=sys.stderr)
+        print(f"haverford: error: {printable(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("haverford: interrupted", file=sys.stderr)

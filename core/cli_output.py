@@ -13,6 +13,13 @@ from typing import Any
 from haverford.core.errors import HaverfordError
 
 
+def printable(text: str) -> str:
+    """``text`` for one terminal line: characters a terminal would act on (newline, carriage
+    return, the escape of a colour code, any control or format character) shown as Python
+    escapes, so a file name cannot break a line or recolour it. Other text is kept as it is."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 class NothingProcessed(HaverfordError):
     """A batch command (ingest, predict) processed no file: exit 1, with its JSON all the same."""
 
@@ -61,7 +68,7 @@ class FileProgress:
                             disable=self.quiet, dynamic_ncols=True)
         self.bar.total = total
         self.bar.n = done
-        self.bar.set_postfix_str(Path(item).name[-40:] if item else "", refresh=False)
+        self.bar.set_postfix_str(printable(Path(item).name)[-40:] if item else "", refresh=False)
         self.bar.refresh()
 
     def __exit__(self, *exc) -> None:

@@ -95,3 +95,12 @@ def test_relocating_a_folder_onto_itself_is_refused_and_moves_nothing(tmp_path, 
     assert proc.stderr.strip().splitlines() == [
         f"haverford: error: the old and the new folder are the same ({tmp_path / 'm'}); "
         f"give the folder the music was imported from, then where it is now"]
+
+
+def test_a_name_with_a_newline_and_a_colour_code_keeps_the_error_to_one_line(tmp_path):
+    bad = tmp_path / "two\nlines \x1b[31mred.wav"
+    bad.write_bytes(b"not audio at all")
+    proc = cli("ingest", bad, "--home", tmp_path / "h")
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("haverford: error:")]
+    assert proc.returncode == 1 and len(errors) == 1 and "two\\nlines \\x1b[31mred.wav" in errors[0]
+    assert "\x1b[31m" not in proc.stderr  # neither the progress bar nor the error recolours the terminal
