@@ -7,6 +7,8 @@ the training code.
 
 from __future__ import annotations
 
+import zipfile
+
 from haverford.core.quiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()  # no native start-up chatter on stderr
@@ -50,11 +52,22 @@ def _softmax_banger(logits) -> np.ndarray:
 
 
 def load_model(home: Home, row: dict) -> keras.Model:
-    """Load a model's ``.keras`` file; the error says what to do when it is gone."""
+    """Load a model's ``.keras`` file.
+
+    Raises
+    ------
+    HaverfordError
+        When the file is gone or cannot be read as a Keras model (truncated, overwritten): the
+        message says to retrain or to pick another model version.
+    """
     path = home.path / row["path"]
     if not path.exists():
         raise HaverfordError(f"model file missing: {path}; retrain with 'haverford train'")
-    return keras.models.load_model(path)
+    try:
+        return keras.models.load_model(path)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:  # what Keras raises for a damaged archive
+        raise HaverfordError(f"model file damaged: {path} ({type(exc).__name__}); retrain with 'haverford train' "
+                             f"or pick another model version") from exc
 
 
 class ConvNetScorer:

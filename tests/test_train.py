@@ -187,6 +187,17 @@ def test_cli_predict_errors(trained, tmp_path, capsys):
     assert "no model with id 999" in capsys.readouterr().err
 
 
+def test_a_damaged_model_file_is_a_one_line_error_that_says_what_to_do(trained, tmp_path, capsys):
+    home = copy_home(trained[0], tmp_path)
+    model_file = next(home.path.glob("models/**/*.keras"))
+    model_file.write_bytes(model_file.read_bytes()[:1000])  # a copy cut short
+    wav = write_library(tmp_path / "a", per_class=1) / "banger" / "banger-00.wav"
+    assert main(["predict", str(wav), "--home", str(home.path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"haverford: error: model file damaged: {model_file}")
+    assert "retrain with 'haverford train' or pick another model version" in err[0]
+
+
 def test_train_and_evaluate_report_the_same_figures_and_say_when_labels_moved(home, capsys):
     """One metrics path: the Retrain summary and ``evaluate`` agree on one model; relabelling
     after training changes the figures and both documents say how many verdicts moved."""
