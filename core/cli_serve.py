@@ -31,21 +31,25 @@ def configure_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-train", action="store_true", help="do not train the first model")
     p.add_argument("--tracks", type=positive_int, default=DEFAULT_DEMO_TRACKS,
                    help=f"number of tracks (default {DEFAULT_DEMO_TRACKS})")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the generator and the first model (default 0)")
+    p.add_argument("--seed", type=int, help="random seed of the generator and the first model (default: the seed "
+                                            "the home's demo was built with, else 0)")
     p.add_argument("--port", type=port, default=8501, help="dashboard port (default 8501)")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args) -> dict | None:
     one_blas_thread()
-    from haverford.core.demo import build_demo
+    from haverford.core.demo import build_demo, built_seed
     from haverford.core.home import Home
 
+    if not args.no_serve:  # before minutes of building and training, not after
+        _check_port_free("localhost", args.port)
     home = Home(args.home)
+    seed = args.seed if args.seed is not None else built_seed(home) or 0
     with FileProgress("demo", unit="file") as progress:
-        out = build_demo(home, n_tracks=args.tracks, seed=args.seed, progress=progress)
+        out = build_demo(home, n_tracks=args.tracks, seed=seed, progress=progress)
     if not args.no_train:
-        out["model"] = _first_model(home, seed=args.seed)
+        out["model"] = _first_model(home, seed=seed)
     if not args.no_serve:
         print_result(out, as_json=args.json, text=demo_text)
         serve(home.path, port=args.port)
@@ -71,7 +75,8 @@ def _first_model(home, *, seed: int) -> dict | None:
 
 
 def demo_text(out: dict) -> str:
-    text = (f"demo library in {out['home']}: {out['tracks']} tracks, {out['segments']} segments, "
+    tracks = f"{out['tracks']} track{'s' if out['tracks'] != 1 else ''}"
+    text = (f"demo library in {out['home']}: {tracks}, {out['segments']} segments, "
             f"{out['answers_added']} simulated answers added ({out['seconds']:.1f} s)")
     if out.get("model"):
         text += "\n" + train_text(out["model"])

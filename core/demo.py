@@ -27,6 +27,7 @@ import numpy as np
 import soundfile as sf
 
 from haverford.core import synth
+from haverford.core.errors import HaverfordError
 from haverford.core.home import Home
 from haverford.core.ingest import Progress, ingest
 from haverford.db import answers as answers_db
@@ -245,6 +246,7 @@ def build_demo(home: Home, *, n_tracks: int = DEFAULT_TRACKS, seed: int = 0, noi
     """Generate, write and import the demo library with its planted labels; add simulated answers
     for new tracks; write the truth file. Returns counts for the CLI's JSON."""
     started = time.perf_counter()
+    check_demo_home(home, seed=seed)
     tracks = write_audio(home.demo_dir, n_tracks=n_tracks, seed=seed)
     paths = list(tracks)
     plans = dict(zip(paths, plan_import_labels([tracks[p] for p in paths], seed=seed, noise=noise), strict=False))
@@ -265,6 +267,33 @@ def build_demo(home: Home, *, n_tracks: int = DEFAULT_TRACKS, seed: int = 0, noi
             "labels_imported": imported, "answers_added": written, "errors": report.errors,
             "tracks": counts["tracks"], "segments": counts["segments"], "wrong_labels": len(wrong_labels(home)),
             "truth_file": str(truth_path(home)), "seconds": round(time.perf_counter() - started, 3)}
+
+
+def check_demo_home(home: Home, *, seed: int) -> None:
+    """Refuse to build the demo into a home that holds the user's own music, or a demo of
+    another seed: generated tracks with planted wrong labels and simulated labellers would mix
+    into it, and deleting the home is the only reset.
+
+    Raises
+    ------
+    HaverfordError
+        Naming the home and what to do (another ``--home``).
+    """
+    if home.db_path.exists():
+        own = tracks_db.count_not_from(home.connect(), "demo")
+        if own:
+            raise HaverfordError(f"{home.path} holds your own library ({own} track{'s' if own != 1 else ''} imported "
+                                 f"or uploaded): the demo would mix generated tracks with planted wrong labels into "
+                                 f"it; give the demo a home of its own, e.g. --home haverford-demo")
+    built = built_seed(home)
+    if built is not None and built != seed:
+        raise HaverfordError(f"the demo in {home.path} was built with --seed {built}: leave --seed out to use it "
+                             f"again, or build seed {seed} in another home (--home DIR)")
+
+
+def built_seed(home: Home) -> int | None:
+    """The seed the demo in ``home`` was built with (its truth file), or None before a build."""
+    return _read_truth(truth_path(home)).get("seed")
 
 
 def needs_first_model(home: Home) -> bool:

@@ -39,7 +39,8 @@ class Split:
 
     @property
     def text(self) -> str:
-        return f"split by track: {self.test_tracks} test tracks held out ({self.test_segments} segments)"
+        tracks = f"{self.test_tracks} test track{'s' if self.test_tracks != 1 else ''}"
+        return f"split by track: {tracks} held out ({self.test_segments} segments)"
 
 
 def _count(n: int, noun: str) -> str:

@@ -24,7 +24,11 @@ class Home:
         if self.path.exists() and not self.path.is_dir():
             raise HaverfordError(f"home is not a folder: {self.path}")
         if create:
-            self.path.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file where a folder of the path should be, no permission, /proc
+                raise HaverfordError(f"cannot make the home folder {self.path}: {exc.strerror or exc}; "
+                                     f"give --home a folder you can write to") from exc
         elif not self.db_path.exists():
             raise HaverfordError(f"no Haverford library at {self.path}; run 'haverford ingest' or "
                                  f"'haverford demo' first")

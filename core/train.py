@@ -5,6 +5,7 @@ it. ``core.jobs`` records it as a run, scores the library with it and evaluates 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -139,9 +140,14 @@ def prepare_features(home: Home, feature: str, *, reporter: Reporter) -> None:
 
     for part in features_mod.parts(feature):
         if tracks_db.tracks_missing_feature(home.connect(), part):
-            report = compute_missing(home, part, progress=lambda d, t, _: reporter.stage("features", d, t))
+            report = compute_missing(home, part, progress=functools.partial(_feature_progress, reporter, part))
             if report.errors and not report.track_ids:
                 raise HaverfordError(f"could not compute {part}: {report.errors[0]['error']}")
+
+
+def _feature_progress(reporter: Reporter, part: str, done: int, total: int, _item: str) -> None:
+    """A feature computed before training, as a stage named after it ("features (musicnn)")."""
+    reporter.stage(f"features ({part})", done, total)
 
 
 def check_trainable(subsets: dict[str, Subset], excluded: int) -> None:
@@ -151,7 +157,7 @@ def check_trainable(subsets: dict[str, Subset], excluded: int) -> None:
         raise HaverfordError(
             f"not enough labelled music to train: {len(train)} training and {len(test)} test "
             f"segments ({excluded} tied or ambiguous verdicts left out); label at least 3 tracks of each class "
-            f"as banger and not_a_banger (or run 'haverford demo' for a labelled library)")
+            f"as banger and not_a_banger (or build the demo library at its default size: 'haverford demo')")
 
 
 def train(home: Home, config: TrainConfig, *, reporter: Reporter | None = None,

@@ -22,6 +22,7 @@ STAGES = ("queued", "starting", "training", "evaluating", "scoring")
 
 def _reached(run: dict, stage: str) -> bool:
     current = "queued" if run["status"] == "queued" else (run["progress"] or {}).get("stage", "starting")
+    current = current.split(" (")[0]  # "features (musicnn)": the feature computed before training
     order = ("queued", "starting", "features", "training", "evaluating", "scoring")
     return run["status"] in runs_db.FINISHED or order.index(current) >= order.index(stage)
 

@@ -212,3 +212,46 @@ def test_the_cross_check_ranks_the_planted_label_errors_first(default_demo):
     ranked = [r["segment_id"] for r in sorted(rows, key=lambda r: (r["self_confidence"], r["segment_id"]))]
     found = len(set(ranked[:len(wrong)]) & set(wrong))
     assert found >= 0.8 * len(wrong), f"{found} of {len(wrong)} planted wrong labels in the top {len(wrong)}"
+
+
+def test_the_demo_refuses_a_home_that_holds_the_users_own_music(capsys, tmp_path):
+    from conftest import tone, write_audio
+
+    home = tmp_path / "mine"
+    assert main(["ingest", str(write_audio(tmp_path / "my song.wav", tone(seconds=11.0))), "--home", str(home)]) == 0
+    capsys.readouterr()
+    assert main(["demo", "--no-serve", "--no-train", "--tracks", "2", "--home", str(home)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"haverford: error: {home} holds your own library (1 track imported or uploaded): the demo would mix "
+                   f"generated tracks with planted wrong labels into it; give the demo a home of its own, "
+                   f"e.g. --home haverford-demo"]
+    assert Home(home).connect().execute("SELECT title FROM tracks").fetchall() == [("my song",)]
+    assert not truth_path(Home(home)).exists()
+
+
+def test_a_demo_keeps_the_seed_it_was_built_with(capsys, tmp_path):
+    home = str(tmp_path / "h")
+    assert main(["demo", "--no-serve", "--no-train", "--tracks", "2", "--seed", "1", "--home", home]) == 0
+    assert main(["demo", "--no-serve", "--no-train", "--tracks", "2", "--seed", "0", "--home", home]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"haverford: error: the demo in {home} was built with --seed 1: leave --seed out to use it again, "
+        f"or build seed 0 in another home (--home DIR)")
+    assert main(["demo", "--no-serve", "--no-train", "--tracks", "3", "--home", home, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tracks"] == 3
+    assert json.loads(truth_path(Home(home)).read_text())["seed"] == 1
+
+
+def test_a_home_that_cannot_be_made_or_a_busy_port_is_one_line_before_any_work(capsys, tmp_path):
+    import socket
+
+    (tmp_path / "a file").write_text("")
+    assert main(["demo", "--no-serve", "--home", str(tmp_path / "a file" / "home")]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"haverford: error: cannot make the home folder {tmp_path / 'a file' / 'home'}: Not a directory; "
+        f"give --home a folder you can write to"]
+    with socket.socket() as taken:
+        taken.bind(("localhost", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["demo", "--tracks", "2", "--port", str(port), "--home", str(tmp_path / "d")]) == 1
+    assert "is not available" in capsys.readouterr().err and not (tmp_path / "d").exists()
