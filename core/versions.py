@@ -25,6 +25,23 @@ def activate(db, model_id: int) -> None:
     models_db.activate(db, model_id)
 
 
+def default_pair(models: list[dict]) -> tuple[int, int]:
+    """Where a comparison of two model versions opens: the positions in ``models`` (newest first,
+    as ``list_models`` gives them) of the active model, else the newest, and of the newest earlier
+    model of its kind, else the next one. A Retrain stores its ConvNet and three other models
+    together: comparing the two newest would compare a kNN with an SVM of the same run.
+
+    Raises ``IndexError`` for fewer than two models.
+    """
+    if len(models) < 2:
+        raise IndexError("a comparison needs two models")
+    first = next((i for i, m in enumerate(models) if m.get("active")), 0)
+    kind = models[first].get("kind")
+    second = next((i for i, m in enumerate(models) if i > first and m.get("kind") == kind),
+                  1 if first == 0 else 0)
+    return first, second
+
+
 def model_title(model: dict) -> str:
     """How a model is named in pickers: id, preset (or the other model's name), feature, date and
     whether it is active."""

@@ -164,3 +164,16 @@ def test_page_names_the_preset_that_won_the_last_benchmark(home, monkeypatch):
     monkeypatch.setattr(benchmarks, "load", lambda: [])
     at = run_page()
     assert any("No leave-one-source-out benchmark" in c.value for c in at.caption)
+
+
+def test_comparisons_open_on_the_active_model_and_the_previous_one_of_its_kind():
+    from haverford.core.versions import default_pair
+
+    # newest first: the second Retrain's ConvNet and its three other models, then the first Retrain's
+    models = [{"id": 8, "kind": "classic"}, {"id": 7, "kind": "classic"}, {"id": 6, "kind": "classic"},
+              {"id": 5, "kind": "convnet", "active": True}, {"id": 4, "kind": "classic"},
+              {"id": 3, "kind": "classic"}, {"id": 2, "kind": "classic"}, {"id": 1, "kind": "convnet"}]
+    assert [models[i]["id"] for i in default_pair(models)] == [5, 1]
+    assert [models[i]["id"] for i in default_pair(models[:4])] == [5, 8]  # no earlier ConvNet: the newest other
+    models[3]["active"] = False
+    assert [models[i]["id"] for i in default_pair(models)] == [8, 7]  # nothing active: the newest and its kind

@@ -190,13 +190,12 @@ def flips(db, models: list[dict]) -> None:
     if len(models) < 2:
         st.info("Prediction flips need two model versions: retrain once more on the Train page.")
         return
-    # a Retrain makes a ConvNet and three other models: compare the newest with the previous one of its kind
-    older = next((i for i, m in enumerate(models[1:], start=1) if m.get("kind") == models[0].get("kind")), 1)
+    newer, older = versions.default_pair(models)  # the active model and the previous one of its kind
     left, right = st.columns(2)
     with left:
         a = pick(models, "Older model", "mis_flip_a", index=older)
     with right:
-        b = pick(models, "Newer model", "mis_flip_b", index=0)
+        b = pick(models, "Newer model", "mis_flip_b", index=newer)
     ma, mb = sorted((next(m for m in models if m["id"] == i) for i in (a, b)), key=lambda m: m["created_at"])
     window = {"since": ma["created_at"], "until": mb["created_at"]}
     rows = review.flips(db, ma["id"], mb["id"], **window)

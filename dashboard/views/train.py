@@ -183,9 +183,10 @@ def versions_section(db) -> None:
     ids = [m["id"] for m in models]
     by_id = {m["id"]: m for m in models}
     left, right = st.columns(2)
-    a = left.selectbox("Compare model", ids, index=0, key="train_cmp_a",
+    first, second = versions.default_pair(models) if len(models) > 1 else (0, 0)
+    a = left.selectbox("Compare model", ids, index=first, key="train_cmp_a",
                        format_func=lambda i: versions.model_title(by_id[i]))
-    b = right.selectbox("with model", ids, index=min(1, len(ids) - 1), key="train_cmp_b",
+    b = right.selectbox("with model", ids, index=second, key="train_cmp_b",
                         format_func=lambda i: versions.model_title(by_id[i]))
     with left:
         model_card(by_id[a], side="a")
