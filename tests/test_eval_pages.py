@@ -112,15 +112,17 @@ def progress_texts(at: AppTest) -> list[str]:
 
 def test_cross_check_ranking_and_flips(home):
     db = home.connect()
-    labelled = models_db.labelled_segments(db)
+    at = run(MISCLASSIFIED, mis_threshold=0.999)  # the model's mistakes: the review panel opens the top one
+    top_mistake = at.session_state["mis_segment"]
+    labelled = [r for r in models_db.labelled_segments(db) if r["segment_id"] != top_mistake]
     run_id, _ = runs_db.create_run(db, {"folds": 2}, created_by="t", kind="crosscheck")
     crosscheck_db.save_crosscheck_scores(db, run_id, [
         {"segment_id": r["segment_id"], "fold": i % 2, "label": int(r["verdict"] == "banger"), "p_banger": 0.5,
          "self_confidence": i / len(labelled), "is_issue": int(i < 3)} for i, r in enumerate(labelled)])
     runs_db.finish_run(db, run_id, "succeeded")
-    at = run(MISCLASSIFIED, mis_mode="crosscheck")
-    assert len(at.dataframe[0].value) == 3
-    assert at.session_state["mis_segment"] == labelled[0]["segment_id"]
+    at.segmented_control(key="mis_mode").set_value("crosscheck").run()  # the same session switches lists
+    assert not at.exception and len(at.dataframe[0].value) == 3
+    assert at.session_state["mis_segment"] == labelled[0]["segment_id"]  # the clip shown is this list's top
     at = run(MISCLASSIFIED, mis_mode="flips")
     assert "two model versions" in at.info[0].value
 

@@ -68,7 +68,8 @@ def ranked_table(rows: list[dict], *, score_col: str, key: str) -> None:
     picked = (event or {}).get("selection", {}).get("rows", []) if event else []
     if picked and rows[picked[0]]["segment_id"] != st.session_state.get(STATE):
         st.session_state[STATE] = rows[picked[0]]["segment_id"]
-    if STATE not in st.session_state:  # first visit: open the top unreviewed row
+    if st.session_state.get(STATE) not in {r["segment_id"] for r in rows}:
+        # first visit, another list (or page), or the segment left the list: open the top unreviewed row
         unreviewed = [r for r in rows if not r["reviewed"]]
         st.session_state[STATE] = (unreviewed or rows)[0]["segment_id"]
 
