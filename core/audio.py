@@ -44,8 +44,16 @@ ESTIMATE_TOLERANCE = 0.10
 # Codec priming and padding (AAC, Opus, WMA) make an intact file decode a few hundredths of a
 # second short of its container's duration: a shortfall within this is not a truncation.
 PADDING_S = 0.25
-# libsndfile's log for a WAV or AIFF whose data chunk runs past the end of the file.
-_CUT_CHUNK = re.compile(r"^(?:data|SSND)\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
+# libsndfile's log for a file whose chunk runs past its end: "data : 529200 (should be 317502)"
+# (WAV, W64), " SSND : ..." (AIFF, indented), "  Data Size   : ..." (AU); the sound's own chunk
+# first, else the whole file's ("RIFF", "FORM", W64's "riff", RF64's "Riff size"). FLAC states
+# its length in STREAMINFO; libsndfile refuses a cut CAF (``_caf_cut`` checks it for FFmpeg).
+_CUT_CHUNK = re.compile(r"^\s*(data|SSND|Data Size|RIFF|FORM|riff|Riff size)\s*:\s*(\d+) \(should be (\d+)\)",
+                        re.MULTILINE)
+_CHUNK_PREFERENCE = ("data", "SSND", "Data Size", "RIFF", "FORM", "riff", "Riff size")
+# Sizes that mean "unknown": a header never finalised (a crashed recorder leaves 0) or written to
+# a pipe (FFmpeg writes 0xFFFFFFFF); the data then runs to the end of the file.
+_UNKNOWN_SIZES = {0, 0xFFFFFFFF}
 # A segment whose RMS level, DC offset removed, is below this is silent: too quiet to judge.
 # -60 dBFS is 60 dB under a full-scale sine's peak, the quiet end of mastered music's dynamic
 # range (EBU R 128 programmes sit around -23 LUFS; their quietest passages rarely fall 35 dB
@@ -134,11 +142,21 @@ def _probe_sndfile(path: Path) -> AudioInfo | None:
     if exact and info.frames <= 0:
         raise AudioError("no audio frames in file (the header says 0); "
                          "it holds no sound: export it again from its source")
-    frames = int(info.frames)
-    cut = _CUT_CHUNK.search(info.extra_info or "")
-    if cut and int(cut.group(2)) < int(cut.group(1)):  # the header's length, not what is left
-        frames = int(frames * int(cut.group(1)) / max(1, int(cut.group(2))))
+    frames = _stated_frames(int(info.frames), info.extra_info or "")
     return AudioInfo(str(path), int(info.samplerate), int(info.channels), max(0, frames), "sndfile", exact)
+
+
+def _stated_frames(frames: int, log: str) -> int:
+    """The length the header states, from libsndfile's ``frames`` (what is left of a cut file)
+    and its log ``log``: scaled by the size the chunk states over the size present."""
+    sizes = {name: (int(stated), int(present)) for name, stated, present in _CUT_CHUNK.findall(log)}
+    name = next((name for name in _CHUNK_PREFERENCE if name in sizes), None)
+    if name is None:
+        return frames
+    stated, present = sizes[name]
+    if stated in _UNKNOWN_SIZES or stated <= present:
+        return frames
+    return int(frames * stated / max(1, present))
 
 
 def _mp3_counts_frames(path: Path) -> bool | None:
@@ -251,11 +269,11 @@ def _sndfile_blocks(info: AudioInfo, decoding: Decoding, *, start: int,
                     break
                 decoding.frames += len(block)
                 yield block.T
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        if decoding.frames == 0:  # FFmpeg may still read it (it resyncs where libsndfile gives up)
-            yield from _ffmpeg_blocks(replace(info, decoder="ffmpeg"), decoding, start=start, stop=stop)
-            return
-        _stopped_early(decoding, exc)
+    except (sf.LibsndfileError, RuntimeError):
+        # FFmpeg may read on: it resyncs where libsndfile gives up, and libsndfile's FLAC decoder
+        # loses the whole block it was reading when the file is cut. Go on from the last good sample.
+        yield from _ffmpeg_blocks(replace(info, decoder="ffmpeg"), decoding, start=start, stop=stop)
+        return
     if stop is None:
         _check_complete(info, decoding, start=start)
 
@@ -278,9 +296,11 @@ def _stopped_early(decoding: Decoding, exc: BaseException) -> None:
 def _ffmpeg_blocks(info: AudioInfo, decoding: Decoding, *, start: int,
                    stop: int | None) -> Iterator[Sequence[np.ndarray]]:
     """Blocks from FFmpeg as channels (a list of float32 arrays [shape=(n,)]), about
-    ``BLOCK_SECONDS`` each."""
+    ``BLOCK_SECONDS`` each, from sample ``start + decoding.frames`` on (after another decoder
+    stopped part way, its frames already counted in ``decoding``)."""
     try:
-        for planes in _ffmpeg_planes(info, start=start, block=max(1, int(BLOCK_SECONDS * info.sr))):
+        for planes in _ffmpeg_planes(info, start=start + decoding.frames,
+                                     block=max(1, int(BLOCK_SECONDS * info.sr))):
             if stop is not None:
                 planes = [plane[: stop - start - decoding.frames] for plane in planes]
             decoding.frames += len(planes[0])

@@ -365,3 +365,50 @@ def test_10_commands_that_load_tensorflow_print_one_line_errors(tmp_path, argv):
     progress = [line for line in lines[:-1] if re.match(r"^\w[\w ]*:\s+\d+%\|", line)]  # tqdm bars, e.g. tune's
     assert proc.returncode == 1 and lines[:-1] == progress, proc.stderr  # no TensorFlow or CUDA lines
     assert lines[-1].startswith("haverford: error:")
+
+
+# --- Decoding faults an outside tester found (issue 10, second round) -------------------------
+
+def ffmpeg_decodes(path: Path) -> int:
+    """How many samples (per channel) FFmpeg's own command line decodes from ``path``, as mono."""
+    pcm = subprocess.run(["ffmpeg", "-v", "quiet", "-i", str(path), "-ac", "1", "-f", "f32le", "-"],
+                         capture_output=True, check=True).stdout
+    return len(pcm) // 4
+
+
+def cut(path: Path, dst: Path, share: float) -> Path:
+    """The first ``share`` of the bytes of ``path`` (``head -c``: a download that stopped)."""
+    data = path.read_bytes()
+    dst.write_bytes(data[: int(len(data) * share)])
+    return dst
+
+
+@pytest.mark.parametrize("ext", ["flac", "wav", "aiff"])
+def test_a_file_cut_past_the_first_block_keeps_all_that_ffmpeg_decodes(tmp_path, ext):
+    """libsndfile's FLAC decoder loses the whole block it was reading when it meets the cut;
+    FFmpeg goes on from the last good sample, so nothing that decodes is lost."""
+    seconds = audio.BLOCK_SECONDS + 6.0
+    y = clicks(seconds=seconds) + tone(seconds=seconds, amplitude=0.1)
+    full = write_audio(tmp_path / f"full.{ext}", y)
+    path = cut(full, tmp_path / f"cut.{ext}", 0.95)
+    decoding = audio.Decoding()
+    decoded = np.concatenate(list(audio.iter_audio(path, decoding=decoding)))
+    assert len(decoded) == ffmpeg_decodes(path) > audio.BLOCK_SECONDS * SR
+    assert np.array_equal(decoded, audio.load(full)[: len(decoded)])  # the right samples, no gap
+    assert decoding.truncated is not None and f"{len(decoded) / SR:.2f} s" in decoding.truncated
+
+
+@pytest.mark.parametrize("fmt, ext", [("WAV", "wav"), ("WAVEX", "wav"), ("AIFF", "aiff"), ("AU", "au"),
+                                      ("W64", "w64"), ("RF64", "rf64")])
+def test_a_cut_file_of_each_chunked_format_is_reported_truncated(tmp_path, fmt, ext):
+    """libsndfile logs the chunk that runs past the end differently per format (" SSND : ..." in
+    an AIFF, "  Data Size   : ..." in an AU); each must read as a cut."""
+    import soundfile as sf
+
+    full = tmp_path / f"full.{ext}"
+    sf.write(full, tone(seconds=6.0), SR, format=fmt, subtype="PCM_16")
+    path = cut(full, tmp_path / f"cut.{ext}", 0.6)
+    decoding = audio.Decoding()
+    n = sum(len(b) for b in audio.iter_audio(path, decoding=decoding))
+    assert n == ffmpeg_decodes(path) and 3.5 < n / SR < 3.7
+    assert decoding.truncated == f"the file ends after {n / SR:.2f} s, its header says 6.00 s"
