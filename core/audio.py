@@ -27,17 +27,19 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from haverford.core import sniff
 from haverford.core.config import SEGMENT_SAMPLES, SR
 from haverford.core.errors import AudioError
 
 BLOCK_SECONDS = 20.0
 # Formats libsndfile decodes at least as fast as FFmpeg (bench/README.md): sf.info(...).format.
 # Its header frame count is exact for these.
-# MP3 too, but only when a Xing, Info or VBRI tag gives the frame count (``_mp3_counts_frames``):
-# libsndfile stops at the length its header states, and without such a tag that is an estimate
-# from the first frame's bitrate, which for a VBR file can be a third of the file (FFmpeg then).
+# MP3 too, but only when a Xing, Info or VBRI tag counts its frames and bytes and the file holds
+# just those (``sniff.mp3_tag``): libsndfile stops at the length its header states, and without
+# such a tag that is an estimate from the first frame's bitrate, which for a VBR file can be a
+# third of the file; with the tag it stops at the tag's count though more audio follows (FFmpeg
+# reads those, and cut ones, to their end).
 SNDFILE_FORMATS = {"WAV", "WAVEX", "FLAC", "AIFF", "AU", "W64", "RF64", "CAF", "MP3"}
-SNDFILE_EXACT_LENGTH = SNDFILE_FORMATS
 # A length the header only estimates (MP3 from its first frame's bitrate, when there is no Xing
 # header) is trusted to within this share: shorter still means the file was cut.
 ESTIMATE_TOLERANCE = 0.10
@@ -62,6 +64,8 @@ SILENCE_DBFS = -60.0
 # Containers whose duration FFmpeg estimates from the bitrate rather than reads.
 ESTIMATED_BY_FFMPEG = {"mp3", "aac", "ac3", "eac3", "dts", "mp2"}
 DECODE_REMEDY = "convert it with 'ffmpeg -i FILE out.flac' or check that it is a complete audio file"
+# Container formats (FFmpeg's names) whose cut shows in their structure, not their stated length.
+_CUT_BY_STRUCTURE = {"ogg": sniff.ogg_cut, "caf": sniff.caf_cut}
 MOVED_REMEDY = ("if the music moved, run 'haverford relocate OLD_DIR NEW_DIR' or import it again from "
                 "its new place")
 
@@ -71,6 +75,8 @@ class AudioInfo:
     """What the file header says: original rate, channels, an estimate of the length, the decoder.
 
     ``frames`` is exact only when ``exact`` is true; the stored duration is always what decodes.
+    ``cut`` says why the file's structure shows it was cut short (an Ogg file whose last page
+    does not end the stream), for formats whose stated length cannot.
     """
 
     path: str
@@ -79,6 +85,7 @@ class AudioInfo:
     frames: int
     decoder: str = "sndfile"  # or "ffmpeg"
     exact: bool = True
+    cut: str | None = None  # why the file's own structure shows it was cut short
 
     @property
     def duration_s(self) -> float:
@@ -111,6 +118,11 @@ def display_path(path: str | os.PathLike | bytes) -> str:
 def probe(path: str | os.PathLike) -> AudioInfo:
     """Read the header of ``path``: libsndfile for its fast formats, else FFmpeg.
 
+    Only files that start like a format of ``SNDFILE_FORMATS``, or an MP3 whose tag counts its
+    frames and bytes (and matches the file), go to libsndfile (``core.sniff``): FFmpeg reads the
+    rest quietly, to their end. A header libsndfile reads but finds no frames in (a WAV whose
+    sizes were never written) is FFmpeg's to try before it is an error.
+
     Raises
     ------
     AudioError
@@ -121,29 +133,49 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         raise AudioError(f"not a file: {display_path(path)}; {MOVED_REMEDY}")
     if path.stat().st_size == 0:
         raise AudioError("empty file (0 bytes); nothing to decode")
-    info = _probe_sndfile(path)
-    return info if info is not None else _probe_ffmpeg(path)
+    try:
+        head = sniff.read_head(path)
+    except OSError as exc:
+        raise AudioError(f"cannot read the file ({exc.strerror}); check its permissions") from None
+    tag = sniff.mp3_tag(head)
+    whole_mp3 = tag is not None and tag.frames is not None and not tag.cut(head) and not tag.more_audio(head)
+    info = _probe_sndfile(path) if head.sndfile_format or whole_mp3 else None
+    if info is not None and info.frames == 0:
+        return _ffmpeg_instead_of_nothing(path)
+    if info is not None:
+        return info
+    info = _probe_ffmpeg(path)
+    if tag is not None and tag.frames and tag.cut(head):  # the tag's count is exact: a shortfall is a cut
+        info = replace(info, frames=tag.samples, exact=True,
+                       cut=f"its Xing tag counts {tag.n_bytes} bytes of audio, the file holds {head.audio_bytes}")
+    return info
 
 
 def _probe_sndfile(path: Path) -> AudioInfo | None:
     """libsndfile's header, or ``None`` when the format is not one it decodes fastest (or at all)."""
-    counted = _mp3_counts_frames(path)
-    if counted is False:  # decided before libsndfile opens it: its MP3 decoder warns on stderr
-        return None
     try:
         info = sf.info(os.fsencode(path))  # bytes: soundfile cannot encode a non-UTF-8 name itself
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return None
     if info.format not in SNDFILE_FORMATS or info.samplerate <= 0 or info.channels <= 0:
         return None
-    if info.format == "MP3" and not counted:
-        return None
-    exact = info.format in SNDFILE_EXACT_LENGTH
-    if exact and info.frames <= 0:
+    frames = _stated_frames(int(info.frames), info.extra_info or "")
+    return AudioInfo(str(path), int(info.samplerate), int(info.channels), max(0, frames), "sndfile")
+
+
+def _ffmpeg_instead_of_nothing(path: Path) -> AudioInfo:
+    """FFmpeg's reading of a file whose header libsndfile found no frames in: the sizes of a
+    WAV a recorder never finalised are 0, its audio is there. An error if FFmpeg finds none."""
+    try:
+        info = _probe_ffmpeg(path)
+        with av.open(str(path), metadata_errors="ignore") as container:
+            has_audio = any(frame.samples for frame in container.decode(audio=0))
+    except (AudioError, av.error.FFmpegError):
+        has_audio = False
+    if not has_audio:
         raise AudioError("no audio frames in file (the header says 0); "
                          "it holds no sound: export it again from its source")
-    frames = _stated_frames(int(info.frames), info.extra_info or "")
-    return AudioInfo(str(path), int(info.samplerate), int(info.channels), max(0, frames), "sndfile", exact)
+    return replace(info, exact=False)
 
 
 def _stated_frames(frames: int, log: str) -> int:
@@ -159,43 +191,6 @@ def _stated_frames(frames: int, log: str) -> int:
     return int(frames * stated / max(1, present))
 
 
-def _mp3_counts_frames(path: Path) -> bool | None:
-    """Whether the first MPEG audio frame of ``path`` holds a Xing/Info tag with a frame count,
-    or a VBRI tag: the tags that make a decoder's stated length exact; ``None`` when the file
-    does not start with an MPEG Layer III frame (after any ID3v2 tag). A file shorter than its
-    Xing tag's byte count by over 1 % was cut: no (FFmpeg reads it, and says it was truncated,
-    where libsndfile's MP3 decoder would print a warning of its own on stderr).
-
-    The tag sits in the first frame after any ID3v2 tag, right after the side information
-    (17 or 32 bytes in MPEG-1, 9 or 17 in MPEG-2 and 2.5, for mono or not); VBRI 32 bytes in.
-    Sources: the LAME tag specification (gabriel.mp3-tech.org/mp3infotag.html) and the MPEG
-    audio frame header (www.mp3-tech.org/programmer/frame_header.html).
-    """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(10)
-            start = 0
-            if head[:3] == b"ID3" and len(head) == 10:  # size: four 7-bit bytes, plus a footer if flagged
-                start = 10 + int.from_bytes(bytes(b & 0x7F for b in head[6:10]), "big") + (10 if head[5] & 0x10 else 0)
-            f.seek(start)
-            frame = f.read(200)
-    except OSError:  # the decoders say what is wrong with an unreadable file
-        return None
-    if len(frame) < 48 or frame[0] != 0xFF or frame[1] & 0xE6 != 0xE2:  # frame sync, Layer III
-        return None
-    mpeg1, mono = (frame[1] >> 3) & 0x3 == 0x3, (frame[3] >> 6) == 0x3
-    side = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
-    tag = frame[4 + side: 4 + side + 8]
-    if tag[:4] in (b"Xing", b"Info"):
-        flags = int.from_bytes(tag[4:8], "big")
-        if flags & 0x2:  # a byte count follows the frame count
-            stated = int.from_bytes(frame[4 + side + 12: 4 + side + 16], "big")
-            if path.stat().st_size - start < 0.99 * stated:
-                return False
-        return bool(flags & 0x1)
-    return frame[36:40] == b"VBRI"
-
-
 def _probe_ffmpeg(path: Path) -> AudioInfo:
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
@@ -207,11 +202,12 @@ def _probe_ffmpeg(path: Path) -> AudioInfo:
             seconds = float(container.duration / av.time_base) if container.duration else 0.0
             sr, channels = int(ctx.sample_rate or 0), int(ctx.layout.nb_channels if ctx.layout else 0)
             exact = container.format.name not in ESTIMATED_BY_FFMPEG
+            cut = _CUT_BY_STRUCTURE.get(container.format.name, lambda _: None)(path)
     except av.error.FFmpegError as exc:
         raise AudioError(f"not a readable audio file ({_reason(exc)}); {DECODE_REMEDY}") from None
     if sr <= 0 or channels <= 0:
         raise AudioError(f"audio stream without a sample rate or channels; {DECODE_REMEDY}")
-    return AudioInfo(str(path), sr, channels, int(seconds * sr), "ffmpeg", exact)
+    return AudioInfo(str(path), sr, channels, int(seconds * sr), "ffmpeg", exact, cut)
 
 
 def _reason(exc: BaseException) -> str:
@@ -279,11 +275,16 @@ def _sndfile_blocks(info: AudioInfo, decoding: Decoding, *, start: int,
 
 
 def _check_complete(info: AudioInfo, decoding: Decoding, *, start: int) -> None:
-    """Note a file that decodes to less than its header's length (beyond an estimate's error)."""
+    """Note a file that decodes to less than its header's length (beyond an estimate's error),
+    or whose structure shows a cut (``info.cut``)."""
     expected = info.frames if info.exact else info.frames * (1 - ESTIMATE_TOLERANCE)
-    if not decoding.truncated and info.frames and start + decoding.frames < expected - PADDING_S * info.sr:
-        decoding.truncated = (f"the file ends after {(start + decoding.frames) / info.sr:.2f} s, "
-                              f"its header says {info.duration_s:.2f} s")
+    end = (start + decoding.frames) / info.sr
+    if decoding.truncated:
+        return
+    if info.frames and start + decoding.frames < expected - PADDING_S * info.sr:
+        decoding.truncated = f"the file ends after {end:.2f} s, its header says {info.duration_s:.2f} s"
+    elif info.cut:
+        decoding.truncated = f"the file ends after {end:.2f} s: {info.cut}"
 
 
 def _stopped_early(decoding: Decoding, exc: BaseException) -> None:
@@ -325,7 +326,7 @@ def _ffmpeg_planes(info: AudioInfo, *, start: int, block: int) -> Iterator[list[
         skip = _seek(container, info, start)
         fifo = av.AudioFifo()
         try:
-            for frame in container.decode(stream):
+            for frame in _decoded_frames(container, stream):
                 if skip is None:  # after a seek: drop what precedes ``start``, by the frame's time
                     skip = max(0, start - _first_sample(frame, info.sr, default=start))
                 frame.pts = None  # the FIFO insists on gapless timestamps, which decoders do not promise
@@ -345,6 +346,26 @@ def _ffmpeg_planes(info: AudioInfo, *, start: int, block: int) -> Iterator[list[
             raise
         if fifo.samples:
             yield from _drain(fifo.read(), skip=skip or 0)
+
+
+def _decoded_frames(container, stream) -> Iterator:
+    """The decoded frames of ``stream``, going on past a packet that does not decode (a tag or
+    junk between two joined MP3s) as FFmpeg's command line does.
+
+    Raises the last decode error if no audio followed it: the file was cut there.
+    """
+    error = None
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError as exc:
+            error = exc
+            continue
+        if frames:
+            error = None
+        yield from frames
+    if error is not None:
+        raise error
 
 
 def _seek(container, info: AudioInfo, start: int) -> int | None:

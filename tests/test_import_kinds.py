@@ -412,3 +412,108 @@ def test_a_cut_file_of_each_chunked_format_is_reported_truncated(tmp_path, fmt, 
     n = sum(len(b) for b in audio.iter_audio(path, decoding=decoding))
     assert n == ffmpeg_decodes(path) and 3.5 < n / SR < 3.7
     assert decoding.truncated == f"the file ends after {n / SR:.2f} s, its header says 6.00 s"
+
+
+@pytest.fixture(scope="module")
+def mp3_sources(tmp_path_factory) -> dict[str, Path]:
+    """12-second MP3s with a frame-counting tag: LAME's VBR Xing tag and FFmpeg's CBR Info tag."""
+    folder = tmp_path_factory.mktemp("mp3")
+    y = clicks(seconds=12.0, sr=44100) + tone(seconds=12.0, sr=44100, amplitude=0.1)
+    wav = write_audio(folder / "src.wav", y, sr=44100)
+    subprocess.run(["lame", "--quiet", "-V0", str(wav), str(folder / "lame_v0.mp3")], check=True)
+    return {"lame_v0": folder / "lame_v0.mp3",
+            "ffmpeg_192k": ffmpeg(wav, folder / "ffmpeg_192k.mp3", "-c:a", "libmp3lame", "-b:a", "192k")}
+
+
+@pytest.mark.parametrize("name", ["lame_v0", "ffmpeg_192k"])
+def test_an_mp3_whose_tag_counts_its_frames_is_reported_truncated_when_cut(tmp_path, mp3_sources, name):
+    """The tag's count is exact: a cut file decodes short of it, so the report must say so."""
+    path = cut(mp3_sources[name], tmp_path / "cut.mp3", 0.95)
+    decoding = audio.Decoding()
+    n = sum(len(b) for b in audio.iter_audio(path, sr=44100, decoding=decoding))
+    assert n == pytest.approx(ffmpeg_decodes(path), abs=1152) and 11.0 < n / 44100 < 11.7
+    assert decoding.truncated == f"the file ends after {n / 44100:.2f} s, its header says 12.04 s"
+
+
+@pytest.mark.parametrize("name", ["lame_v0", "ffmpeg_192k"])
+def test_an_mp3_with_more_audio_after_its_tags_count_keeps_it_all(tmp_path, mp3_sources, name):
+    """Two files joined with ``cat``: the first one's tag counts half; FFmpeg reads to the end."""
+    path = tmp_path / "joined.mp3"
+    path.write_bytes(mp3_sources[name].read_bytes() * 2)
+    decoding = audio.Decoding()
+    n = sum(len(b) for b in audio.iter_audio(path, sr=44100, decoding=decoding))
+    assert n == pytest.approx(ffmpeg_decodes(path), abs=1152) and 24.0 <= n / 44100 < 24.2
+    assert decoding.truncated is None
+
+
+def test_an_mp3_with_an_id3v1_tag_is_neither_cut_nor_longer(tmp_path, mp3_sources):
+    path = tmp_path / "tagged.mp3"
+    path.write_bytes(mp3_sources["lame_v0"].read_bytes() + b"TAG" + b"title".ljust(125, b"\0"))
+    info, decoding = audio.probe(path), audio.Decoding()
+    n = sum(len(b) for b in audio.iter_audio(path, sr=44100, info=info, decoding=decoding))
+    assert (info.decoder, decoding.truncated) == ("sndfile", None) and n / 44100 == pytest.approx(12.0, abs=0.03)
+
+
+@pytest.mark.parametrize("ext, codec", [("ogg", "libvorbis"), ("opus", "libopus")])
+def test_an_ogg_file_cut_short_is_reported_truncated(tmp_path, ext, codec):
+    """Its last page lacks the end-of-stream flag (or the file ends inside a page)."""
+    wav = write_audio(tmp_path / "src.wav", clicks(seconds=12.0))
+    full = ffmpeg(wav, tmp_path / f"full.{ext}", "-c:a", codec)
+    path = cut(full, tmp_path / f"cut.{ext}", 0.9)
+    assert audio.Decoding() == _decode_report(full)[1]
+    n, decoding = _decode_report(path)
+    assert decoding.truncated == f"the file ends after {n / SR:.2f} s: it ends inside an Ogg page"
+
+
+def _decode_report(path: Path) -> tuple[int, audio.Decoding]:
+    decoding = audio.Decoding()
+    n = sum(len(b) for b in audio.iter_audio(path, decoding=decoding))
+    decoding.sr, decoding.frames = 0, 0  # compare only the report
+    return n, decoding
+
+
+def wav_with_sizes(path: Path, riff: int, data: int) -> Path:
+    """``path``, a plain 44-byte-header WAV, with its RIFF and data sizes overwritten."""
+    raw = bytearray(path.read_bytes())
+    assert raw[36:40] == b"data"
+    raw[4:8], raw[40:44] = riff.to_bytes(4, "little"), data.to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("size", [0, 0xFFFFFFFF], ids=["never-finalised", "written-to-a-pipe"])
+def test_a_wav_whose_sizes_are_unknown_imports_at_its_real_length(tmp_path, home, size):
+    """A recorder that crashed leaves sizes 0; FFmpeg writing to a pipe leaves 0xFFFFFFFF."""
+    path = wav_with_sizes(write_audio(tmp_path / "rec.wav", clicks(seconds=11.0)), size, size)
+    report = ingest(home, [path], workers=1)
+    assert (report.tracks_added, report.segments_added, report.errors, report.truncated) == (1, 2, [], [])
+    assert rows(home, "SELECT duration_s FROM tracks")[0][0] == pytest.approx(11.0, abs=1e-3)
+
+
+def test_a_wav_piped_out_of_ffmpeg_is_not_truncated(tmp_path):
+    src = write_audio(tmp_path / "s.wav", tone(seconds=7.0))
+    piped = tmp_path / "piped.wav"
+    with open(piped, "wb") as out:
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(src), "-f", "wav", "-"], stdout=out, check=True)
+    decoding = audio.Decoding()
+    n = sum(len(b) for b in audio.iter_audio(piped, decoding=decoding))
+    assert (n, decoding.truncated) == (7 * SR, None)
+
+
+@pytest.mark.parametrize("content", [
+    b"not audio\n",
+    np.random.default_rng(1).bytes(5000),
+    b"ID3\x04\x00\x00\x00\x00\x00\x59" + bytes(89) + bytes(3000),  # an ID3 tag, then nothing
+    b"ID3\x04\x00\x00\x00\x00\x00\x59" + bytes(89) + np.random.default_rng(2).bytes(3000),
+], ids=["text", "random", "id3-then-zeros", "id3-then-random"])
+def test_a_non_audio_mp3_is_a_one_line_error_and_nothing_else_on_stderr(tmp_path, capfd, content):
+    """libsndfile's MP3 decoder (mpg123) printed "Note: Trying to resync..." for such files."""
+    from haverford.core.cli import main
+
+    path = tmp_path / "x.mp3"
+    path.write_bytes(content)
+    assert main(["ingest", str(path), "--home", str(tmp_path / "h"), "--json"]) == 1
+    out, err = capfd.readouterr()
+    assert json.loads(out)["errors"][0]["error"].startswith("not a readable audio file")
+    lines = [line for line in err.splitlines() if line and not re.match(r"^ingest:\s+\d+%\|", line)]  # tqdm bar
+    assert len(lines) == 1 and lines[0].startswith("haverford: error: ingest: nothing processed;"), err
