@@ -517,3 +517,17 @@ def test_a_non_audio_mp3_is_a_one_line_error_and_nothing_else_on_stderr(tmp_path
     assert json.loads(out)["errors"][0]["error"].startswith("not a readable audio file")
     lines = [line for line in err.splitlines() if line and not re.match(r"^ingest:\s+\d+%\|", line)]  # tqdm bar
     assert len(lines) == 1 and lines[0].startswith("haverford: error: ingest: nothing processed;"), err
+
+
+def test_a_cut_caf_is_read_by_ffmpeg_and_reported_truncated(tmp_path):
+    """libsndfile refuses a CAF whose data chunk runs past the end; FFmpeg reads what is there."""
+    import soundfile as sf
+
+    full = tmp_path / "full.caf"
+    sf.write(full, tone(seconds=6.0), SR, format="CAF", subtype="PCM_16")
+    path = cut(full, tmp_path / "cut.caf", 0.6)
+    info, decoding = audio.probe(path), audio.Decoding()
+    n = sum(len(b) for b in audio.iter_audio(path, info=info, decoding=decoding))
+    assert info.decoder == "ffmpeg" and n == ffmpeg_decodes(path) and 3.5 < n / SR < 3.7
+    assert decoding.truncated is not None and decoding.truncated.startswith(
+        f"the file ends after {n / SR:.2f} s: its data chunk holds {6 * SR * 2 + 4} bytes")
