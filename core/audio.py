@@ -15,6 +15,7 @@ Every failure is an ``AudioError`` whose message says what is wrong and what to 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -323,12 +324,11 @@ def _ffmpeg_planes(info: AudioInfo, *, start: int, block: int) -> Iterator[list[
     """
     with av.open(info.path, metadata_errors="ignore") as container:
         stream = container.streams.audio[0]
-        skip = _seek(container, info, start)
         fifo = av.AudioFifo()
+        skip = 0
         try:
-            for frame in _decoded_frames(container, stream):
-                if skip is None:  # after a seek: drop what precedes ``start``, by the frame's time
-                    skip = max(0, start - _first_sample(frame, info.sr, default=start))
+            skip, frames = _frames_from(container, stream, info.sr, start)
+            for frame in frames:
                 frame.pts = None  # the FIFO insists on gapless timestamps, which decoders do not promise
                 try:
                     fifo.write(frame)
@@ -342,10 +342,10 @@ def _ffmpeg_planes(info: AudioInfo, *, start: int, block: int) -> Iterator[list[
                     yield from planes
         except av.error.FFmpegError:  # what decoded before the error is kept (a truncated file)
             if fifo.samples:
-                yield from _drain(fifo.read(), skip=skip or 0)
+                yield from _drain(fifo.read(), skip=skip)
             raise
         if fifo.samples:
-            yield from _drain(fifo.read(), skip=skip or 0)
+            yield from _drain(fifo.read(), skip=skip)
 
 
 def _decoded_frames(container, stream) -> Iterator:
@@ -368,13 +368,41 @@ def _decoded_frames(container, stream) -> Iterator:
         raise error
 
 
-def _seek(container, info: AudioInfo, start: int) -> int | None:
-    """Seek to just before sample ``start``; 0 samples to skip when starting at the top, else
-    None (the first frame's time tells how many)."""
+def _origin(container, stream, sr: int) -> int:
+    """The time of the first sample a decode from the top gives, in samples at ``sr``: sample 0
+    of the whole decode. 0 for most codecs; 4,096 samples (92 ms at 44.1 kHz) for WMA, whose
+    decoder gives nothing for the first two packets yet stamps its first frame with the third's
+    time. A seek aims at ``start`` past this, or a part would start that much early."""
+    for frame in _decoded_frames(container, stream):
+        return _first_sample(frame, sr, default=0)
+    return 0
+
+
+def _frames_from(container, stream, sr: int, start: int) -> tuple[int, Iterator]:
+    """The decoded frames from just before sample ``start`` on, and how many samples of them
+    precede ``start`` (to drop, by the first frame's time).
+
+    A seek may land past its target (an ASF index points at whole packets: a WMA sought to
+    5.09 s gave its first frame at 5.11 s); it is tried again further back, at last from the top.
+    """
     if not start:
-        return 0
-    container.seek(int(start / info.sr * av.time_base), backward=True)
-    return None
+        return 0, _decoded_frames(container, stream)
+    with av.open(container.name, metadata_errors="ignore") as top:  # a fresh decoder: the seek's is untouched
+        target = start + _origin(top, top.streams.audio[0], sr)
+    for back_s in _SEEK_BACK_S:
+        container.seek(int(max(0.0, target / sr - back_s) * av.time_base), backward=True)
+        frames = _decoded_frames(container, stream)
+        first = next(frames, None)
+        if first is None:  # nothing after the target: past the end
+            return 0, iter(())
+        at = _first_sample(first, sr, default=target)
+        tick = int(np.ceil(float(first.time_base) * sr)) if first.time_base else 0  # rounding of the time
+        if at <= target + tick or back_s == _SEEK_BACK_S[-1]:
+            return max(0, target - at), itertools.chain([first], frames)
+    raise AssertionError("unreachable: the last try seeks to the top")
+
+
+_SEEK_BACK_S = (0.0, 1.0, 10.0, float("inf"))  # how far before the target to seek, in turn
 
 
 def _first_sample(frame, sr: int, *, default: int) -> int:

@@ -531,3 +531,18 @@ def test_a_cut_caf_is_read_by_ffmpeg_and_reported_truncated(tmp_path):
     assert info.decoder == "ffmpeg" and n == ffmpeg_decodes(path) and 3.5 < n / SR < 3.7
     assert decoding.truncated is not None and decoding.truncated.startswith(
         f"the file ends after {n / SR:.2f} s: its data chunk holds {6 * SR * 2 + 4} bytes")
+
+
+def test_a_wma_part_loaded_with_an_offset_lines_up_with_the_whole_decode(tmp_path):
+    """WMA's decoder stamps its first frame 92 ms (two packets) in, and the ASF index lands a
+    seek past its target: a part came out 4,096 samples early. ASF times are whole
+    milliseconds, so a part is right to within one (44 samples at 44.1 kHz)."""
+    rng = np.random.default_rng(3)
+    wav = write_audio(tmp_path / "src.wav", (0.1 * rng.standard_normal(20 * 44100)).astype(np.float32), sr=44100)
+    path = ffmpeg(wav, tmp_path / "n.wma", "-c:a", "wmav2")
+    full = audio.load(path, sr=44100)
+    for offset in (5.0, 12.0):
+        part, start = audio.load(path, sr=44100, offset=offset, duration=1.0), int(offset * 44100)
+        errors = {d: np.abs(full[start + d: start + d + len(part)] - part).max() for d in range(-5000, 5000)}
+        best = min(errors, key=errors.get)
+        assert abs(best) <= 44 and errors[best] < 1e-6, (offset, best)
