@@ -1,0 +1,80 @@
+"""The dashboard on the files of issue 10 (issue 12's pages): a name that is not UTF-8, silent
+segments, uploads and the import report, in Streamlit's AppTest with audio made in the test."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import clicks, tone, write_audio
+from streamlit.testing.v1 import AppTest
+
+from haverford.core.config import HOME_ENV
+from haverford.core.home import Home
+from haverford.core.ingest import ingest
+
+APP = str(resources.files("haverford.dashboard") / "app.py")
+SR = 22050
+LATIN1 = os.fsdecode(b"caf\xe9.wav")  # a Latin-1 é: not UTF-8, held by Python as a lone surrogate
+
+
+def song_then_zeros() -> np.ndarray:
+    """8 s of music then 7 s of digital zeros: 3 segments, the last one silent."""
+    return np.concatenate([clicks(seconds=8.0) + tone(seconds=8.0, amplitude=0.1), np.zeros(7 * SR, np.float32)])
+
+
+@pytest.fixture
+def odd_home(tmp_path, monkeypatch) -> Home:
+    """A home served by the dashboard with a track whose name is not UTF-8 (1 segment) and a track
+    ending in silence (3 segments, the last silent)."""
+    music = tmp_path / "music"
+    write_audio(music / "plain.wav", tone(seconds=6.0)).rename(music / LATIN1)
+    write_audio(music / "song8_zeros7.wav", song_then_zeros())
+    home = Home(tmp_path / "home")
+    report = ingest(home, [music], workers=1)
+    assert (report.tracks_added, report.segments_added, report.silent_segments) == (2, 4, 1)
+    monkeypatch.setenv(HOME_ENV, str(home.path))
+    return home
+
+
+def segment_of(home: Home, title: str, idx: int = 0) -> int:
+    sql = "SELECT s.id FROM segments s JOIN tracks t ON t.id = s.track_id WHERE t.title = ? AND s.idx = ?"
+    return home.connect().execute(sql, [title, idx]).fetchone()[0]
+
+
+def page(view: str | None = None, *, params: dict | None = None, **state) -> AppTest:
+    """The app on ``view`` (the Library page when None), with ``params`` in the URL."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    if view:
+        at.switch_page(view).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def messages(at: AppTest) -> str:
+    return "\n".join(str(e.value) for kind in (at.info, at.warning, at.success, at.error, at.caption, at.markdown)
+                     for e in kind)
+
+
+# --- 1. A file name that is not UTF-8 -------------------------------------------------------
+
+def test_the_label_page_plays_a_segment_whose_file_name_is_not_utf8(odd_home):
+    segment = segment_of(odd_home, "caf\ufffd")
+    at = page("views/label.py", params={"labeller": "donna", "segment": str(segment)})
+    assert at.session_state["label_segment"] == segment
+    assert len(at.get("audio")) == 1 and at.get("plotly_chart")  # the clip is heard and drawn
+    assert "caf\ufffd" in messages(at) and not at.error
+
+
+def test_the_library_shows_that_segment_and_its_track(odd_home):
+    at = page(library_segment=segment_of(odd_home, "caf\ufffd"))
+    assert len(at.get("audio")) == 1 and not at.error
+    assert "caf\ufffd" in set(at.dataframe[0].value["title"])
