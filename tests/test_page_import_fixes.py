@@ -3,9 +3,9 @@ segments, uploads and the import report, in Streamlit's AppTest with audio made 
 
 from __future__ import annotations
 
+import json
 import os
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from haverford.core.config import HOME_ENV
 from haverford.core.home import Home
 from haverford.core.ingest import ingest
+from haverford.dashboard.clip import plain
 
 APP = str(resources.files("haverford.dashboard") / "app.py")
 SR = 22050
@@ -78,3 +79,60 @@ def test_the_library_shows_that_segment_and_its_track(odd_home):
     at = page(library_segment=segment_of(odd_home, "caf\ufffd"))
     assert len(at.get("audio")) == 1 and not at.error
     assert "caf\ufffd" in set(at.dataframe[0].value["title"])
+
+
+# --- 2. The Predict page: silent segments, folders ------------------------------------------
+
+class HalfScorer:
+    """Stands in for a trained model (no TensorFlow): P(banger) 0.75 for every audible segment."""
+
+    features = ("log_mel",)
+
+    def p_banger(self, xs: dict) -> np.ndarray:
+        return np.full(len(xs["log_mel"]), 0.75)
+
+
+@pytest.fixture
+def model_home(odd_home, monkeypatch) -> Home:
+    """``odd_home`` with an active model whose scorer is ``HalfScorer``."""
+    from haverford.core import predict
+    from haverford.db import models as models_db
+
+    db = odd_home.connect()
+    models_db.activate(db, models_db.insert_model(db, {"preset": "tiny", "feature": "log_mel", "params": {},
+                                                       "metrics": {}}))
+    monkeypatch.setattr(predict, "load_scorer", lambda home, row: HalfScorer())
+    return odd_home
+
+
+def classify(at: AppTest, path: str) -> AppTest:
+    at.text_input(key="predict_path").input(path).run()
+    at.button(key="predict_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_predict_draws_a_silent_segment_as_silent_and_counts_it_apart(model_home, tmp_path):
+    song = write_audio(tmp_path / "song8_zeros7.wav", song_then_zeros())
+    at = classify(page("views/predict.py"), str(song))
+    metric = at.metric[0]
+    assert metric.label == f"Verdict for {plain(str(song))}" and metric.value == "Banger"
+    assert metric.delta == "mean P(banger) 75% over 2 scored segments; 1 silent, not scored"
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    silent = [t for t in figure["data"] if t["name"] == "silent (not scored)"]
+    assert silent and silent[0]["x"] == [10.0]  # the third segment, 10-15 s
+    assert figure["data"][0]["x"] == [0.0, 5.0]
+
+
+def test_predict_on_a_folder_shows_every_file_and_each_error(model_home, tmp_path):
+    folder = tmp_path / "to-try"
+    write_audio(folder / "one.wav", clicks(seconds=6.0))
+    write_audio(folder / "two.wav", tone(seconds=11.0))
+    write_audio(folder / "hush.wav", np.zeros(6 * SR, np.float32))
+    at = classify(page("views/predict.py"), str(folder))
+    labels = sorted(m.label for m in at.metric)
+    assert labels == [f"Verdict for {plain(str(folder / name))}" for name in ("one.wav", "two.wav")]
+    assert len(at.get("plotly_chart")) == 2
+    errors = [e.value for e in at.error]
+    assert errors == [f"Cannot classify {plain(str(folder / 'hush.wav'))}: silent: every sample is zero (digital silence); "
+                      "nothing to label or score"]
