@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,9 +23,9 @@ SR = 22050
 LATIN1 = os.fsdecode(b"caf\xe9.wav")  # a Latin-1 é: not UTF-8, held by Python as a lone surrogate
 
 
-def song_then_zeros() -> np.ndarray:
+def song_then_zeros(bpm: float = 128.0) -> np.ndarray:
     """8 s of music then 7 s of digital zeros: 3 segments, the last one silent."""
-    return np.concatenate([clicks(seconds=8.0) + tone(seconds=8.0, amplitude=0.1), np.zeros(7 * SR, np.float32)])
+    return np.concatenate([clicks(bpm, seconds=8.0) + tone(seconds=8.0, amplitude=0.1), np.zeros(7 * SR, np.float32)])
 
 
 @pytest.fixture
@@ -136,3 +137,87 @@ def test_predict_on_a_folder_shows_every_file_and_each_error(model_home, tmp_pat
     errors = [e.value for e in at.error]
     assert errors == [f"Cannot classify {plain(str(folder / 'hush.wav'))}: silent: every sample is zero (digital silence); "
                       "nothing to label or score"]
+
+
+# --- 3, 4, 5. Uploads and the import report -------------------------------------------------
+
+def wav_bytes(y: np.ndarray) -> bytes:
+    import io
+
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, y, SR, format="WAV")
+    return buffer.getvalue()
+
+
+REPORT_COLUMNS = {("File", "Error"): "errors", ("File", "Why", "Decoded (s)"): "truncated",
+                  ("File", "What happened"): "conflicts", ("Was at", "Now at"): "moved", ("File", "Why"): "skipped"}
+
+
+def report_tables(at: AppTest) -> dict[str, list[dict]]:
+    """The import report's tables, named by their columns."""
+    return {REPORT_COLUMNS[tuple(t.value.columns)]: t.value.to_dict("records") for t in at.dataframe
+            if tuple(t.value.columns) in REPORT_COLUMNS}
+
+
+def test_upload_errors_name_the_users_file_and_leave_nothing_behind(odd_home):
+    at = page()
+    at.file_uploader(key="library_upload").set_value([
+        ("коротко.wav", wav_bytes(tone(seconds=1.78)), "audio/wav"),
+        ("broken ünï.mp3", b"ID3 not really audio", "audio/mpeg"),
+        ('emoji 🎵 %22q%22.wav', wav_bytes(clicks(seconds=6.0)), "audio/wav"),  # Chromium's '"'
+    ]).run()
+    at.button(key="library_import_upload").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = report_tables(at)["errors"]
+    assert sorted(e["File"] for e in errors) == ["broken ünï.mp3", "коротко.wav"]
+    assert "upload-" not in "\n".join(messages(at).splitlines() + [str(e) for e in errors])
+    assert "1 track (1 segment)" in at.success[0].value and "2 files not imported" in messages(at)
+    titles = {r[0] for r in odd_home.connect().execute("SELECT title FROM tracks")}
+    assert 'emoji 🎵 "q"' in titles
+    assert [p.suffix for p in odd_home.uploads_dir.iterdir()] == [".wav"]  # only the imported one is kept
+
+
+def test_the_import_report_lists_every_kind_with_right_counts(odd_home, tmp_path):
+    folder = tmp_path / "more"
+    same = wav_bytes(clicks(140, seconds=6.0))
+    (folder / "banger").mkdir(parents=True)
+    (folder / "not_a_banger").mkdir()
+    (folder / "banger" / "both.wav").write_bytes(same)  # a conflict
+    (folder / "not_a_banger" / "both.wav").write_bytes(same)
+    full = write_audio(tmp_path / "full.wav", clicks(seconds=30.0)).read_bytes()
+    (folder / "cut.wav").write_bytes(full[: len(full) // 2])  # truncated
+    write_audio(folder / "quiet end.wav", song_then_zeros(100.0))  # 1 silent segment of 3
+    (folder / "notes.txt").write_text("not audio")  # skipped: extension
+    write_audio(folder / "again.wav", song_then_zeros())  # same content: already in the library
+    at = page()
+    at.text_input(key="library_path").input(str(folder)).run()
+    at.button(key="library_import_path").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    summary = at.success[0].value
+    assert "Imported 3 tracks (6 segments, 1 of them silent)" in summary  # both.wav once, cut.wav 2, quiet end 3
+    assert "2 files already in the library" in summary  # again.wav and the second both.wav, not notes.txt
+    tables = report_tables(at)
+    assert [t["File"] for t in tables["truncated"]] == [str(folder / "cut.wav")]
+    assert len(tables["conflicts"]) == 1
+    assert sorted(Path(s["File"]).name for s in tables["skipped"]) == ["again.wav", "both.wav", "notes.txt"]
+    assert "errors" not in tables and "moved" not in tables
+
+
+def test_a_moved_file_is_reported_as_moved(odd_home, tmp_path):
+    old = next((tmp_path / "music").glob("song8*"))
+    new = tmp_path / "elsewhere" / old.name
+    new.parent.mkdir()
+    old.rename(new)
+    at = page()
+    at.text_input(key="library_path").input(str(new.parent)).run()
+    at.button(key="library_import_path").click().run()
+    assert "0 files already in the library, 1 moved" in at.success[0].value
+    assert report_tables(at)["moved"] == [{"Was at": str(old), "Now at": str(new)}]
+
+
+def test_only_the_form_encodings_three_escapes_are_undone():
+    from haverford.core.uploads import browser_name
+
+    assert browser_name("C:/x/it%22s %0D%0Aa %22song%22 100%25.mp3") == 'it"s \r\na "song" 100%25.mp3'

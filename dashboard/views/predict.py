@@ -13,6 +13,7 @@ from haverford.core import versions
 from haverford.core.discover import AUDIO_EXTENSIONS
 from haverford.core.errors import HaverfordError
 from haverford.core.predict import predict_files
+from haverford.core.uploads import browser_name
 from haverford.core.vocabulary import VERDICT_NAMES
 from haverford.dashboard import charts, clip
 from haverford.dashboard.context import connect, home
@@ -34,7 +35,7 @@ def chosen_file() -> tuple[str, bytes | None] | None:
         path = st.text_input("Path of an audio file or folder on the server", key="predict_path",
                              help="A folder is read recursively: each audio file in it gets its verdict.").strip()
     if f is not None:
-        return f.name, f.getvalue()
+        return browser_name(f.name), f.getvalue()
     return (path, None) if path else None
 
 
