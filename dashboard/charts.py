@@ -17,10 +17,11 @@ from plotly import colors as pcolors
 
 from haverford.core.config import HOP_LENGTH, N_FFT, SR, TOP_DB
 
-VERDICT_COLOURS = {"banger": "#d62728", "not_a_banger": "#1f77b4", "tied": "#9467bd", None: "#d9d9d9"}
 SILENT_COLOUR = "#4d4d4d"  # dark grey, as the clip view's silence (the -80 dB floor, drawn black)
+VERDICT_COLOURS = {"banger": "#d62728", "not_a_banger": "#1f77b4", "tied": "#9467bd", None: "#d9d9d9",
+                   "silent": SILENT_COLOUR}
 VERDICT_NAMES = {"banger": "banger", "not_a_banger": "not a banger", "tied": "labellers disagree",
-                 None: "unlabelled"}
+                 None: "unlabelled", "silent": "silent (not labelled)"}
 _MARGIN = dict(l=50, r=10, t=30, b=35)
 
 
@@ -183,10 +184,13 @@ def clip_figure(y: np.ndarray, S_db: np.ndarray, *, sr: int = SR, hop_length: in
 
 
 def strip_state(row: dict) -> str | None:
-    """A segment's colour class in the track strip: its verdict, 'tied', or None (unlabelled)."""
+    """A segment's colour class in the track strip: its verdict, 'tied', 'silent' (an unlabelled
+    silent segment: never offered for labelling) or None (unlabelled)."""
     if row.get("verdict"):
         return row["verdict"]
-    return "tied" if row.get("banger_votes") or row.get("not_votes") else None
+    if row.get("banger_votes") or row.get("not_votes"):
+        return "tied"
+    return "silent" if row.get("silent") else None
 
 
 def track_strip_figure(rows: list[dict], *, current_id: int | None = None) -> dict:

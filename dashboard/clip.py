@@ -174,7 +174,8 @@ def _strip(db, segment: dict, state_key: str) -> None:
         st.session_state[state_key] = int(picked[0] if isinstance(picked, list) else picked)
         st.rerun()
     st.caption("Track strip: each cell is a 5-second segment, coloured by the labellers' verdict"
-               " (red banger, blue not a banger, purple disagreement, grey unlabelled); click one to open it.")
+               " (red banger, blue not a banger, purple disagreement, light grey unlabelled, dark grey silent:"
+               " too quiet to judge, never offered for labelling); click one to open it.")
 
 
 def render_with_label_link(db, state_key: str, *, hint: str, button_key: str) -> None:

@@ -242,8 +242,8 @@ def test_library_imports_a_server_folder_and_lists_errors(demo_copy, tmp_path):
     at.text_input(key="library_path").set_value(str(tmp_path / "incoming")).run()
     at.button(key="library_import_path").click().run()
     assert not at.exception
-    assert "Imported 1 tracks (2 segments)" in texts(at)
-    assert "1 file(s) could not be imported" in texts(at)
+    assert "Imported 1 track (2 segments)" in texts(at)
+    assert "1 file not imported" in texts(at)
 
 
 

@@ -221,3 +221,41 @@ def test_only_the_form_encodings_three_escapes_are_undone():
     from haverford.core.uploads import browser_name
 
     assert browser_name("C:/x/it%22s %0D%0Aa %22song%22 100%25.mp3") == 'it"s \r\na "song" 100%25.mp3'
+
+
+# --- 6. Silent segments in the Library's tables and the track strip ------------------------
+
+def label_audible(home: Home, title: str) -> None:
+    from haverford.db import answers as answers_db
+    from haverford.db import questions as questions_db
+
+    db = home.connect()
+    ids = [segment_of(home, title, i) for i in (0, 1)]
+    answers_db.save_answers(db, ids, "donna", {questions_db.verdict_question_id(db): "banger"})
+
+
+def test_a_track_with_its_audible_segments_labelled_is_fully_labelled(odd_home):
+    label_audible(odd_home, "song8_zeros7")
+    tracks = page().dataframe[0].value.set_index("title")
+    assert tracks.loc["song8_zeros7", "silent"] == 1
+    assert tracks.loc["song8_zeros7", "labelled_share"] == 1.0  # 2 of 2 audible, not 2 of 3
+    assert tracks.loc["caf\ufffd", "labelled_share"] == 0.0
+
+
+def test_the_segments_table_marks_silence_and_unlabelled_leaves_it_out(odd_home):
+    silent = segment_of(odd_home, "song8_zeros7", 2)
+    at = page()
+    table = at.dataframe[-1].value.set_index("id")
+    assert table.loc[silent, "verdict"] == "silent (not labelled)" and table.loc[silent, "silent"]
+    at.segmented_control(key="library_status").set_value("unlabelled").run()
+    assert silent not in set(at.dataframe[-1].value["id"]) and len(at.dataframe[-1].value) == 3
+    at.segmented_control(key="library_status").set_value("silent").run()
+    assert list(at.dataframe[-1].value["id"]) == [silent]
+
+
+def test_the_track_strip_calls_a_silent_segment_silent(odd_home):
+    at = page(library_segment=segment_of(odd_home, "song8_zeros7", 0))
+    strip = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    by_name = {t["name"]: t["x"] for t in strip["data"]}
+    assert by_name == {"unlabelled": [2.5, 7.5], "silent (not labelled)": [12.5]}
+    assert "dark grey silent" in messages(at)

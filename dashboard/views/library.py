@@ -18,7 +18,7 @@ from haverford.dashboard.context import connect, home
 
 PAGE_SIZE = 50
 FILTER_NAMES = {"all": "All", "unlabelled": "Unlabelled", "labelled": "Labelled", "banger": "Banger",
-                "not_a_banger": "Not a banger", "disagreement": "Disagreements"}
+                "not_a_banger": "Not a banger", "disagreement": "Disagreements", "silent": "Silent"}
 SORT_NAMES = {"track": "track and time", "most_labellers": "most labellers first",
               "model_score_high": "model score, high first", "model_score_low": "model score, low first"}
 
@@ -115,17 +115,19 @@ def tracks_section(db) -> None:
     st.subheader("Tracks")
     rows, agree = tracks_overview(str(home().db_path), agreement.change_stamp(db))
     tracks = pd.DataFrame(rows)
-    tracks["labelled_share"] = tracks["labelled"] / tracks["n_segments"].clip(lower=1)
     tracks["agreement"] = [(agree[t]["agreed"] / agree[t]["multi"]) if t in agree else None for t in tracks["id"]]
     st.dataframe(
-        tracks[["title", "duration_s", "n_segments", "labelled_share", "banger", "not_a_banger", "tied",
+        tracks[["title", "duration_s", "n_segments", "silent", "labelled_share", "banger", "not_a_banger", "tied",
                 "agreement", "source"]],
         hide_index=True, width="stretch",
         column_config={
             "title": "Track", "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.1f"),
             "n_segments": "Segments",
+            "silent": st.column_config.NumberColumn("Silent", help="Segments too quiet to judge: never offered "
+                                                    "for labelling, so not counted in Labelled"),
             "labelled_share": st.column_config.ProgressColumn("Labelled", min_value=0.0, max_value=1.0,
-                                                              format="percent"),
+                                                              format="percent",
+                                                              help="Share of the audible segments with a label"),
             "banger": "Banger", "not_a_banger": "Not a banger", "tied": "Tied",
             "agreement": st.column_config.NumberColumn(
                 "Agreement", format="percent",
@@ -162,6 +164,7 @@ def segments_section(db) -> None:
     table = pd.DataFrame(rows)
     for column in ("verdict", "algorithm"):
         table[column] = table[column].map(lambda v: VERDICT_NAMES.get(v, "—"))
+    table.loc[table["silent"].astype(bool) & (table["verdict"] == "—"), "verdict"] = "silent (not labelled)"
     table["labelled_by"] = table["labelled_by"].fillna("—")
     table = clip.with_label_links(table)
     event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
@@ -181,6 +184,7 @@ SEGMENT_COLUMNS = {
     "start_s": st.column_config.NumberColumn("Start (s)", format="%.0f"),
     "labellers": "Labellers", "labelled_by": "Labelled by", "verdict": "Verdict",
     "banger_votes": None, "not_votes": None, "algorithm": "Haverford's algorithm",
+    "silent": st.column_config.CheckboxColumn("Silent", help="Too quiet to judge: not offered for labelling"),
 }
 
 
