@@ -52,13 +52,13 @@ def plural(n: int, word: str) -> str:
 
 
 def summary_line(report: dict) -> str:
-    """What was added, how much of it is silent, and how many files were in the library already."""
-    silent = report["silent_segments"]
-    known = already_in_library(report["skipped"])
+    """What was added, how much of it is silent, and how many files were in the library already
+    (skipped for their content, not for their extension) or found moved."""
+    silent = f", {report['silent_segments']} of them silent" if report["silent_segments"] else ""
+    moved = f", {len(report['moved'])} moved" if report["moved"] else ""
     return (f"Imported {plural(report['tracks_added'], 'track')} ({plural(report['segments_added'], 'segment')}"
-            + (f", {silent} of them silent" if silent else "") + f") in {report['seconds']:.1f} s; "
-            f"{plural(known, 'file')} already in the library" + (f", {len(report['moved'])} moved" if report["moved"]
-                                                                  else "") + ".")
+            f"{silent}) in {report['seconds']:.1f} s; {plural(already_in_library(report['skipped']), 'file')} "
+            f"already in the library{moved}.")
 
 
 REPORT_PARTS = [  # (report key, message kind, heading, columns shown with their names)
