@@ -15,8 +15,8 @@ from haverford.db.library import (
     segments_table,
     track_strip,
     track_titles,
-    tracks_overview,
 )
+from haverford.db.library import tracks_overview as _tracks_overview
 from haverford.db.models import active_model_id
 from haverford.db.questions import list_questions, verdict_question_id
 from haverford.db.tracks import counts, get_segment, segment_ids
@@ -44,3 +44,14 @@ def segments_page(db, *, status: str = "all", track_id: int | None = None, label
 def strip(db, track_id: int) -> list[dict]:
     """A track's segments with their verdicts and the active model's scores, in order."""
     return track_strip(db, track_id, model_id=active_model_id(db))
+
+
+def tracks_overview(db) -> list[dict]:
+    """Every track with its label mix (``db.library.tracks_overview``) and ``labelled_share``: the
+    labelled share of its audible segments (silent ones are never offered for labelling), None
+    for a track that is silent throughout."""
+    rows = _tracks_overview(db)
+    for r in rows:
+        audible = r["n_segments"] - r["silent"]
+        r["labelled_share"] = r["labelled"] / audible if audible > 0 else None
+    return rows

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 from haverford.core import audio
 
+SAME_CONTENT = "already in the library (same content)"
 CONFLICT = ("the same content is under both banger/ and not_a_banger/: imported once, unlabelled; "
             "label it in the dashboard")
 
@@ -57,7 +58,21 @@ class IngestReport:
         if conflict:
             self.conflicts.append({"path": path, "reason": CONFLICT})
 
+    def rename(self, names: dict[str, str]) -> None:
+        """Show each path that is a key of ``names`` as its value in every list of the report (an
+        upload's saved file as the name the user gave it)."""
+        for entry in [*self.skipped, *self.errors, *self.truncated, *self.conflicts]:
+            entry["path"] = names.get(entry["path"], entry["path"])
+        for entry in self.moved:
+            entry["from"], entry["to"] = names.get(entry["from"], entry["from"]), names.get(entry["to"], entry["to"])
+
     @property
     def processed(self) -> int:
         """Files imported, or recognised as already in the library: 0 means nothing was done."""
         return self.tracks_added + self.known
+
+
+def already_in_library(skipped: list[dict]) -> int:
+    """How many of a report's ``skipped`` files were skipped for content already in the library
+    (the others have an extension that is not audio)."""
+    return sum(s.get("reason") == SAME_CONTENT for s in skipped)

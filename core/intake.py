@@ -16,15 +16,12 @@ from haverford.core import analyse, audio
 from haverford.core.config import SEGMENT_SECONDS
 from haverford.core.discover import Candidate
 from haverford.core.errors import AudioError
-from haverford.core.ingest_report import IngestReport, conflict_with_library
+from haverford.core.ingest_report import SAME_CONTENT, IngestReport, conflict_with_library
 
 if TYPE_CHECKING:
     import sqlite_utils
 
     from haverford.core.home import Home
-
-SAME_CONTENT = "already in the library (same content)"
-
 
 def hash_or_error(path: Path, report: IngestReport) -> str | None:
     """The file's content hash, or ``None`` with an error entry when it cannot be read."""

@@ -17,9 +17,11 @@ from plotly import colors as pcolors
 
 from haverford.core.config import HOP_LENGTH, N_FFT, SR, TOP_DB
 
-VERDICT_COLOURS = {"banger": "#d62728", "not_a_banger": "#1f77b4", "tied": "#9467bd", None: "#d9d9d9"}
+SILENT_COLOUR = "#4d4d4d"  # dark grey, as the clip view's silence (the -80 dB floor, drawn black)
+VERDICT_COLOURS = {"banger": "#d62728", "not_a_banger": "#1f77b4", "tied": "#9467bd", None: "#d9d9d9",
+                   "silent": SILENT_COLOUR}
 VERDICT_NAMES = {"banger": "banger", "not_a_banger": "not a banger", "tied": "labellers disagree",
-                 None: "unlabelled"}
+                 None: "unlabelled", "silent": "silent (not labelled)"}
 _MARGIN = dict(l=50, r=10, t=30, b=35)
 
 
@@ -182,10 +184,13 @@ def clip_figure(y: np.ndarray, S_db: np.ndarray, *, sr: int = SR, hop_length: in
 
 
 def strip_state(row: dict) -> str | None:
-    """A segment's colour class in the track strip: its verdict, 'tied', or None (unlabelled)."""
+    """A segment's colour class in the track strip: its verdict, 'tied', 'silent' (an unlabelled
+    silent segment: never offered for labelling) or None (unlabelled)."""
     if row.get("verdict"):
         return row["verdict"]
-    return "tied" if row.get("banger_votes") or row.get("not_votes") else None
+    if row.get("banger_votes") or row.get("not_votes"):
+        return "tied"
+    return "silent" if row.get("silent") else None
 
 
 def track_strip_figure(rows: list[dict], *, current_id: int | None = None) -> dict:
@@ -229,14 +234,20 @@ def kappa_figure(pairs: list[dict]) -> dict:
 def segment_scores_figure(segments: list[dict], *, threshold: float = 0.5) -> dict:
     """P(banger) of each 5-second segment of one file, along the track, with the threshold line.
 
-    ``segments`` are ``core.predict.predict_file``'s ``[{"index", "start_s", "p_banger"}]``.
+    ``segments`` are ``core.predict.predict_file``'s ``[{"index", "start_s", "p_banger"}]``; a
+    silent segment (``p_banger`` None: not scored) is drawn as a grey full-height bar named silent.
     """
-    t = [s["start_s"] for s in segments]
-    p = [s["p_banger"] for s in segments]
-    colours = [VERDICT_COLOURS["banger" if v >= threshold else "not_a_banger"] for v in p]
-    bars = {"type": "bar", "x": t, "y": p, "marker": {"color": colours}, "offset": 0, "width": 5.0,
+    scored = [s for s in segments if s["p_banger"] is not None]
+    silent = [s for s in segments if s["p_banger"] is None]
+    colours = [VERDICT_COLOURS["banger" if s["p_banger"] >= threshold else "not_a_banger"] for s in scored]
+    bars = {"type": "bar", "x": [s["start_s"] for s in scored], "y": [s["p_banger"] for s in scored],
+            "marker": {"color": colours}, "offset": 0, "width": 5.0, "name": "P(banger)",
             "hovertemplate": "%{x:.0f}–%{x:.0f}+5 s: P(banger) %{y:.3f}<extra></extra>"}
+    quiet = {"type": "bar", "x": [s["start_s"] for s in silent], "y": [1.0] * len(silent), "offset": 0,
+             "width": 5.0, "name": "silent (not scored)", "marker": {"color": SILENT_COLOUR, "opacity": 0.5},
+             "hovertemplate": "%{x:.0f}–%{x:.0f}+5 s: silent, not scored<extra></extra>"}
     line = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": threshold, "y1": threshold,
             "line": {"dash": "dash", "color": "#666"}}
-    return figure([bars], height=260, title={"text": "P(banger) per 5-second segment"}, shapes=[line],
+    return figure([bars, quiet] if silent else [bars], height=260, title={"text": "P(banger) per 5-second segment"},
+                  shapes=[line], showlegend=bool(silent), legend={"orientation": "h", "y": -0.3},
                   xaxis={"title": {"text": "time (s)"}}, yaxis={"title": {"text": "P(banger)"}, "range": [0, 1]})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +23,10 @@ from haverford.core.config import N_FFT, SR
 from haverford.core.errors import HaverfordError
 from haverford.dashboard import charts
 
+# A path whose file name is not UTF-8 holds lone surrogates (os.fsdecode), which Streamlit's cache
+# cannot hash as text: the caches key paths by the file system's bytes instead.
+PATH_KEY = {str: os.fsencode}
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 
@@ -30,7 +35,7 @@ def plain(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=PATH_KEY)
 def segment_audio(path: str, *, offset: float, duration: float) -> np.ndarray:
     """The decoded segment, mono float32 at 22,050 Hz (cached per path and time).
 
@@ -38,7 +43,7 @@ def segment_audio(path: str, *, offset: float, duration: float) -> np.ndarray:
     return audio.load(path, offset=offset, duration=duration)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=PATH_KEY)
 def clip_figure(path: str, *, offset: float, duration: float, feature: str = "log_stft") -> dict:
     """Spectrogram (``feature``: see ``core.features.FEATURES``) over waveform of a segment, one
     Plotly figure as a plain dict (cheap to cache and send): see ``charts.clip_figure``."""
@@ -54,7 +59,7 @@ def mel_centres() -> np.ndarray:
     return features.mel_basis().argmax(axis=1) * SR / N_FFT
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=PATH_KEY)
 def segment_wav(path: str, *, offset: float, duration: float) -> bytes:
     """The segment as 16-bit WAV bytes (encoded once, not on every rerun)."""
     buffer = io.BytesIO()
@@ -118,7 +123,7 @@ def _media(segment: dict, *, autoplay: bool = False) -> None:
         with st.spinner("Computing the spectrogram…"):
             fig = clip_figure(segment["path"], offset=segment["start_s"], duration=duration, feature=feature)
     except HaverfordError as exc:
-        st.error(f"Cannot play {segment['path']}: {exc}")
+        st.error(f"Cannot play {plain(audio.display_path(segment['path']))}: {exc}")
         return
     st.audio(wav, format="audio/wav", autoplay=autoplay)
     st.plotly_chart(fig, config={"displaylogo": False}, theme=None)
@@ -169,7 +174,8 @@ def _strip(db, segment: dict, state_key: str) -> None:
         st.session_state[state_key] = int(picked[0] if isinstance(picked, list) else picked)
         st.rerun()
     st.caption("Track strip: each cell is a 5-second segment, coloured by the labellers' verdict"
-               " (red banger, blue not a banger, purple disagreement, grey unlabelled); click one to open it.")
+               " (red banger, blue not a banger, purple disagreement, light grey unlabelled, dark grey silent:"
+               " too quiet to judge, never offered for labelling); click one to open it.")
 
 
 def render_with_label_link(db, state_key: str, *, hint: str, button_key: str) -> None:

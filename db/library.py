@@ -12,7 +12,7 @@ from haverford.db.vocabulary import VERDICT_PARAMS
 
 TRACKS_SQL = """
 SELECT t.id, t.title, t.duration_s, t.n_segments, t.orig_sr, t.orig_channels, t.source, t.imported_at,
-       COUNT(v.segment_id) FILTER (WHERE v.n_labellers > 0) AS labelled,
+       COUNT(v.segment_id) FILTER (WHERE v.n_labellers > 0 AND s.silent = 0) AS labelled,
        COUNT(v.segment_id) FILTER (WHERE v.verdict = 'banger') AS banger,
        COUNT(v.segment_id) FILTER (WHERE v.verdict = 'not_a_banger') AS not_a_banger,
        COUNT(v.segment_id) FILTER (WHERE v.n_labellers > 0 AND v.verdict IS NULL) AS tied,
@@ -26,7 +26,9 @@ GROUP BY t.id ORDER BY t.title COLLATE NOCASE, t.id
 def tracks_overview(db: sqlite_utils.Database) -> list[dict]:
     """Every track with its segment count, how many are silent and how many carry each verdict.
 
-    A path that is not UTF-8 (stored as bytes) comes back as text with U+FFFD for the odd bytes.
+    ``labelled`` counts audible segments with at least one labeller: silent segments are never
+    offered for labelling, so they are out of both sides of a labelled share. A path that is not
+    UTF-8 (stored as bytes) comes back as text with U+FFFD for the odd bytes.
     """
     return [{**row, "path": row["path"].decode("utf-8", errors="replace")} if isinstance(row["path"], bytes)
             else row for row in db.query(TRACKS_SQL)]
@@ -42,8 +44,8 @@ def neighbours(db: sqlite_utils.Database, segment_id: int) -> tuple[int | None, 
 
 
 def track_strip(db: sqlite_utils.Database, track_id: int, *, model_id: int | None = None) -> list[dict]:
-    """Every segment of a track in order with its consensus verdict and the model's score."""
-    sql = """SELECT s.id, s.idx, s.start_s, v.verdict, COALESCE(v.banger_votes, 0) AS banger_votes,
+    """Every segment of a track in order with its silent flag, consensus verdict and the model's score."""
+    sql = """SELECT s.id, s.idx, s.start_s, s.silent, v.verdict, COALESCE(v.banger_votes, 0) AS banger_votes,
                     COALESCE(v.not_votes, 0) AS not_votes, p.p_banger
              FROM segments s LEFT JOIN segment_verdicts v ON v.segment_id = s.id
              LEFT JOIN predictions p ON p.segment_id = s.id AND p.model_id = :m
@@ -64,11 +66,12 @@ def latest_answers(db: sqlite_utils.Database, segment_ids: list[int]) -> list[di
 
 SEGMENT_FILTERS = {
     "all": "1 = 1",
-    "unlabelled": "COALESCE(v.n_labellers, 0) = 0",
+    "unlabelled": "COALESCE(v.n_labellers, 0) = 0 AND s.silent = 0",  # silent segments are never labelled
     "labelled": "v.n_labellers > 0",
     "banger": "v.verdict = :banger",
     "not_a_banger": "v.verdict = :not_a_banger",
     "disagreement": DISAGREEMENT,
+    "silent": "s.silent = 1",
 }
 
 
@@ -93,8 +96,9 @@ def segments_table(db: sqlite_utils.Database, *, verdict_question: int, status: 
                    model_id: int | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
     """One page of segments and the number that match.
 
-    Columns: id, track_id, title, idx, start_s, end_s, labellers, labelled_by, verdict,
-    banger_votes, not_votes, p_banger. ``labeller`` keeps segments that person has labelled.
+    Columns: id, track_id, title, idx, start_s, end_s, silent, labellers, labelled_by, verdict,
+    banger_votes, not_votes, p_banger. The ``unlabelled`` filter leaves silent segments out
+    (they are never offered for labelling); ``silent`` lists only them. ``labeller`` keeps segments that person has labelled.
     """
     base = f"""FROM segments s JOIN tracks t ON t.id = s.track_id
                LEFT JOIN segment_verdicts v ON v.segment_id = s.id
@@ -103,7 +107,7 @@ def segments_table(db: sqlite_utils.Database, *, verdict_question: int, status: 
     params = {"track": track_id, "who": labeller, "q": verdict_question, "m": model_id,
               "limit": int(limit), "offset": int(offset), **VERDICT_PARAMS}
     total = db.execute(f"SELECT COUNT(*) {base}", params).fetchone()[0]
-    rows = list(db.query(f"""SELECT s.id, s.track_id, t.title, s.idx, s.start_s, s.end_s,
+    rows = list(db.query(f"""SELECT s.id, s.track_id, t.title, s.idx, s.start_s, s.end_s, s.silent,
                                     COALESCE(v.n_labellers, 0) AS labellers, v.verdict,
                                     COALESCE(v.banger_votes, 0) AS banger_votes,
                                     COALESCE(v.not_votes, 0) AS not_votes, p.p_banger

@@ -34,6 +34,12 @@ def track_id_by_hash(db: sqlite_utils.Database, content_hash: str) -> int | None
     return row[0] if row else None
 
 
+def track_id_by_path(db: sqlite_utils.Database, path: str) -> int | None:
+    """The id of the track stored at ``path``, or None."""
+    row = db.execute("SELECT id FROM tracks WHERE path = ?", [path_value(path)]).fetchone()
+    return row[0] if row else None
+
+
 def track_by_hash(db: sqlite_utils.Database, content_hash: str) -> dict | None:
     """The track (id, path, title) with this content hash, or None."""
     rows = list(db.query("SELECT id, path, title FROM tracks WHERE content_hash = ?", [content_hash]))

@@ -157,7 +157,7 @@ def test_the_predict_page_classifies_a_generated_track(served, page, tmp_path):
     page.get_by_text("Verdict for new-banger.wav").wait_for(timeout=300_000)  # TensorFlow loads in the server
     page.get_by_text("P(banger) per 5-second segment").wait_for(timeout=30_000)
     shot(page, "predict")
-    assert page.get_by_text("over 4 segments").count() == 1
+    assert page.get_by_text("over 4 scored segments").count() == 1
     assert page.locator("[data-testid='stException']").count() == 0
     assert home.connect().execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == tracks_before
 

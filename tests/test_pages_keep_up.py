@@ -85,7 +85,7 @@ def test_an_import_from_the_page_updates_the_counts(served, page, tmp_path):
     path_box.press("Enter")
     idle(page)
     page.get_by_role("button", name="Import from path").click()
-    page.get_by_text("Imported 1 tracks").wait_for(timeout=120_000)
+    page.get_by_text("Imported 1 track (").wait_for(timeout=120_000)
     idle(page)
     tracks_metric = page.get_by_test_id("stMetric").filter(has_text="Tracks").first
     assert tracks_metric.get_by_test_id("stMetricValue").inner_text().strip() == str(before + 1)

@@ -10,34 +10,22 @@ from haverford.core.config import LABELS
 from haverford.core.discover import AUDIO_EXTENSIONS
 from haverford.core.errors import HaverfordError
 from haverford.core.ingest import ingest
-from haverford.core.uploads import save_upload
+from haverford.core.ingest_report import already_in_library
+from haverford.core.uploads import import_uploads
 from haverford.core.vocabulary import VERDICT_NAMES
 from haverford.dashboard import clip
 from haverford.dashboard.context import connect, home
 
 PAGE_SIZE = 50
 FILTER_NAMES = {"all": "All", "unlabelled": "Unlabelled", "labelled": "Labelled", "banger": "Banger",
-                "not_a_banger": "Not a banger", "disagreement": "Disagreements"}
+                "not_a_banger": "Not a banger", "disagreement": "Disagreements", "silent": "Silent"}
 SORT_NAMES = {"track": "track and time", "most_labellers": "most labellers first",
               "model_score_high": "model score, high first", "model_score_low": "model score, low first"}
 
 
-def save_uploads(files) -> tuple[dict[str, str], list[dict]]:
-    """Save each upload under a safe unique name in the home; return path → original title.
-    An oversized one is refused without stopping the others."""
-    saved, refused = {}, []
-    for f in files:
-        try:
-            path, title = save_upload(home(), f.name, f.getvalue())
-            saved[str(path)] = title
-        except HaverfordError as exc:
-            refused.append({"path": f.name, "error": str(exc)})
-    return saved, refused
-
-
-def run_ingest(paths: list[str], label: str | None, *, errors: list[dict] = (),
-               titles: dict[str, str] | None = None) -> None:
-    """Ingest ``paths`` with a progress bar; show what was added and every per-file error."""
+def run_import(label: str | None, *, paths: list[str] | None = None, files=None) -> None:
+    """Import server ``paths`` or uploaded ``files`` with a progress bar, score the new tracks with
+    the active model, and keep the report for ``show_report``."""
     bar = st.progress(0.0, text="Starting…")
 
     def progress(done: int, total: int, path: str) -> None:
@@ -45,26 +33,56 @@ def run_ingest(paths: list[str], label: str | None, *, errors: list[dict] = (),
 
     who = st.session_state.get("app_labeller", "").strip() or "import"
     try:
-        report = ingest(home(), paths, label=label, labeller=who, progress=progress, titles=titles)
+        if files is not None:
+            report = import_uploads(home(), [(f.name, f.getvalue()) for f in files], label=label, labeller=who,
+                                    progress=progress)
+        else:
+            report = ingest(home(), paths or [], label=label, labeller=who, progress=progress)
     except HaverfordError as exc:
         st.error(str(exc))
         return
-    report.errors[:0] = errors
     with st.spinner("Scoring the new tracks with the active model…"):
         predict.score_tracks(home(), report.track_ids)  # new tracks get the active model's scores at once
     st.session_state["library_report"] = report.to_json()
     st.rerun()  # the counts and tables on this page show what was imported
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def summary_line(report: dict) -> str:
+    """What was added, how much of it is silent, and how many files were in the library already
+    (skipped for their content, not for their extension) or found moved."""
+    silent = f", {report['silent_segments']} of them silent" if report["silent_segments"] else ""
+    moved = f", {len(report['moved'])} moved" if report["moved"] else ""
+    return (f"Imported {plural(report['tracks_added'], 'track')} ({plural(report['segments_added'], 'segment')}"
+            f"{silent}) in {report['seconds']:.1f} s; {plural(already_in_library(report['skipped']), 'file')} "
+            f"already in the library{moved}.")
+
+
+REPORT_PARTS = [  # (report key, message kind, heading, columns shown with their names)
+    ("errors", st.error, "not imported", {"path": "File", "error": "Error"}),
+    ("truncated", st.warning, "cut short: imported with what decodes",
+     {"path": "File", "reason": "Why", "decoded_s": "Decoded (s)"}),
+    ("conflicts", st.warning, "in conflict: the same content under banger/ and not_a_banger/",
+     {"path": "File", "reason": "What happened"}),
+    ("moved", st.info, "found at a new place: the library now points there", {"from": "Was at", "to": "Now at"}),
+    ("skipped", st.info, "skipped", {"path": "File", "reason": "Why"}),
+]
+
+
 def show_report() -> None:
+    """The last import's report: every list the CLI's JSON has, with the names the user gave."""
     report = st.session_state.get("library_report")
     if not report:
         return
-    st.success(f"Imported {report['tracks_added']} tracks ({report['segments_added']} segments) in "
-               f"{report['seconds']:.1f} s; {len(report['skipped'])} already there.")
-    if report["errors"]:
-        st.error(f"{len(report['errors'])} file(s) could not be imported:")
-        st.dataframe(pd.DataFrame(report["errors"]), hide_index=True, width="stretch")
+    st.success(summary_line(report))
+    for key, kind, heading, columns in REPORT_PARTS:
+        if report[key]:
+            kind(f"{plural(len(report[key]), 'file')} {heading}:")
+            st.dataframe(pd.DataFrame(report[key])[list(columns)].rename(columns=columns), hide_index=True,
+                         width="stretch", key=f"library_report_{key}")
 
 
 def import_section(empty: bool) -> None:
@@ -76,14 +94,13 @@ def import_section(empty: bool) -> None:
             files = st.file_uploader("Audio files", accept_multiple_files=True, key="library_upload",
                                      type=sorted(e.lstrip(".") for e in AUDIO_EXTENSIONS))
             if st.button("Import uploaded files", key="library_import_upload", disabled=not files):
-                saved, refused = save_uploads(files)
-                run_ingest(list(saved), label, errors=refused, titles=saved)
+                run_import(label, files=files)
         with folder:
             path = st.text_input("Folder or file path on the server", key="library_path",
                                  help="Folders are read recursively; folders named banger / not_a_banger "
                                       "label what is under them.")
             if st.button("Import from path", key="library_import_path", disabled=not path.strip()):
-                run_ingest([path.strip()], label)
+                run_import(label, paths=[path.strip()])
         show_report()
 
 
@@ -98,17 +115,19 @@ def tracks_section(db) -> None:
     st.subheader("Tracks")
     rows, agree = tracks_overview(str(home().db_path), agreement.change_stamp(db))
     tracks = pd.DataFrame(rows)
-    tracks["labelled_share"] = tracks["labelled"] / tracks["n_segments"].clip(lower=1)
     tracks["agreement"] = [(agree[t]["agreed"] / agree[t]["multi"]) if t in agree else None for t in tracks["id"]]
     st.dataframe(
-        tracks[["title", "duration_s", "n_segments", "labelled_share", "banger", "not_a_banger", "tied",
+        tracks[["title", "duration_s", "n_segments", "silent", "labelled_share", "banger", "not_a_banger", "tied",
                 "agreement", "source"]],
         hide_index=True, width="stretch",
         column_config={
             "title": "Track", "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.1f"),
             "n_segments": "Segments",
+            "silent": st.column_config.NumberColumn("Silent", help="Segments too quiet to judge: never offered "
+                                                    "for labelling, so not counted in Labelled"),
             "labelled_share": st.column_config.ProgressColumn("Labelled", min_value=0.0, max_value=1.0,
-                                                              format="percent"),
+                                                              format="percent",
+                                                              help="Share of the audible segments with a label"),
             "banger": "Banger", "not_a_banger": "Not a banger", "tied": "Tied",
             "agreement": st.column_config.NumberColumn(
                 "Agreement", format="percent",
@@ -145,6 +164,7 @@ def segments_section(db) -> None:
     table = pd.DataFrame(rows)
     for column in ("verdict", "algorithm"):
         table[column] = table[column].map(lambda v: VERDICT_NAMES.get(v, "—"))
+    table.loc[table["silent"].astype(bool) & (table["verdict"] == "—"), "verdict"] = "silent (not labelled)"
     table["labelled_by"] = table["labelled_by"].fillna("—")
     table = clip.with_label_links(table)
     event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
@@ -164,6 +184,7 @@ SEGMENT_COLUMNS = {
     "start_s": st.column_config.NumberColumn("Start (s)", format="%.0f"),
     "labellers": "Labellers", "labelled_by": "Labelled by", "verdict": "Verdict",
     "banger_votes": None, "not_votes": None, "algorithm": "Haverford's algorithm",
+    "silent": st.column_config.CheckboxColumn("Silent", help="Too quiet to judge: not offered for labelling"),
 }
 
 

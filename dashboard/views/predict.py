@@ -13,6 +13,7 @@ from haverford.core import versions
 from haverford.core.discover import AUDIO_EXTENSIONS
 from haverford.core.errors import HaverfordError
 from haverford.core.predict import predict_files
+from haverford.core.uploads import browser_name
 from haverford.core.vocabulary import VERDICT_NAMES
 from haverford.dashboard import charts, clip
 from haverford.dashboard.context import connect, home
@@ -27,42 +28,60 @@ def model_picker(models: list[dict]) -> int:
 
 def chosen_file() -> tuple[str, bytes | None] | None:
     """The file to classify: ``(name, bytes)`` for an upload, ``(path, None)`` for a server path."""
-    upload, server = st.tabs(["Upload a file", "File on the server"])
+    upload, server = st.tabs(["Upload a file", "File or folder on the server"])
     with upload:
         f = st.file_uploader("Audio file", key="predict_upload", type=sorted(e.lstrip(".") for e in AUDIO_EXTENSIONS))
     with server:
-        path = st.text_input("Path of an audio file on the server", key="predict_path").strip()
+        path = st.text_input("Path of an audio file or folder on the server", key="predict_path",
+                             help="A folder is read recursively: each audio file in it gets its verdict.").strip()
     if f is not None:
-        return f.name, f.getvalue()
+        return browser_name(f.name), f.getvalue()
     return (path, None) if path else None
 
 
 def predict(name: str, data: bytes | None, model_id: int) -> dict:
-    """``predict_files`` on the upload (in a temporary folder, deleted after) or on the path; a file
-    that cannot be classified comes back with its ``error``."""
+    """``predict_files`` on the upload (in a temporary folder, deleted after) or on the server path
+    (a file, or a folder read like ``haverford predict FOLDER``). Returns its ``tracks`` (an upload's
+    titled with the browser's name), ``errors`` and ``skipped``, as the CLI's JSON."""
     if data is None:
-        out = predict_files(home(), [name], model_id=model_id)
-    else:
-        suffix = Path(name).suffix.lower()
-        with tempfile.TemporaryDirectory(prefix="haverford-predict-") as folder:
-            target = Path(folder) / f"upload{suffix if suffix.isascii() else ''}"  # never the browser's name
-            target.write_bytes(data)
-            out = predict_files(home(), [str(target)], model_id=model_id)
-    if out["tracks"]:
-        return {**out["tracks"][0], "path": name}
-    reasons = [e["error"] for e in out["errors"]] + [s.get("reason", "not an audio file") for s in out["skipped"]]
-    return {"path": name, "error": reasons[0] if reasons else "nothing to classify"}
+        return predict_files(home(), [name], model_id=model_id)
+    suffix = Path(name).suffix.lower()
+    with tempfile.TemporaryDirectory(prefix="haverford-predict-") as folder:
+        target = Path(folder) / f"upload{suffix if suffix.isascii() else ''}"  # never the browser's name
+        target.write_bytes(data)
+        out = predict_files(home(), [str(target)], model_id=model_id)
+    return {**out, "tracks": [{**t, "path": name} for t in out["tracks"]],
+            "errors": [{**e, "path": name} for e in out["errors"]],
+            "skipped": [{**s, "path": name} for s in out["skipped"]]}
 
 
-def show(track: dict) -> None:
-    if track.get("error"):
-        st.error(f"Cannot classify {clip.plain(track['path'])}: {track['error']}")
-        return
-    st.metric(f"Verdict for {track['path']}", VERDICT_NAMES[track["verdict"]],
-              f"mean P(banger) {track['p_banger']:.0%} over {len(track['segments'])} segments", delta_color="off")
-    st.plotly_chart(charts.segment_scores_figure(track["segments"]), config={"displaylogo": False})
-    st.caption("A track is a banger when the mean P(banger) of its 5-second segments is at least 50%. "
-               "Nothing was added to the library.")
+def scored_text(segments: list[dict]) -> str:
+    """How many segments the mean is over, and how many were silent (not scored)."""
+    silent = sum(s["p_banger"] is None for s in segments)
+    scored = len(segments) - silent
+    text = f"over {scored} scored segment{'s' * (scored != 1)}"
+    return text + (f"; {silent} silent, not scored" if silent else "")
+
+
+def show_track(track: dict, *, key: str) -> None:
+    st.metric(f"Verdict for {clip.plain(track['path'])}", VERDICT_NAMES[track["verdict"]],
+              f"mean P(banger) {track['p_banger']:.0%} {scored_text(track['segments'])}", delta_color="off")
+    st.plotly_chart(charts.segment_scores_figure(track["segments"]), config={"displaylogo": False}, key=key)
+
+
+def show(result: dict) -> None:
+    """Every file's verdict and chart, then each file that could not be classified."""
+    for i, track in enumerate(result["tracks"]):
+        show_track(track, key=f"predict_chart_{i}")
+    for error in result["errors"]:
+        st.error(f"Cannot classify {clip.plain(error['path'])}: {error['error']}")
+    for skipped in result["skipped"]:
+        st.warning(f"Skipped {clip.plain(skipped['path'])}: {skipped.get('reason', 'not an audio file')}")
+    if not (result["tracks"] or result["errors"] or result["skipped"]):
+        st.warning("No audio file there to classify.")
+    if result["tracks"]:
+        st.caption("A track is a banger when the mean P(banger) of its audible 5-second segments is at least 50% "
+                   "(silent segments are not scored). Nothing was added to the library.")
 
 
 def main() -> None:
