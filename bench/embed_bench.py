@@ -4,7 +4,7 @@
 
 Decodes enough 5-second segments from the audio given (not timed), then times the stored
 feature's computation (``features.compute_many(["musicnn"], y)``: resampling to 16 kHz, the
-96-band mel, the network on each segment's middle 3 s through TensorFlow Lite's XNNPACK kernels)
+96-band mel, the network on each segment's middle 1.5 s through TensorFlow Lite's XNNPACK kernels)
 and, for comparison, the same through the Keras port and the Keras port on the whole 5 s (313
 frames). Reports wall and CPU seconds (``time.process_time``: this process's
 threads, which is where TensorFlow runs) and the real-time factor of each; with the machine
@@ -58,7 +58,7 @@ def main() -> None:
     print(f"{len(y)} segments decoded", file=sys.stderr)
     from haverford.core.pretrained import musicnn
 
-    timed("stored feature (middle 3 s, 187 frames)", lambda b: features.compute_many(["musicnn"], b), y)
+    timed(f"stored feature (middle {musicnn.EMBED_FRAMES} frames)", lambda b: features.compute_many(["musicnn"], b), y)
     timed("  of which resampling + mel", lambda b: musicnn.network_input(b, sr=SR), y)
 
     def keras_port(b: np.ndarray) -> None:  # what embed() ran before it used XNNPACK

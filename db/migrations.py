@@ -316,10 +316,19 @@ def _migration_models(db: sqlite_utils.Database) -> None:
             db.execute(statement)
 
 
+def _migration_musicnn_patch(db: sqlite_utils.Database) -> None:
+    """The stored ``musicnn`` embedding is now taken from the middle 1.5 s of a segment instead
+    of 3 s (issue 13: the embedding's speed): embeddings stored before are forgotten, so that the
+    next Retrain (or ``haverford features --feature musicnn``) computes them all again the same
+    way, instead of mixing the two. The files are overwritten then."""
+    db.execute("DELETE FROM features WHERE feature = 'musicnn'")
+
+
 # Append only: a released migration never changes, and never moves.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3,
                                                              _model_labels, _migration_team,
-                                                             _migration_ingest_silence, _migration_models]
+                                                             _migration_ingest_silence, _migration_models,
+                                                             _migration_musicnn_patch]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -80,20 +80,21 @@ def test_the_feature_is_one_pooled_vector_per_segment_max_before_mean():
     assert not np.allclose(pooled[0], pooled[1], atol=0.1)  # a kick and a sine do not look alike
 
 
-def test_network_input_is_musicnns_log_mel_of_the_middle_3_seconds():
+def test_network_input_is_musicnns_log_mel_of_the_middle_of_the_segment():
     import librosa
 
     y = _segments(1)
     x = musicnn.network_input(y, sr=SR)
-    assert x.shape == (1, musicnn.PATCH_FRAMES, musicnn.N_MELS)
+    assert x.shape == (1, musicnn.EMBED_FRAMES, musicnn.N_MELS)
     y16 = librosa.resample(y[0], orig_sr=SR, target_sr=musicnn.SR)  # soxr_hq, librosa.load's default
     S = librosa.feature.melspectrogram(y=y16, sr=musicnn.SR, n_fft=512, hop_length=256, n_mels=96).T
-    expected = np.log10(10000 * S.astype(np.float16).astype(np.float32) + 1)[63:63 + 187]
+    start = (313 - musicnn.EMBED_FRAMES) // 2
+    expected = np.log10(10000 * S.astype(np.float16).astype(np.float32) + 1)[start:start + musicnn.EMBED_FRAMES]
     np.testing.assert_allclose(x[0], expected, rtol=2e-3, atol=2e-3)
 
 
-@pytest.mark.parametrize("n_frames, expected", [(313, slice(63, 250)), (187, slice(0, 187)), (100, slice(0, 100))])
-def test_patch_is_the_middle_187_frames(n_frames, expected):
+@pytest.mark.parametrize("n_frames, expected", [(313, slice(109, 203)), (94, slice(0, 94)), (60, slice(0, 60))])
+def test_patch_is_the_middle_94_frames(n_frames, expected):
     assert musicnn.patch_frames(n_frames) == expected
 
 

@@ -35,7 +35,8 @@ LOGITS_NAME = "model/dense_1/BiasAdd:0"  # the 50 tags' logits; the extractor's 
 
 
 def reference_input() -> np.ndarray:
-    """The fixed input: seeded mel power, compressed as musicnn does [shape=(3, 187, 96)]."""
+    """The fixed input: seeded mel power, compressed as musicnn does [shape=(3, 187, 96)]: the
+    network's own 3-s patch (``musicnn.PATCH_FRAMES``)."""
     rng = np.random.default_rng(REFERENCE_SEED)
     S = rng.gamma(0.5, 0.01, size=REFERENCE_SHAPE) * np.linspace(3, 0.1, musicnn.N_MELS)
     return musicnn.log_mel_input(S)

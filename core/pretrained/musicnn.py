@@ -40,7 +40,8 @@ SR = 16000
 N_FFT = 512
 HOP_LENGTH = 256
 N_MELS = 96
-PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
+PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1: what it was trained on
+EMBED_FRAMES = 94  # 1.5 s, the middle of each segment: what ``embed`` gives the network (``patch_frames``)
 POOLED = 1506  # 753 channels × (max, mean)
 MSD_TAGS = ("rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s", "alternative rock",
             "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock", "soul", "indie rock", "Mellow",
@@ -179,15 +180,16 @@ EMBED_BATCH = 64  # patches per forward pass
 
 def patch_frames(n_frames: int) -> slice:
     """The frames of a segment's mel spectrogram that go into the network: the middle
-    ``PATCH_FRAMES`` (3 s) of a 5-second segment's 313, or all of a shorter one.
+    ``EMBED_FRAMES`` (1.5 s) of a 5-second segment's 313, or all of a shorter one.
 
-    One patch per segment keeps the embedding above 200 times real time on 2 cores; the whole
-    5 s costs 1.7 times as much (bench/README.md, "Real music").
+    The network's cost is linear in the frames: the middle 1.5 s keeps the embedding above 200
+    times real time on a 2-core CPU without AVX-512, where the network's own 3 s did not (108–133×),
+    and the leave-one-source-out figures hold (bench/README.md, "A shorter patch").
     """
-    if n_frames <= PATCH_FRAMES:
+    if n_frames <= EMBED_FRAMES:
         return slice(0, n_frames)
-    start = (n_frames - PATCH_FRAMES) // 2
-    return slice(start, start + PATCH_FRAMES)
+    start = (n_frames - EMBED_FRAMES) // 2
+    return slice(start, start + EMBED_FRAMES)
 
 
 def network_input(y: np.ndarray, *, sr: int) -> np.ndarray:
@@ -201,7 +203,7 @@ def network_input(y: np.ndarray, *, sr: int) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray [shape=(k, frames, 96), dtype=float32], frames = 187 for 5-second segments
+    np.ndarray [shape=(k, frames, 96), dtype=float32], frames = ``EMBED_FRAMES`` for 5-second segments
     """
     import librosa  # a second to import: only this feature needs it here
     import soxr
