@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _app_pages import app_page, messages
 from streamlit.testing.v1 import AppTest
 
 from haverford.core import export, tempo
@@ -22,19 +23,7 @@ APP = str(resources.files("haverford.dashboard") / "app.py")
 
 def label_page(*, params: dict | None = None, **state) -> AppTest:
     """The app opened on the Label page's URL with ``params`` in its query string."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in (params or {}).items():
-        at.query_params[key] = value
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page("views/label.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def messages(at: AppTest) -> str:
-    return "\n".join(str(e.value) for kind in (at.info, at.warning, at.success, at.error, at.caption) for e in kind)
+    return app_page("views/label.py", params=params, **state)
 
 
 def test_the_labeller_comes_from_the_url_and_goes_back_into_it(demo_copy):

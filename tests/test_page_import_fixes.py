@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _app_pages import app_page, messages
 from conftest import clicks, tone, write_audio
 from streamlit.testing.v1 import AppTest
 
@@ -18,7 +18,6 @@ from haverford.core.home import Home
 from haverford.core.ingest import ingest
 from haverford.dashboard.clip import plain
 
-APP = str(resources.files("haverford.dashboard") / "app.py")
 SR = 22050
 LATIN1 = os.fsdecode(b"caf\xe9.wav")  # a Latin-1 é: not UTF-8, held by Python as a lone surrogate
 
@@ -49,21 +48,7 @@ def segment_of(home: Home, title: str, idx: int = 0) -> int:
 
 def page(view: str | None = None, *, params: dict | None = None, **state) -> AppTest:
     """The app on ``view`` (the Library page when None), with ``params`` in the URL."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in (params or {}).items():
-        at.query_params[key] = value
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    if view:
-        at.switch_page(view).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def messages(at: AppTest) -> str:
-    return "\n".join(str(e.value) for kind in (at.info, at.warning, at.success, at.error, at.caption, at.markdown)
-                     for e in kind)
+    return app_page(view, params=params, **state)
 
 
 # --- 1. A file name that is not UTF-8 -------------------------------------------------------
