@@ -64,7 +64,8 @@ _UNKNOWN_SIZES = {0, 0xFFFFFFFF}
 SILENCE_DBFS = -60.0
 # Containers whose duration FFmpeg estimates from the bitrate rather than reads.
 ESTIMATED_BY_FFMPEG = {"mp3", "aac", "ac3", "eac3", "dts", "mp2"}
-DECODE_REMEDY = "convert it with 'ffmpeg -i FILE out.flac' or check that it is a complete audio file"
+# FFmpeg is the decoder of last resort, so converting with it cannot help: the file is not audio, or is damaged
+DECODE_REMEDY = "no decoder here reads it: it is not audio, or it is damaged or cut short; export or download it again"
 # Container formats (FFmpeg's names) whose cut shows in their structure, not their stated length.
 _CUT_BY_STRUCTURE = {"ogg": sniff.ogg_cut, "caf": sniff.caf_cut}
 MOVED_REMEDY = ("if the music moved, run 'haverford relocate OLD_DIR NEW_DIR' or import it again from "
