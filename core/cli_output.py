@@ -91,7 +91,9 @@ class TqdmReporter:
 
         if name != self.name:
             self._close()
-            self.bar = tqdm(total=total, desc=name, file=sys.stderr, dynamic_ncols=True, leave=False)
+            # no rate: a stage that finishes at once would show millions of items per second
+            self.bar = tqdm(total=total, desc=name, file=sys.stderr, dynamic_ncols=True, leave=False,
+                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]")
             self.name = name
         self.bar.total = total
         self.bar.n = done

@@ -157,7 +157,8 @@ def check_trainable(subsets: dict[str, Subset], excluded: int) -> None:
         raise HaverfordError(
             f"not enough labelled music to train: {len(train)} training and {len(test)} test "
             f"segments ({excluded} tied or ambiguous verdicts left out); label at least 3 tracks of each class "
-            f"as banger and not_a_banger (or build the demo library at its default size: 'haverford demo')")
+            f"as banger and not_a_banger (or build the demo library at its default size in a home of its own: "
+            f"'haverford demo --home DIR')")
 
 
 def train(home: Home, config: TrainConfig, *, reporter: Reporter | None = None,

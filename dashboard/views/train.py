@@ -89,7 +89,7 @@ def show_run(db, run: dict) -> None:
     """Status, progress, curves and the cancel button of one run."""
     status = run["status"]
     st.markdown(f"**Run {run['id']}**: {status} · preset `{run['config'].get('preset')}` · "
-                f"started by {run['created_by'] or '?'} at {run['created_at'][:19]}")
+                f"started by {run['created_by'] or '?'} at {run['created_at'][:16].replace('T', ' ')} UTC")
     progress = run["progress"] or {}
     if status in versions.ACTIVE:
         done, total = progress.get("done", 0), max(1, progress.get("total", 1))
@@ -153,7 +153,10 @@ def model_card(m: dict, *, side: str) -> None:
     st.caption(f"Split by track: {metrics.get('test_tracks')} test tracks, {metrics.get('test_segments')} "
                f"segments · ROC AUC {'—' if auc is None else f'{auc:.3f}'} · {_computed_against(metrics)}")
     rows = curve_rows(m["curves"])
-    st.plotly_chart(curves_figure(rows, "loss"), key=f"train_cmp_loss_{side}_{m['id']}")
+    if rows:
+        st.plotly_chart(curves_figure(rows, "loss"), key=f"train_cmp_loss_{side}_{m['id']}")
+    else:  # core.classic's models are fitted in one go: no epochs, no loss curve
+        st.caption("No training curve: this model is fitted in one go, not epoch by epoch.")
     with st.expander("Hyperparameters"):
         st.json(params.get("preset", {}), expanded=False)
 
@@ -251,7 +254,7 @@ def show_tune_run(db, run: dict) -> None:
     budget = run["config"].get("minutes")
     st.markdown(f"**Tuning run {run['id']}**: {run['status']} · preset `{run['config'].get('preset')}` · budget "
                 f"{'—' if budget is None else f'{budget:g} min'} · started by {run['created_by'] or '?'} at "
-                f"{run['created_at'][:19]}")
+                f"{run['created_at'][:16].replace('T', ' ')} UTC")
     progress = run["progress"] or {}
     if run["status"] in versions.ACTIVE:
         done, total = progress.get("done", 0), max(1, progress.get("total", 1))
