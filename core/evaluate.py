@@ -20,7 +20,7 @@ from haverford.core.errors import HaverfordError
 from haverford.core.haverford import algorithm_verdicts
 from haverford.core.home import Home
 from haverford.core.metrics import Metrics, as_pred_probs, check_threshold, metrics, track_results
-from haverford.core.vocabulary import BANGER
+from haverford.core.vocabulary import BANGER, minute
 from haverford.db import evaluation as eval_db
 from haverford.db import library as library_db
 from haverford.db import models as models_db
@@ -70,7 +70,7 @@ class Freshness:
 
     @property
     def text(self) -> str:
-        when = self.trained_at[:16].replace("T", " ")
+        when = minute(self.trained_at)
         base = f"against the labels as of now (model trained on those of {when} UTC)"
         if not self.known:
             return base + "; its training labels were not recorded"

@@ -64,7 +64,8 @@ def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None 
         features.stored_feature(name)
     candidates, ignored, missing = discover(paths, label=label, titles=titles)
     report = IngestReport(skipped=ignored, errors=missing)
-    intake = Intake(home, report, feature_names, conflicting_hashes(candidates), labeller=labeller)
+    intake = Intake(home, report, feature_names, conflicting_hashes(candidates), labeller=labeller,
+                    source=source)
     largest_first = sorted(candidates, key=lambda c: -file_size(c.path))
     workers = pool.worker_count(workers, len(candidates))
     tick = _Ticker(progress, len(candidates))
@@ -74,7 +75,7 @@ def ingest(home: Home, paths: Iterable[str | os.PathLike], *, label: str | None 
             jobs.fill(workers)
         intake.open_library()
         for candidate, future in jobs.completed():
-            intake.finish(candidate, future, labeller=labeller, source=source)
+            intake.finish(candidate, future)
             tick(candidate.path)
     report.seconds = round(time.perf_counter() - started, 3)
     return report

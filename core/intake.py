@@ -67,9 +67,9 @@ class Intake:
     """
 
     def __init__(self, home: Home, report: IngestReport, feature_names: tuple[str, ...], conflicts: set[str], *,
-                 labeller: str = "import"):
+                 labeller: str = "import", source: str = "import"):
         self.home, self.report, self.feature_names, self.conflicts = home, report, feature_names, conflicts
-        self.labeller = labeller  # whose folder labels this import stores
+        self.labeller, self.source = labeller, source  # whose folder labels it stores; where the tracks came from
         self.known: dict[str, str] = {}  # content hash → stored path
         self.in_flight: dict[str, list[Candidate]] = {}
         self.failed: dict[str, str] = {}
@@ -131,7 +131,7 @@ class Intake:
             self.report.conflicts.append({"path": audio.display_path(candidate.path),
                                           "reason": conflict_with_library(existing, candidate.label)})
 
-    def finish(self, candidate: Candidate, future: Future, *, labeller: str, source: str) -> None:
+    def finish(self, candidate: Candidate, future: Future) -> None:
         """Store one worker's result (or its error), then settle the copies that waited for it."""
         digest = future.digest  # type: ignore[attr-defined]  # set when submitted (see pool.Pipeline)
         try:
@@ -141,7 +141,7 @@ class Intake:
         except OSError as exc:  # the file went away or became unreadable while it was decoded
             self.failed[digest] = f"cannot read the file ({exc.strerror or exc})"
         else:
-            self.record(candidate, result, labeller=labeller, source=source)
+            self.record(candidate, result)
         if digest in self.failed:
             self.error(candidate, self.failed[digest])
         for copy in self.in_flight.pop(digest, []):
@@ -150,14 +150,14 @@ class Intake:
             else:
                 self.already_known(copy, digest)
 
-    def record(self, candidate: Candidate, result: dict, *, labeller: str, source: str) -> None:
+    def record(self, candidate: Candidate, result: dict) -> None:
         """Store a new track, unlabelled when its content is in conflict, and count it."""
         track = result["track"]
         digest = track["content_hash"]
         label = None if digest in self.conflicts else candidate.label
         if candidate.title:
             track["title"] = candidate.title
-        track_id = store_track(self.db, result, label=label, labeller=labeller, source=source)
+        track_id = store_track(self.db, result, label=label, labeller=self.labeller, source=self.source)
         self.known[digest] = track["path"]
         if track_id is None:  # another process stored it meanwhile
             self.already_known(candidate, digest)

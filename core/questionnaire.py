@@ -11,6 +11,7 @@ import re
 
 from haverford.core.errors import HaverfordError
 from haverford.core.roles import require
+from haverford.core.vocabulary import minute
 from haverford.db import questions as questions_db
 from haverford.db.questions import KINDS, list_questions, revisions, verdict_question_id
 
@@ -77,7 +78,7 @@ def move_question(db, question_id: int, *, offset: int) -> None:
 
 def describe_revision(row: dict) -> dict:
     """A question revision as people read it: when, the text, and options, rule and condition in words."""
-    return {"Changed": (row.get("changed_at") or "")[:16].replace("T", " "), "Question": row.get("text"),
+    return {"Changed": minute(row.get("changed_at")), "Question": row.get("text"),
             "Options": _words(row.get("options")), "Rule": _words(row.get("rule")),
             "Asked when": _words(row.get("ask_when")), "Active": "yes" if row.get("active") else "retired"}
 

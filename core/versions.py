@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from haverford.core.errors import NotFoundError
 from haverford.core.roles import require
+from haverford.core.vocabulary import minute
 from haverford.db import models as models_db
 from haverford.db.models import active_model_id, get_model, list_models, prediction_count
 from haverford.db.runs import ACTIVE, list_runs, run_metrics
@@ -45,7 +46,7 @@ def default_pair(models: list[dict]) -> tuple[int, int]:
 def model_title(model: dict) -> str:
     """How a model is named in pickers: id, preset (or the other model's name), feature, date and
     whether it is active."""
-    when = (model.get("created_at") or "")[:16].replace("T", " ")
+    when = minute(model.get("created_at"))
     active = " · active" if model.get("active") else ""
     what, feature = model["preset"], model["feature"]
     if model.get("kind") == models_db.CLASSIC:

@@ -37,3 +37,9 @@ QUEUE_TITLES = {
     "most_uncertain": "Most uncertain for the model",
 }
 assert tuple(QUEUE_TITLES) == QUEUE_MODES  # one list of queues: a title for each, in order
+
+
+def minute(stamp: str | None) -> str:
+    """A stored ISO-8601 UTC time (``db.connection.now``) as pages and commands show it, to the
+    minute: ``2026-12-07T12:16:03.123+00:00`` → ``2026-12-07 12:16`` ("" for None)."""
+    return (stamp or "")[:16].replace("T", " ")

@@ -8,7 +8,7 @@ import streamlit as st
 
 from haverford.core import questionnaire, review
 from haverford.core.errors import HaverfordError
-from haverford.core.vocabulary import VERDICT_NAMES, VERDICTS
+from haverford.core.vocabulary import VERDICT_NAMES, VERDICTS, minute
 from haverford.dashboard import clip
 
 
@@ -37,7 +37,7 @@ def actions(db, segment_id: int, *, model_id: int | None, run_id: int | None, ke
         st.warning("Enter your name in the sidebar to relabel or mark segments reviewed.")
     done = review.get_review(db, segment_id, model_id=model_id, run_id=run_id)
     if done:
-        st.success(f"Reviewed by {clip.plain(done['reviewer'])} at {done['reviewed_at'][:16]}"
+        st.success(f"Reviewed by {clip.plain(done['reviewer'])} at {minute(done['reviewed_at'])} UTC"
                    + (f": {clip.plain(done['action'])}" if done["action"] else ""))
     # The form starts empty: a review must not nudge towards the model's (or anyone's) verdict.
     with st.form(f"{key}_relabel"):

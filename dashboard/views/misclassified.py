@@ -8,7 +8,7 @@ from haverford.core import catalogue, jobs, review, versions
 from haverford.core.crosscheck import CrossCheckConfig, start_crosscheck
 from haverford.core.errors import HaverfordError
 from haverford.core.evaluate import misclassified
-from haverford.core.vocabulary import BANGER, NOT_A_BANGER, PRESET_NAMES, VERDICT_NAMES
+from haverford.core.vocabulary import BANGER, NOT_A_BANGER, PRESET_NAMES, VERDICT_NAMES, minute
 from haverford.dashboard import clip, eval_charts, freshness
 from haverford.dashboard import review as review_panel
 from haverford.dashboard.context import connect, home
@@ -174,7 +174,7 @@ def crosscheck(db) -> None:
     f = filters(db)
     f.pop("min_confidence")
     rows, totals = review.label_issues(db, latest["id"], issues_only=only, limit=PAGE_SIZE, **f)
-    st.caption(f"Cross-check run {latest['id']} ({latest['finished_at'][:16]}): {latest['scored']} segments scored "
+    st.caption(f"Cross-check run {latest['id']} ({minute(latest['finished_at'])} UTC): {latest['scored']} segments scored "
                f"out of fold, {latest['issues']} flagged · split by track into folds")
     progress(totals, "ranked segments")
     if not rows:

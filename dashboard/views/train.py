@@ -9,7 +9,7 @@ from haverford.core import benchmarks, catalogue, jobs, presets, tune, versions
 from haverford.core.errors import HaverfordError
 from haverford.core.evaluate import freshness, model_name
 from haverford.core.features import FEATURES
-from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES
+from haverford.core.vocabulary import DEFAULT_PRESET, PRESET_NAMES, minute
 from haverford.dashboard.context import connect, home
 from haverford.dashboard.freshness import rerun_when_finished
 
@@ -89,7 +89,7 @@ def show_run(db, run: dict) -> None:
     """Status, progress, curves and the cancel button of one run."""
     status = run["status"]
     st.markdown(f"**Run {run['id']}**: {status} · preset `{run['config'].get('preset')}` · "
-                f"started by {run['created_by'] or '?'} at {run['created_at'][:16].replace('T', ' ')} UTC")
+                f"started by {run['created_by'] or '?'} at {minute(run['created_at'])} UTC")
     progress = run["progress"] or {}
     if status in versions.ACTIVE:
         done, total = progress.get("done", 0), max(1, progress.get("total", 1))
@@ -114,7 +114,7 @@ def show_run(db, run: dict) -> None:
 def models_table(models: list[dict]) -> pd.DataFrame:
     """One row per model version with its headline metrics (computed when its training finished)."""
     return pd.DataFrame([{
-        "Model": m["id"], "Active": bool(m["active"]), "Trained (UTC)": m["created_at"][:16].replace("T", " "),
+        "Model": m["id"], "Active": bool(m["active"]), "Trained (UTC)": minute(m["created_at"]),
         "By": m["created_by"] or "—", "Kind": model_name(m),
         "Preset": m["preset"], "Feature": m["feature"],
         "Test accuracy": _pct(_accuracy(m["metrics"])), "Majority baseline": _pct(m["metrics"].get("majority_baseline")),
@@ -254,7 +254,7 @@ def show_tune_run(db, run: dict) -> None:
     budget = run["config"].get("minutes")
     st.markdown(f"**Tuning run {run['id']}**: {run['status']} · preset `{run['config'].get('preset')}` · budget "
                 f"{'—' if budget is None else f'{budget:g} min'} · started by {run['created_by'] or '?'} at "
-                f"{run['created_at'][:16].replace('T', ' ')} UTC")
+                f"{minute(run['created_at'])} UTC")
     progress = run["progress"] or {}
     if run["status"] in versions.ACTIVE:
         done, total = progress.get("done", 0), max(1, progress.get("total", 1))
