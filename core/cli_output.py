@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from haverford.core.errors import HaverfordError
+from haverford.core.vocabulary import plural
 
 
 def printable(text: str) -> str:
@@ -33,7 +34,7 @@ def nothing_processed(command: str, out: dict) -> NothingProcessed:
     first = (out.get("errors") or [{}])[0]
     why = f"{first['path']}: {first['error']}" if first else "no audio file found in the paths given"
     more = len(out.get("errors") or []) - 1
-    tail = f" (and {more} more error{'s' if more > 1 else ''})" if more > 0 else ""
+    tail = f" (and {plural(more, 'more error')})" if more > 0 else ""
     return NothingProcessed(f"{command}: nothing processed; {why}{tail}", out)
 
 

@@ -20,6 +20,7 @@ from haverford.core.cli_output import FileProgress, TqdmReporter, print_result
 from haverford.core.cli_types import port, positive_int
 from haverford.core.config import HOME_ENV, max_upload_mb
 from haverford.core.errors import HaverfordError
+from haverford.core.vocabulary import plural
 
 DEFAULT_DEMO_TRACKS = 40  # core.demo.DEFAULT_TRACKS, without importing the demo's dependencies
 
@@ -75,8 +76,7 @@ def _first_model(home, *, seed: int) -> dict | None:
 
 
 def demo_text(out: dict) -> str:
-    tracks = f"{out['tracks']} track{'s' if out['tracks'] != 1 else ''}"
-    text = (f"demo library in {out['home']}: {tracks}, {out['segments']} segments, "
+    text = (f"demo library in {out['home']}: {plural(out['tracks'], 'track')}, {out['segments']} segments, "
             f"{out['answers_added']} simulated answers added ({out['seconds']:.1f} s)")
     if out.get("model"):
         text += "\n" + train_text(out["model"])

@@ -30,6 +30,7 @@ from haverford.core import synth
 from haverford.core.errors import HaverfordError
 from haverford.core.home import Home
 from haverford.core.ingest import Progress, ingest
+from haverford.core.vocabulary import plural
 from haverford.db import answers as answers_db
 from haverford.db import models as models_db
 from haverford.db import questions as questions_db
@@ -282,7 +283,7 @@ def check_demo_home(home: Home, *, seed: int) -> None:
     if home.db_path.exists():
         own = tracks_db.count_not_from(home.connect(), "demo")
         if own:
-            raise HaverfordError(f"{home.path} holds your own library ({own} track{'s' if own != 1 else ''} imported "
+            raise HaverfordError(f"{home.path} holds your own library ({plural(own, 'track')} imported "
                                  f"or uploaded): the demo would mix generated tracks with planted wrong labels into "
                                  f"it; give the demo a home of its own, e.g. --home haverford-demo")
     built = built_seed(home)

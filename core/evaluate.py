@@ -20,7 +20,7 @@ from haverford.core.errors import HaverfordError
 from haverford.core.haverford import algorithm_verdicts
 from haverford.core.home import Home
 from haverford.core.metrics import Metrics, as_pred_probs, check_threshold, metrics, track_results
-from haverford.core.vocabulary import BANGER, minute
+from haverford.core.vocabulary import BANGER, minute, plural
 from haverford.db import evaluation as eval_db
 from haverford.db import library as library_db
 from haverford.db import models as models_db
@@ -39,8 +39,7 @@ class Split:
 
     @property
     def text(self) -> str:
-        tracks = f"{self.test_tracks} test track{'s' if self.test_tracks != 1 else ''}"
-        return f"split by track: {tracks} held out ({self.test_segments} segments)"
+        return f"split by track: {plural(self.test_tracks, 'test track')} held out ({self.test_segments} segments)"
 
 
 def _count(n: int, noun: str) -> str:

@@ -43,3 +43,8 @@ def minute(stamp: str | None) -> str:
     """A stored ISO-8601 UTC time (``db.connection.now``) as pages and commands show it, to the
     minute: ``2026-12-07T12:16:03.123+00:00`` → ``2026-12-07 12:16`` ("" for None)."""
     return (stamp or "")[:16].replace("T", " ")
+
+
+def plural(n: int, word: str) -> str:
+    """``n`` and ``word``, with an ``s`` unless ``n`` is 1: "1 track", "3 tracks", "0 tracks"."""
+    return f"{n} {word}{'s' * (n != 1)}"

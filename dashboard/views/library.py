@@ -12,7 +12,7 @@ from haverford.core.errors import HaverfordError
 from haverford.core.ingest import ingest
 from haverford.core.ingest_report import already_in_library
 from haverford.core.uploads import import_uploads
-from haverford.core.vocabulary import VERDICT_NAMES
+from haverford.core.vocabulary import VERDICT_NAMES, plural
 from haverford.dashboard import clip
 from haverford.dashboard.context import connect, home
 
@@ -45,10 +45,6 @@ def run_import(label: str | None, *, paths: list[str] | None = None, files=None)
         predict.score_tracks(home(), report.track_ids)  # new tracks get the active model's scores at once
     st.session_state["library_report"] = report.to_json()
     st.rerun()  # the counts and tables on this page show what was imported
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
 
 
 def summary_line(report: dict) -> str:

@@ -14,7 +14,7 @@ from haverford.core.discover import AUDIO_EXTENSIONS
 from haverford.core.errors import HaverfordError
 from haverford.core.predict import predict_files
 from haverford.core.uploads import browser_name
-from haverford.core.vocabulary import VERDICT_NAMES
+from haverford.core.vocabulary import VERDICT_NAMES, plural
 from haverford.dashboard import charts, clip
 from haverford.dashboard.context import connect, home
 
@@ -59,7 +59,7 @@ def scored_text(segments: list[dict]) -> str:
     """How many segments the mean is over, and how many were silent (not scored)."""
     silent = sum(s["p_banger"] is None for s in segments)
     scored = len(segments) - silent
-    text = f"over {scored} scored segment{'s' * (scored != 1)}"
+    text = f"over {plural(scored, 'scored segment')}"
     return text + (f"; {silent} silent, not scored" if silent else "")
 
 
