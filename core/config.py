@@ -19,6 +19,7 @@ DEFAULT_FEATURE = "log_mel"
 DEFAULT_HOME = "haverford-data"
 HOME_ENV = "HAVERFORD_HOME"
 UPLOAD_LIMIT_ENV = "HAVERFORD_MAX_UPLOAD_MB"
+CACHE_ENV = "HAVERFORD_CACHE"
 
 
 def max_upload_mb() -> int:
@@ -27,6 +28,16 @@ def max_upload_mb() -> int:
         return max(1, int(os.environ.get(UPLOAD_LIMIT_ENV, "200")))
     except ValueError:
         return 200
+
+
+def cache_dir() -> Path:
+    """Where work derived from shipped files is kept between processes (the converted pretrained
+    network): ``$HAVERFORD_CACHE``, else ``$XDG_CACHE_HOME/haverford``, else ``~/.cache/haverford``
+    (the XDG base directory convention). Deleting it only costs the work again."""
+    chosen = os.environ.get(CACHE_ENV)
+    if chosen:
+        return Path(chosen).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "haverford"
 
 
 def resolve_home(home: str | os.PathLike | None = None) -> Path:

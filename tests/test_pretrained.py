@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from haverford.core import features
-from haverford.core.config import SEGMENT_SAMPLES, SR
+from haverford.core.config import CACHE_ENV, SEGMENT_SAMPLES, SR
 from haverford.core.pretrained import convert_musicnn, musicnn
 
 PACKAGE = resources.files("haverford.core.pretrained")
@@ -41,13 +41,42 @@ def test_the_xnnpack_port_the_feature_runs_reproduces_the_original_graph_too(cap
     x = convert_musicnn.reference_input()
     assert isinstance(musicnn.xnnpack_port(x.shape[1]), musicnn.XnnpackPort)  # what embed runs here
     capfd.readouterr()
-    port = musicnn.XnnpackPort(x.shape[1])  # converted in this test, whatever ran before it
+    port = musicnn.XnnpackPort(x.shape[1])  # a new interpreter (on the cached conversion, if any)
     np.testing.assert_allclose(port(x), reference["pooled"], atol=convert_musicnn.TOLERANCE,
                                rtol=convert_musicnn.TOLERANCE)
     np.testing.assert_allclose(port(x[1:2]), reference["pooled"][1:2], atol=convert_musicnn.TOLERANCE,
                                rtol=convert_musicnn.TOLERANCE)
     out, err = capfd.readouterr()
     assert out == "" and "XNNPACK" not in err and "deprecated" not in err
+
+
+def test_the_conversion_is_kept_between_processes_checked_and_redone_when_damaged(tmp_path, monkeypatch):
+    """The converted port is cached under the cache folder: read back instead of converting again,
+    converted again when the file is damaged, and still returned when the cache cannot be written."""
+    calls = []
+
+    def convert(frames):
+        calls.append(frames)
+        return bytes(range(256)) * 40 + str(frames).encode()
+
+    monkeypatch.setattr(musicnn, "_convert", convert)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    blob = musicnn.converted_port(94)
+    assert calls == [94]
+    [kept] = (tmp_path / "cache").glob("musicnn-94-*.tflite")
+    assert musicnn.converted_port(94) == blob and calls == [94]  # read back, not converted
+    assert musicnn.converted_port(187) != blob and calls == [94, 187]  # another patch length: its own file
+    damaged = bytearray(kept.read_bytes())
+    damaged[1000] ^= 0xFF
+    kept.write_bytes(bytes(damaged))
+    assert musicnn.converted_port(94) == blob and calls == [94, 187, 94]  # checked, converted again...
+    assert musicnn.converted_port(94) == blob and calls == [94, 187, 94]  # ...and kept whole again
+    kept.write_bytes(kept.read_bytes()[:500])  # cut short
+    assert musicnn.converted_port(94) == blob and len(calls) == 4
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv(CACHE_ENV, str(blocked))
+    assert musicnn.converted_port(94) == blob and len(calls) == 5  # no cache: converted each time
 
 
 def test_weights_ship_under_10_mb_with_the_isc_licence_and_no_pickle():

@@ -22,11 +22,14 @@ convolutional before the pooling, so it takes any number of frames; it was train
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import os
 import threading
 import warnings
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from haverford.core.quiet import import_tensorflow_quietly, native_stderr_silenced
 
@@ -224,8 +227,9 @@ class XnnpackPort:
     the largest value on random input) with half the CPU time of Keras's oneDNN kernels on a CPU
     without AVX-512 (``bench/embed_bench.py``; bench/README.md, "The embedding through XNNPACK").
 
-    Converted in memory, once per process and number of frames (about 2 s); nothing is written
-    or downloaded. One interpreter is not re-entrant: calls are serialised by a lock.
+    Converted once per number of frames (``converted_port``: about 4 s of CPU here, then read from
+    the cache in a few milliseconds); nothing is downloaded. One interpreter is not re-entrant:
+    calls are serialised by a lock.
     """
 
     def __init__(self, frames: int):
@@ -233,10 +237,9 @@ class XnnpackPort:
 
         from haverford.core.pool import default_workers  # the cores this process may use
 
-        # the converter prints the SavedModel it exports (stdout: a command's JSON goes there)
-        with warnings.catch_warnings(), native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):
+        blob = converted_port(frames)
+        with warnings.catch_warnings(), native_stderr_silenced():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice (LiteRT)
-            blob = tf.lite.TFLiteConverter.from_keras_model(load_musicnn(frames)).convert()
             self._interpreter = tf.lite.Interpreter(model_content=blob, num_threads=default_workers())
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
@@ -254,6 +257,48 @@ class XnnpackPort:
             self._interpreter.set_tensor(self._input, np.ascontiguousarray(x, dtype=np.float32))
             self._interpreter.invoke()
             return self._interpreter.get_tensor(self._output).copy()
+
+
+def converted_port(frames: int) -> bytes:
+    """The port for inputs of ``frames`` frames, converted by TensorFlow Lite's converter: a
+    flatbuffer of about 3 MB.
+
+    Converting costs about 4 s of CPU on a 2-core EPYC, in every process that embeds (each Retrain
+    worker, each import worker). The result is kept in ``config.cache_dir()`` under a name that
+    hashes what it is made from (the shipped weights, this module's code, TensorFlow's version and
+    ``frames``), behind a SHA-256 of its own bytes: a later process reads and checks it in a few
+    milliseconds, and a file that is cut short or altered is converted again. A cache that cannot
+    be written (a read-only home folder) only means converting each time.
+    """
+    import tensorflow as tf
+
+    from haverford.core.config import cache_dir
+
+    made_from = hashlib.sha256()
+    for part in (weights_path().read_bytes(), Path(__file__).read_bytes(), tf.__version__.encode(), str(frames).encode()):
+        made_from.update(hashlib.sha256(part).digest())
+    path = cache_dir() / f"musicnn-{frames}-{made_from.hexdigest()[:24]}.tflite"
+    with contextlib.suppress(OSError):
+        stored = path.read_bytes()
+        digest, blob = stored[:32], stored[32:]
+        if hashlib.sha256(blob).digest() == digest:
+            return blob
+    blob = _convert(frames)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_bytes(hashlib.sha256(blob).digest() + blob)
+        os.replace(partial, path)  # whole or not at all, whichever process finishes first
+    return blob
+
+
+def _convert(frames: int) -> bytes:
+    import tensorflow as tf
+
+    # the converter prints the SavedModel it exports (stdout: a command's JSON goes there)
+    with warnings.catch_warnings(), native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        return tf.lite.TFLiteConverter.from_keras_model(load_musicnn(frames)).convert()
 
 
 @lru_cache(maxsize=2)
