@@ -218,7 +218,7 @@ def track_strip_figure(rows: list[dict], *, current_id: int | None = None) -> di
     top = 2.1 if scored else 1.0
     shapes = [{"type": "rect", "x0": r["start_s"], "x1": r["start_s"] + 5, "y0": 0, "y1": top,
                "line": {"color": "black", "width": 2}} for r in rows if r["id"] == current_id]
-    return figure(data, height=150 if scored else 120, margin={"l": 50, "r": 10, "t": 10, "b": 30}, bargap=0,
+    return figure(data, height=150 if scored else 120, margin={"l": 50, "r": 10, "t": 10, "b": 30}, bargap=0, meta="strip",
                   barmode="overlay", legend={"orientation": "h", "y": -0.5}, clickmode="event+select",
                   shapes=shapes, xaxis={"ticksuffix": " s"}, yaxis={"visible": False, "fixedrange": True})
 

@@ -169,9 +169,10 @@ def _strip(db, segment: dict, state_key: str) -> None:
     event = st.plotly_chart(fig, key=f"{state_key}_strip_{segment['id']}", on_select="rerun",
                             selection_mode="points", config={"displaylogo": False})
     points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if points and points[0].get("customdata") not in (None, segment["id"]):
-        picked = points[0]["customdata"]
-        st.session_state[state_key] = int(picked[0] if isinstance(picked, list) else picked)
+    picked = points[0].get("customdata") if points else None
+    picked = picked[0] if isinstance(picked, list) else picked  # the score row carries [id, P(banger)]
+    if picked is not None and int(picked) != segment["id"]:
+        st.session_state[state_key] = int(picked)
         st.rerun()
     st.caption("Track strip: each cell is a 5-second segment, coloured by the labellers' verdict"
                " (red banger, blue not a banger, purple disagreement, light grey unlabelled, dark grey silent:"

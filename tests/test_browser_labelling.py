@@ -89,6 +89,44 @@ def test_a_segment_link_opens_that_clip(served, page):
     assert "segment=6" in page.url
 
 
+def test_clicking_the_track_strip_opens_that_segment(served, page):
+    """A click on a cell of the strip, in the verdict row or in the model's P(banger) row, opens
+    that segment; clicking the segment already shown changes nothing."""
+    base, home, _ = served
+    db = home.connect()
+    track = db.execute("SELECT track_id FROM segments WHERE id = 6").fetchone()[0]
+    ids = [r[0] for r in db.execute("SELECT id FROM segments WHERE track_id = ? ORDER BY idx", [track])]
+    assert len(ids) >= 4
+    page.goto(f"{base}/label?labeller=stripper&segment={ids[0]}")
+    form_ready(page)
+    strip = "Array.from(document.querySelectorAll('.js-plotly-plot')).find(p => p.layout && p.layout.meta === 'strip')"
+    for row, idx in (("score", 3), ("verdict", 1), ("score", 1)):
+        page.wait_for_function(f"(() => {{ const s = {strip}; "
+                               "return s && s._fullData && s.querySelectorAll('g.point').length; }})()")
+        centre = page.evaluate("""([row, idx]) => {
+            const strip = STRIP;
+            strip.scrollIntoView({block: 'center'});
+            const traces = Array.from(strip.querySelectorAll('g.trace.bars'));
+            const full = strip._fullData.filter(t => t.type === 'bar');  // in the order of their groups
+            const at = full.map((t, i) => [i, t.x.findIndex(x => Math.abs(x - (5 * idx + 2.5)) < 1e-6)])
+                .filter(([i, cell]) => cell >= 0 && (full[i].name === 'model P(banger)') === (row === 'score'));
+            const [i, cell] = at[0];
+            const trace = traces[i];
+            const box = trace.querySelectorAll('g.point')[cell].getBoundingClientRect();
+            return [box.x + box.width / 2, box.y + box.height / 2];
+        }""".replace("STRIP", strip), [row, idx])
+        page.mouse.click(*centre)
+        page.wait_for_function(f"{SHOWN} === '{ids[idx]}'", timeout=60_000)
+        idle(page)
+        assert page.get_by_text(f"segment {idx + 1} of").count() >= 1
+    # the last click hit the segment already open: the page settles, it does not rerun again and again
+    running = page.evaluate("""async () => { let seen = 0; for (let i = 0; i < 30; i++) {
+        if (document.querySelector("[data-testid='stStatusWidget']")) seen++; await new Promise(r => setTimeout(r, 100)); }
+        return seen; }""")
+    assert running == 0
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
 def type_keys(page, keys: str) -> None:
     for key in keys:
         page.keyboard.press(key)
