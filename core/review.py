@@ -12,7 +12,7 @@ from __future__ import annotations
 from haverford.core.errors import HaverfordError
 from haverford.core.labelling import check_labeller
 from haverford.core.roles import require
-from haverford.core.vocabulary import VERDICTS
+from haverford.core.vocabulary import CORRECTION, VERDICTS
 from haverford.db import answers as answers_db
 from haverford.db import questions as questions_db
 from haverford.db import reviews as reviews_db
@@ -22,10 +22,10 @@ from haverford.db.evaluation import flips, score_histogram
 from haverford.db.library import latest_answers
 from haverford.db.reviews import get_review, label_edit_count, label_edits
 
-__all__ = ["REASONS", "flips", "get_review", "history", "label_edit_count", "label_edits", "label_issues",
+__all__ = ["CORRECTION", "REASONS", "flips", "get_review", "history", "label_edit_count", "label_edits", "label_issues",
            "labellers", "latest_answers", "latest_crosscheck", "mark_reviewed", "relabel", "score_histogram"]
 
-REASONS = ("label was wrong", "ambiguous", "model error")
+REASONS = (CORRECTION, "ambiguous", "model error")  # CORRECTION: "label was wrong", which sets the verdict
 
 
 def relabel(db, segment_id: int, *, labeller: str, verdict: str, reason: str, model_id: int | None = None,

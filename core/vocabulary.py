@@ -10,6 +10,7 @@ from haverford.db.vocabulary import (
                                      BANGER,
                                      CLASSES,
                                      CONSENSUS_RULE,
+                                     CORRECTION,
                                      DEFAULT_PRESET,
                                      NOT_A_BANGER,
                                      PRESET_NAMES,
@@ -24,7 +25,7 @@ from haverford.db.vocabulary import (
                                      majority_class,
 )
 
-__all__ = ["AMBIGUOUS", "BANGER", "CLASSES", "CONSENSUS_RULE", "DEFAULT_PRESET", "NOT_A_BANGER",
+__all__ = ["AMBIGUOUS", "BANGER", "CLASSES", "CONSENSUS_RULE", "CORRECTION", "DEFAULT_PRESET", "NOT_A_BANGER",
            "PRESET_NAMES", "QUEUE_MODES", "QUEUE_TITLES", "SIDES", "TEST", "TRAIN", "VALIDATION",
            "VERDICT_NAMES", "VERDICTS", "consensus", "majority_class"]
 

@@ -45,7 +45,9 @@ def actions(db, segment_id: int, *, model_id: int | None, run_id: int | None, ke
         verdict = left.radio("Your verdict", VERDICTS, index=None, horizontal=True, key=f"{key}_verdict",
                              format_func=VERDICT_NAMES.get)
         reason = right.selectbox("Reason (required)", review.REASONS, index=None, key=f"{key}_reason",
-                                 placeholder="Why this verdict?")
+                                 placeholder="Why this verdict?",
+                                 help=f"'{review.CORRECTION}' corrects the label: your verdict sets aside the votes "
+                                      "given before it. The other reasons add your verdict as one more vote.")
         if st.form_submit_button("Save verdict and mark reviewed", disabled=not who, type="primary"):
             relabel(db, segment_id, who=who, verdict=verdict, reason=reason, model_id=model_id, run_id=run_id)
     if st.button("Mark reviewed (no change)", key=f"{key}_reviewed", disabled=not who or bool(done)):

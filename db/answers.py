@@ -15,7 +15,7 @@ import sqlite_utils
 
 from haverford.db.connection import now, write
 from haverford.db.questions import verdict_question_id
-from haverford.db.vocabulary import VERDICT_PARAMS
+from haverford.db.vocabulary import CORRECTION, VERDICT_PARAMS
 
 
 def save_answers(db: sqlite_utils.Database, segment_ids: Iterable[int], labeller: str,
@@ -47,6 +47,8 @@ LEFT JOIN (
     WHERE a.question_id = :q AND a.segment_id IN (SELECT value FROM json_each(:ids))
       AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
                   AND b.question_id = a.question_id AND b.labeller = a.labeller)
+      AND a.id >= COALESCE((SELECT MAX(c.id) FROM answers c WHERE c.segment_id = a.segment_id
+                            AND c.question_id = a.question_id AND c.note = :correction), 0)
 ) l ON l.segment_id = w.value
 GROUP BY w.value
 ON CONFLICT (segment_id) DO UPDATE SET n_labellers = excluded.n_labellers,
@@ -57,12 +59,13 @@ ON CONFLICT (segment_id) DO UPDATE SET n_labellers = excluded.n_labellers,
 
 
 def refresh_verdicts(db: sqlite_utils.Database, segment_ids: list[int]) -> None:
-    """Recompute the consensus verdict of ``segment_ids`` from the latest verdict answers, by
-    ``vocabulary.consensus`` (the SQLite aggregate ``verdict_consensus``)."""
+    """Recompute the consensus verdict of ``segment_ids`` from the latest verdict answers given
+    since each segment's latest correction, by ``vocabulary.consensus`` (the SQLite aggregate
+    ``verdict_consensus``; the whole rule is ``vocabulary.CONSENSUS_RULE``)."""
     q = verdict_question_id(db)
     for start in range(0, len(segment_ids), 5000):
         ids = json.dumps(segment_ids[start:start + 5000])
-        db.execute(_REFRESH_SQL, {"ids": ids, "q": q, "stamp": now(), **VERDICT_PARAMS})
+        db.execute(_REFRESH_SQL, {"ids": ids, "q": q, "stamp": now(), "correction": CORRECTION, **VERDICT_PARAMS})
 
 
 def current_answers(db: sqlite_utils.Database, segment_id: int, *, labeller: str | None = None) -> list[dict]:

@@ -324,11 +324,23 @@ def _migration_musicnn_patch(db: sqlite_utils.Database) -> None:
     db.execute("DELETE FROM features WHERE feature = 'musicnn'")
 
 
+def _migration_corrections(db: sqlite_utils.Database) -> None:
+    """A relabel whose reason is 'label was wrong' now sets aside the votes given before it
+    (``vocabulary.CONSENSUS_RULE``): where it tied with the import's vote, the segment had no
+    verdict. The verdicts of the segments that hold such a correction are decided again."""
+    from haverford.db.answers import refresh_verdicts
+    from haverford.db.vocabulary import CORRECTION
+
+    ids = [r[0] for r in db.execute("SELECT DISTINCT segment_id FROM answers WHERE note = ?", [CORRECTION])]
+    if ids:
+        refresh_verdicts(db, ids)
+
+
 # Append only: a released migration never changes, and never moves.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3,
                                                              _model_labels, _migration_team,
                                                              _migration_ingest_silence, _migration_models,
-                                                             _migration_musicnn_patch]
+                                                             _migration_musicnn_patch, _migration_corrections]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

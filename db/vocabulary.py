@@ -36,9 +36,13 @@ QUEUE_MODES: tuple[str, ...] = ("unlabelled_by_me", "unlabelled", "random", "tra
 # Named SQL parameters for the verdicts: ``WHERE v.verdict IN (:not_a_banger, :banger)``.
 VERDICT_PARAMS = {BANGER: BANGER, NOT_A_BANGER: NOT_A_BANGER, AMBIGUOUS: AMBIGUOUS}
 
-CONSENSUS_RULE = ("each labeller's latest verdict counts once; 'ambiguous' wins when it has at "
-                  "least as many votes as either class; otherwise the class with strictly more "
-                  "votes wins; a tie between the classes gives no verdict")
+# The relabel reason that says the segment's label was wrong: a correction, not one more opinion.
+CORRECTION = "label was wrong"
+
+CONSENSUS_RULE = ("each labeller's latest verdict counts once, from the segment's latest correction on "
+                  "(a relabel whose reason is 'label was wrong' sets aside the votes given before it); "
+                  "'ambiguous' wins when it has at least as many votes as either class; otherwise the class "
+                  "with strictly more votes wins; a tie between the classes gives no verdict")
 
 
 def consensus(votes: Iterable[str | None]) -> str | None:

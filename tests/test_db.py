@@ -45,6 +45,24 @@ def test_migrating_an_existing_database_keeps_its_data(tmp_path):
     assert again.execute("SELECT COUNT(*) FROM questions").fetchone()[0] == 5
 
 
+def test_migrating_decides_again_the_segments_a_correction_left_tied(tmp_path):
+    """Before the correction rule, a 'label was wrong' relabel against the import's label was a
+    tie (no verdict); the migration gives such segments the corrected verdict, and leaves others."""
+    path = tmp_path / "h.db"
+    first = dbm.connect(path)
+    corrected, other = add_track(first)
+    verdict = questions.verdict_question_id(first)
+    answers.save_answers(first, [corrected, other], "import", {verdict: "not_a_banger"})
+    answers.save_answers(first, [corrected], "bob", {verdict: "banger"}, note="label was wrong")
+    answers.save_answers(first, [other], "bob", {verdict: "banger"}, note="model error")
+    first.execute("UPDATE segment_verdicts SET verdict = NULL WHERE segment_id = ?", [corrected])  # as the old rule left it
+    first.execute(f"PRAGMA user_version = {dbm.SCHEMA_VERSION - 1}")
+    first.conn.close()
+    again = dbm.connect(path)
+    got = {r["segment_id"]: r["verdict"] for r in again.query("SELECT segment_id, verdict FROM segment_verdicts")}
+    assert got == {corrected: "banger", other: None}
+
+
 def test_a_database_from_a_newer_haverford_is_refused(tmp_path):
     path = tmp_path / "h.db"
     dbm.connect(path).execute(f"PRAGMA user_version = {dbm.SCHEMA_VERSION + 1}")

@@ -104,6 +104,14 @@ def test_misclassified_lists_mistakes_and_relabels_with_a_reason(home):
     last = answers_db.history(db, seg)[-1]
     assert (last["labeller"], last["value"], last["note"]) == ("tom", "not_a_banger", "ambiguous")
     assert reviews_db.get_review(db, seg, model_id=model_id)["action"] == "not_a_banger (ambiguous)"
+    # "label was wrong" is a correction: the segment takes the reviewer's verdict, whatever the votes before
+    seg = at.session_state["mis_segment"]  # the page has moved on to the next segment of the list
+    corrected = "banger" if db["segment_verdicts"].get(seg)["verdict"] != "banger" else "not_a_banger"
+    at.selectbox(key=f"mis_segment_{seg}_reason").set_value("label was wrong")
+    at.radio(key=f"mis_segment_{seg}_verdict").set_value(corrected)
+    next(b for b in at.button if b.label == "Save verdict and mark reviewed").click().run()
+    assert not at.exception
+    assert db["segment_verdicts"].get(seg)["verdict"] == corrected
 
 
 def progress_texts(at: AppTest) -> list[str]:

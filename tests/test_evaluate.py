@@ -136,13 +136,19 @@ def test_review_progress_is_kept(lib):
 def test_relabel_keeps_history_and_changes_the_consensus(lib):
     home, db, made = lib
     seg = ids(lib, "n-test", 1)[0]
-    label(db, [seg], "banger", who="bob", note="label was wrong")
+    label(db, [seg], "banger", who="bob", note="ambiguous")  # a relabel for another reason: one more vote
     assert db["segment_verdicts"].get(seg)["verdict"] is None  # import vs bob: a tie
+    label(db, [seg], "banger", who="bob", note="label was wrong")  # a correction: the votes before it are set aside
+    assert db["segment_verdicts"].get(seg)["verdict"] == "banger"
+    assert (db["segment_verdicts"].get(seg)["banger_votes"], db["segment_verdicts"].get(seg)["not_votes"]) == (1, 0)
+    label(db, [seg], "not_a_banger", who="dave")  # votes after a correction count as always: now a tie
+    assert db["segment_verdicts"].get(seg)["verdict"] is None
     label(db, [seg], "banger", who="carol", note="label was wrong")
     assert db["segment_verdicts"].get(seg)["verdict"] == "banger"
     history = answers_db.history(db, seg)
     assert [(h["labeller"], h["value"], h["note"]) for h in history] == [
-        ("import", "not_a_banger", None), ("bob", "banger", "label was wrong"), ("carol", "banger", "label was wrong")]
+        ("import", "not_a_banger", None), ("bob", "banger", "ambiguous"), ("bob", "banger", "label was wrong"),
+        ("dave", "not_a_banger", None), ("carol", "banger", "label was wrong")]
     rows, totals = eval_db.misclassified(db, made["model_id"])
     assert seg not in [r["segment_id"] for r in rows] and totals["total"] == 3
 
