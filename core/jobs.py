@@ -216,10 +216,14 @@ def train_body(home: Home, run: dict, reporter) -> dict:
 def _train_and_score(home: Home, run: dict, *, reporter) -> tuple[dict, int]:
     """Train, record the labels used, score the library once, and evaluate from those scores
     with ``core.evaluate`` (the same figures ``haverford evaluate`` and the pages show)."""
+    from haverford.core.presets import TrainConfig
+    from haverford.core.split import trainable_split
+
+    # before TensorFlow loads (seconds): a library too small to train is told so at once
+    trainable_split(home.connect(), seed=TrainConfig.from_json(run["config"]).seed)
     from haverford.core.evaluate import evaluate_model
     from haverford.core.inference import ConvNetScorer
     from haverford.core.predict import score_library
-    from haverford.core.presets import TrainConfig
     from haverford.core.train import train
 
     started = time.perf_counter()

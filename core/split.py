@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from haverford.core.errors import HaverfordError
 from haverford.core.vocabulary import CLASSES, SIDES, TEST, TRAIN, VALIDATION
 from haverford.db import models as models_db
 
@@ -102,3 +103,22 @@ def labels_hash(subsets: dict[str, Subset]) -> str:
         s = subsets[side]
         digest.update(side.encode() + s.segment_ids.tobytes() + s.labels.tobytes())
     return digest.hexdigest()
+
+
+def trainable_split(db, *, seed: int = 0) -> tuple[dict[int, str], dict[str, Subset], int]:
+    """The split (``assign_split``), its labelled subsets and the number of labelled segments left
+    out (tied or ambiguous verdicts), checked before any feature is computed or TensorFlow loads.
+
+    Raises ``HaverfordError`` without both classes in training or with an empty test side.
+    """
+    sides = assign_split(db, seed=seed)
+    subsets = labelled_subsets(db, sides)
+    excluded = models_db.excluded_label_count(db)
+    train, test = subsets[TRAIN], subsets[TEST]
+    if len(np.unique(train.labels)) < 2 or not len(test):
+        raise HaverfordError(
+            f"not enough labelled music to train: {len(train)} training and {len(test)} test "
+            f"segments ({excluded} tied or ambiguous verdicts left out); label at least 3 tracks of each class "
+            f"as banger and not_a_banger (or build the demo library at its default size in a home of its own: "
+            f"'haverford demo --home DIR')")
+    return sides, subsets, excluded

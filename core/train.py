@@ -29,9 +29,8 @@ from haverford.core.errors import HaverfordError  # noqa: E402
 from haverford.core.home import Home  # noqa: E402
 from haverford.core.model import MEMBER_INPUT, build_model, compile_model, inference_batch_size, with_logistic_member  # noqa: E402
 from haverford.core.presets import Preset, TrainConfig  # noqa: E402
-from haverford.core.split import Subset, assign_split, labelled_subsets, labels_hash  # noqa: E402
+from haverford.core.split import Subset, labels_hash, trainable_split  # noqa: E402
 from haverford.core.vocabulary import BANGER, CLASSES, SIDES, TEST, TRAIN, VALIDATION  # noqa: E402
-from haverford.db import models as models_db  # noqa: E402
 from haverford.db import tracks as tracks_db  # noqa: E402
 
 
@@ -150,17 +149,6 @@ def _feature_progress(reporter: Reporter, part: str, done: int, total: int, _ite
     reporter.stage(f"features ({part})", done, total)
 
 
-def check_trainable(subsets: dict[str, Subset], excluded: int) -> None:
-    """Refuse to train without both classes in training and a non-empty test side."""
-    train, test = subsets[TRAIN], subsets[TEST]
-    if len(np.unique(train.labels)) < 2 or not len(test):
-        raise HaverfordError(
-            f"not enough labelled music to train: {len(train)} training and {len(test)} test "
-            f"segments ({excluded} tied or ambiguous verdicts left out); label at least 3 tracks of each class "
-            f"as banger and not_a_banger (or build the demo library at its default size in a home of its own: "
-            f"'haverford demo --home DIR')")
-
-
 def train(home: Home, config: TrainConfig, *, reporter: Reporter | None = None,
           created_by: str | None = None) -> TrainResult:
     """Fit and save the model; returns the ``models`` row (not inserted) and the job's summary.
@@ -172,12 +160,9 @@ def train(home: Home, config: TrainConfig, *, reporter: Reporter | None = None,
     started = time.perf_counter()
     db = home.connect()
     preset = config.resolved(db=db)
-    prepare_features(home, preset.feature, reporter=reporter)
-    sides = assign_split(db, seed=config.seed)
-    subsets = labelled_subsets(db, sides)
+    sides, subsets, excluded = trainable_split(db, seed=config.seed)  # before the features: too small is said at once
     labels_read_at = datetime.now(UTC).isoformat(timespec="milliseconds")  # the moment its labels are from
-    excluded = models_db.excluded_label_count(db)
-    check_trainable(subsets, excluded)
+    prepare_features(home, preset.feature, reporter=reporter)
     fit_started = time.perf_counter()
     model, curves, norm = fit_model(home, subsets, preset=preset, seed=config.seed, reporter=reporter)
     fit_seconds = round(time.perf_counter() - fit_started, 3)
