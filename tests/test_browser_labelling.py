@@ -102,7 +102,7 @@ def test_clicking_the_track_strip_opens_that_segment(served, page):
     strip = "Array.from(document.querySelectorAll('.js-plotly-plot')).find(p => p.layout && p.layout.meta === 'strip')"
     for row, idx in (("score", 3), ("verdict", 1), ("score", 1)):
         page.wait_for_function(f"(() => {{ const s = {strip}; "
-                               "return s && s._fullData && s.querySelectorAll('g.point').length; }})()")
+                               "return s && s._fullData && s.querySelectorAll('g.point').length; })()")
         centre = page.evaluate("""([row, idx]) => {
             const strip = STRIP;
             strip.scrollIntoView({block: 'center'});
