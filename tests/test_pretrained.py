@@ -77,6 +77,7 @@ def test_the_conversion_is_kept_between_processes_checked_and_redone_when_damage
     blocked.write_text("not a folder")
     monkeypatch.setenv(CACHE_ENV, str(blocked))
     assert musicnn.converted_port(94) == blob and len(calls) == 5  # no cache: converted each time
+    assert not list(tmp_path.glob("**/*.partial"))
 
 
 def test_weights_ship_under_10_mb_with_the_isc_licence_and_no_pickle():

@@ -277,18 +277,24 @@ def converted_port(frames: int) -> bytes:
     made_from = hashlib.sha256()
     for part in (weights_path().read_bytes(), Path(__file__).read_bytes(), tf.__version__.encode(), str(frames).encode()):
         made_from.update(hashlib.sha256(part).digest())
-    path = cache_dir() / f"musicnn-{frames}-{made_from.hexdigest()[:24]}.tflite"
+    try:
+        path = cache_dir() / f"musicnn-{frames}-{made_from.hexdigest()[:24]}.tflite"
+    except RuntimeError:  # no home folder to keep a cache in (Path.home)
+        return _convert(frames)
     with contextlib.suppress(OSError):
         stored = path.read_bytes()
         digest, blob = stored[:32], stored[32:]
         if hashlib.sha256(blob).digest() == digest:
             return blob
     blob = _convert(frames)
-    with contextlib.suppress(OSError):
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         partial.write_bytes(hashlib.sha256(blob).digest() + blob)
         os.replace(partial, path)  # whole or not at all, whichever process finishes first
+    except OSError:  # read-only or full: convert again next time, and leave no part behind
+        with contextlib.suppress(OSError):
+            partial.unlink()
     return blob
 
 
