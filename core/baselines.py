@@ -134,12 +134,14 @@ def labeller_guesses(rows: list[dict], segment_ids: np.ndarray, *,
 
     Comparing a labeller with a consensus that holds their own vote would flatter them, so each
     is compared with the others only; segments where the others tie or nobody else answered
-    are left out.
+    are left out. Votes a later correction set aside (``counted`` 0) take no part, as in the
+    consensus itself.
     """
     wanted = {int(s) for s in segment_ids}
     votes: dict[int, dict[str, str]] = {}
     for r in rows:
-        if r["question_id"] == verdict_question and r["value"] in VERDICTS and int(r["segment_id"]) in wanted:
+        if (r["question_id"] == verdict_question and r["value"] in VERDICTS and int(r["segment_id"]) in wanted
+                and r.get("counted", 1)):
             votes.setdefault(int(r["segment_id"]), {})[r["labeller"]] = r["value"]
     people: dict[str, list[tuple[float, float]]] = {}
     for by_labeller in votes.values():

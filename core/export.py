@@ -15,7 +15,7 @@ from haverford.db import answers as answers_db
 
 COLUMNS = ["answer_id", "track_id", "title", "path", "content_hash", "segment_id", "segment_index",
            "start_s", "end_s", "question", "question_text", "labeller", "value", "note", "created_at",
-           "current", "consensus_verdict"]
+           "current", "consensus_verdict", "counted"]
 
 
 FORMATS = ("csv", "json")
@@ -70,6 +70,6 @@ def _write_csv(f, rows) -> int:
 
 
 def _write_json(f, rows) -> int:
-    data = [{**row, "current": bool(row["current"])} for row in rows]
+    data = [{**row, "current": bool(row["current"]), "counted": bool(row["counted"])} for row in rows]
     json.dump(data, f, ensure_ascii=False, indent=1)
     return len(data)

@@ -18,10 +18,10 @@ from plotly import colors as pcolors
 from haverford.core.config import HOP_LENGTH, N_FFT, SR, TOP_DB
 
 SILENT_COLOUR = "#4d4d4d"  # dark grey, as the clip view's silence (the -80 dB floor, drawn black)
-VERDICT_COLOURS = {"banger": "#d62728", "not_a_banger": "#1f77b4", "tied": "#9467bd", None: "#d9d9d9",
-                   "silent": SILENT_COLOUR}
-VERDICT_NAMES = {"banger": "banger", "not_a_banger": "not a banger", "tied": "labellers disagree",
-                 None: "unlabelled", "silent": "silent (not labelled)"}
+VERDICT_COLOURS = {"banger": "#d62728", "not_a_banger": "#1f77b4", "ambiguous": "#ff9f1c", "tied": "#9467bd",
+                   None: "#d9d9d9", "silent": SILENT_COLOUR}
+VERDICT_NAMES = {"banger": "banger", "not_a_banger": "not a banger", "ambiguous": "ambiguous",
+                 "tied": "labellers disagree", None: "unlabelled", "silent": "silent (not labelled)"}
 _MARGIN = dict(l=50, r=10, t=30, b=35)
 
 

@@ -175,7 +175,7 @@ def _strip(db, segment: dict, state_key: str) -> None:
         st.session_state[state_key] = int(picked)
         st.rerun()
     st.caption("Track strip: each cell is a 5-second segment, coloured by the labellers' verdict"
-               " (red banger, blue not a banger, purple disagreement, light grey unlabelled, dark grey silent:"
+               " (red banger, blue not a banger, orange ambiguous, purple disagreement, light grey unlabelled, dark grey silent:"
                " too quiet to judge, never offered for labelling); click one to open it.")
 
 

@@ -35,7 +35,12 @@ def save_answers(db: sqlite_utils.Database, segment_ids: Iterable[int], labeller
     return len(rows)
 
 
-_REFRESH_SQL = """
+# Whether answer ``a`` counts towards its segment's consensus: given at or after the segment's latest
+# correction (a relabel with the reason ``vocabulary.CORRECTION``), if any. Binds ``:correction``.
+COUNTED = """a.id >= COALESCE((SELECT MAX(c.id) FROM answers c WHERE c.segment_id = a.segment_id
+                              AND c.question_id = a.question_id AND c.note = :correction), 0)"""
+
+_REFRESH_SQL = f"""
 INSERT INTO segment_verdicts (segment_id, n_labellers, banger_votes, not_votes, ambiguous_votes, verdict,
                               updated_at)
 SELECT w.value, COUNT(l.value), COALESCE(SUM(l.value = :banger), 0),
@@ -47,8 +52,7 @@ LEFT JOIN (
     WHERE a.question_id = :q AND a.segment_id IN (SELECT value FROM json_each(:ids))
       AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
                   AND b.question_id = a.question_id AND b.labeller = a.labeller)
-      AND a.id >= COALESCE((SELECT MAX(c.id) FROM answers c WHERE c.segment_id = a.segment_id
-                            AND c.question_id = a.question_id AND c.note = :correction), 0)
+      AND {COUNTED}
 ) l ON l.segment_id = w.value
 GROUP BY w.value
 ON CONFLICT (segment_id) DO UPDATE SET n_labellers = excluded.n_labellers,
@@ -100,16 +104,17 @@ def labellers(db: sqlite_utils.Database) -> list[str]:
 
 
 def export_rows(db: sqlite_utils.Database) -> Iterable[dict]:
-    """One row per answer ever given, with track, segment, question and whether it is current."""
-    sql = """SELECT a.id AS answer_id, t.id AS track_id, t.title, t.path, t.content_hash,
+    """One row per answer ever given, with track, segment, question, whether it is current (the
+    labeller's latest) and whether it is counted (given at or after the segment's latest correction)."""
+    sql = f"""SELECT a.id AS answer_id, t.id AS track_id, t.title, t.path, t.content_hash,
                     s.id AS segment_id, s.idx AS segment_index, s.start_s, s.end_s,
                     q.key AS question, q.text AS question_text, a.labeller, a.value, a.note,
                     a.created_at,
                     a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
                             AND b.question_id = a.question_id AND b.labeller = a.labeller) AS current,
-                    v.verdict AS consensus_verdict
+                    v.verdict AS consensus_verdict, {COUNTED} AS counted
              FROM answers a JOIN segments s ON s.id = a.segment_id JOIN tracks t ON t.id = s.track_id
              JOIN questions q ON q.id = a.question_id
              LEFT JOIN segment_verdicts v ON v.segment_id = a.segment_id
              ORDER BY a.id"""
-    return db.query(sql)
+    return db.query(sql, {"correction": CORRECTION})

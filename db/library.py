@@ -8,7 +8,8 @@ import json
 import sqlite_utils
 
 from haverford.db.agreement import DISAGREEMENT
-from haverford.db.vocabulary import VERDICT_PARAMS
+from haverford.db.answers import COUNTED
+from haverford.db.vocabulary import CORRECTION, VERDICT_PARAMS
 
 TRACKS_SQL = """
 SELECT t.id, t.title, t.duration_s, t.n_segments, t.orig_sr, t.orig_channels, t.source, t.imported_at,
@@ -54,14 +55,16 @@ def track_strip(db: sqlite_utils.Database, track_id: int, *, model_id: int | Non
 
 
 def latest_answers(db: sqlite_utils.Database, segment_ids: list[int]) -> list[dict]:
-    """Each labeller's latest answer to each question for the given segments."""
-    sql = """SELECT a.segment_id, a.labeller, a.question_id, q.key, a.value FROM answers a
+    """Each labeller's latest answer to each question for the given segments, and whether it is
+    ``counted`` (1: given at or after the segment's latest correction, so it counts towards the
+    consensus; 0: set aside by a later correction)."""
+    sql = f"""SELECT a.segment_id, a.labeller, a.question_id, q.key, a.value, {COUNTED} AS counted FROM answers a
              JOIN questions q ON q.id = a.question_id
              WHERE a.segment_id IN (SELECT value FROM json_each(:ids))
                AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
                            AND b.question_id = a.question_id AND b.labeller = a.labeller)
              ORDER BY a.segment_id, a.labeller"""
-    return list(db.query(sql, {"ids": json.dumps([int(i) for i in segment_ids])}))
+    return list(db.query(sql, {"ids": json.dumps([int(i) for i in segment_ids]), "correction": CORRECTION}))
 
 
 SEGMENT_FILTERS = {
@@ -117,14 +120,22 @@ def segments_table(db: sqlite_utils.Database, *, verdict_question: int, status: 
 
 
 def _add_labellers(db: sqlite_utils.Database, rows: list[dict], verdict_question: int) -> None:
-    """Who labelled each row's segment (verdict answers), for one page only."""
-    sql = """SELECT segment_id, group_concat(DISTINCT labeller) FROM answers
-             WHERE question_id = :q AND segment_id IN (SELECT value FROM json_each(:ids))
-             GROUP BY segment_id"""
+    """Who labelled each row's segment (their latest verdict answers), for one page only; those
+    whose vote a later correction set aside are named apart ("rev; set aside: bob, import")."""
+    sql = f"""SELECT a.segment_id, a.labeller, {COUNTED} FROM answers a
+             WHERE a.question_id = :q AND a.segment_id IN (SELECT value FROM json_each(:ids))
+               AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
+                           AND b.question_id = a.question_id AND b.labeller = a.labeller)"""
     ids = json.dumps([r["id"] for r in rows])
-    who = dict(db.execute(sql, {"q": verdict_question, "ids": ids}).fetchall())
+    counted: dict[int, list[str]] = {}
+    aside: dict[int, list[str]] = {}
+    for segment_id, labeller, is_counted in db.execute(sql, {"q": verdict_question, "ids": ids, "correction": CORRECTION}):
+        (counted if is_counted else aside).setdefault(segment_id, []).append(labeller)
     for r in rows:
-        r["labelled_by"] = ", ".join(sorted((who.get(r["id"]) or "").split(",")) if who.get(r["id"]) else [])
+        text = ", ".join(sorted(counted.get(r["id"], [])))
+        if r["id"] in aside:
+            text += f"; set aside: {', '.join(sorted(aside[r['id']]))}"
+        r["labelled_by"] = text
 
 
 def track_titles(db: sqlite_utils.Database) -> dict[int, str]:

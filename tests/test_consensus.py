@@ -86,3 +86,28 @@ def test_a_tracks_label_is_the_same_for_the_split_and_for_track_accuracy(memdb):
                                subsets.track_ids)
     assert {r["track_id"]: r["label"] for r in rows} == by_split
     assert sorted(by_split.values(), key=str) == sorted([B, N, None], key=str)
+
+
+def test_votes_a_correction_set_aside_count_nowhere(memdb):
+    """After a correction ('label was wrong'), the votes before it are set aside in the verdict, the
+    vote counts, the Library's 'Labelled by', the export and the labeller-against-others figures."""
+    from haverford.db import library as library_db
+    from haverford.db.answers import export_rows
+
+    seg = _library(memdb, 1)[0]
+    q = questions_db.verdict_question_id(memdb)
+    answers_db.save_answers(memdb, [seg], "import", {q: N})
+    answers_db.save_answers(memdb, [seg], "bob", {q: N})
+    answers_db.save_answers(memdb, [seg], "rev", {q: B}, note="label was wrong")
+    answers_db.save_answers(memdb, [seg], "carol", {q: B})
+    row = memdb["segment_verdicts"].get(seg)
+    assert (row["verdict"], row["n_labellers"], row["banger_votes"], row["not_votes"]) == (B, 2, 2, 0)
+    rows = library_db.latest_answers(memdb, [seg])
+    assert {r["labeller"]: r["counted"] for r in rows} == {"import": 0, "bob": 0, "rev": 1, "carol": 1}
+    guesses = labeller_guesses(rows, np.array([seg]), verdict_question=q)
+    assert {name: (list(mine), list(others)) for name, (mine, others) in guesses.items()} == {
+        "rev": ([1.0], [1.0]), "carol": ([1.0], [1.0])}  # nobody is held to the votes set aside
+    [listed] = [r for r in library_db.segments_table(memdb, verdict_question=q)[0] if r["id"] == seg]
+    assert (listed["labellers"], listed["labelled_by"]) == (2, "carol, rev; set aside: bob, import")
+    assert [(r["labeller"], r["current"], r["counted"]) for r in export_rows(memdb)] == [
+        ("import", 1, 0), ("bob", 1, 0), ("rev", 1, 1), ("carol", 1, 1)]

@@ -238,6 +238,14 @@ def test_the_segments_table_marks_silence_and_unlabelled_leaves_it_out(odd_home)
     assert list(at.dataframe[-1].value["id"]) == [silent]
 
 
+def test_the_track_strip_draws_an_ambiguous_verdict():
+    from haverford.dashboard import charts
+
+    rows = [{"id": i, "start_s": 5.0 * i, "verdict": v} for i, v in enumerate(["banger", "ambiguous", None])]
+    by_name = {t["name"]: t["x"] for t in charts.track_strip_figure(rows, current_id=1)["data"]}
+    assert by_name == {"banger": [2.5], "ambiguous": [7.5], "unlabelled": [12.5]}
+
+
 def test_the_track_strip_calls_a_silent_segment_silent(odd_home):
     at = page(library_segment=segment_of(odd_home, "song8_zeros7", 0))
     strip = json.loads(at.get("plotly_chart")[-1].proto.spec)

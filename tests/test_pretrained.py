@@ -66,11 +66,14 @@ def test_the_conversion_is_kept_between_processes_checked_and_redone_when_damage
     [kept] = (tmp_path / "cache").glob("musicnn-94-*.tflite")
     assert musicnn.converted_port(94) == blob and calls == [94]  # read back, not converted
     assert musicnn.converted_port(187) != blob and calls == [94, 187]  # another patch length: its own file
+    stale = kept.with_name("musicnn-94-0123456789abcdef01234567.tflite")  # from an older version
+    stale.write_bytes(b"old")
     damaged = bytearray(kept.read_bytes())
     damaged[1000] ^= 0xFF
     kept.write_bytes(bytes(damaged))
     assert musicnn.converted_port(94) == blob and calls == [94, 187, 94]  # checked, converted again...
     assert musicnn.converted_port(94) == blob and calls == [94, 187, 94]  # ...and kept whole again
+    assert not stale.exists() and len(list((tmp_path / "cache").glob("musicnn-*.tflite"))) == 2  # the old one went
     kept.write_bytes(kept.read_bytes()[:500])  # cut short
     assert musicnn.converted_port(94) == blob and len(calls) == 4
     blocked = tmp_path / "a-file"

@@ -267,8 +267,9 @@ def converted_port(frames: int) -> bytes:
     worker, each import worker). The result is kept in ``config.cache_dir()`` under a name that
     hashes what it is made from (the shipped weights, this module's code, TensorFlow's version and
     ``frames``), behind a SHA-256 of its own bytes: a later process reads and checks it in a few
-    milliseconds, and a file that is cut short or altered is converted again. A cache that cannot
-    be written (a read-only home folder) only means converting each time.
+    milliseconds, and a file that is cut short or altered is converted again; a new conversion
+    replaces those made from anything else. A cache that cannot be written (a read-only home
+    folder) only means converting each time.
     """
     import tensorflow as tf
 
@@ -295,6 +296,11 @@ def converted_port(frames: int) -> bytes:
     except OSError:  # read-only or full: convert again next time, and leave no part behind
         with contextlib.suppress(OSError):
             partial.unlink()
+        return blob
+    for older in path.parent.glob(f"musicnn-{frames}-*.tflite"):  # made from other weights, code or TensorFlow
+        if older != path:
+            with contextlib.suppress(OSError):
+                older.unlink()
     return blob
 
 
