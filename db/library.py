@@ -120,17 +120,13 @@ def segments_table(db: sqlite_utils.Database, *, verdict_question: int, status: 
 
 
 def _add_labellers(db: sqlite_utils.Database, rows: list[dict], verdict_question: int) -> None:
-    """Who labelled each row's segment (their latest verdict answers), for one page only; those
-    whose vote a later correction set aside are named apart ("rev; set aside: bob, import")."""
-    sql = f"""SELECT a.segment_id, a.labeller, {COUNTED} FROM answers a
-             WHERE a.question_id = :q AND a.segment_id IN (SELECT value FROM json_each(:ids))
-               AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
-                           AND b.question_id = a.question_id AND b.labeller = a.labeller)"""
-    ids = json.dumps([r["id"] for r in rows])
+    """Who labelled each row's segment (their latest verdict answers, ``latest_answers``), for one
+    page only; those whose vote a later correction set aside are named apart ("rev; set aside: bob, import")."""
     counted: dict[int, list[str]] = {}
     aside: dict[int, list[str]] = {}
-    for segment_id, labeller, is_counted in db.execute(sql, {"q": verdict_question, "ids": ids, "correction": CORRECTION}):
-        (counted if is_counted else aside).setdefault(segment_id, []).append(labeller)
+    for a in latest_answers(db, [r["id"] for r in rows]):
+        if a["question_id"] == verdict_question:
+            (counted if a["counted"] else aside).setdefault(a["segment_id"], []).append(a["labeller"])
     for r in rows:
         text = ", ".join(sorted(counted.get(r["id"], [])))
         if r["id"] in aside:
