@@ -261,7 +261,7 @@ class XnnpackPort:
 
 def converted_port(frames: int) -> bytes:
     """The port for inputs of ``frames`` frames, converted by TensorFlow Lite's converter: a
-    flatbuffer of about 3 MB.
+    flatbuffer of about 1.9 MB.
 
     Converting costs about 4 s of CPU on a 2-core EPYC, in every process that embeds (each Retrain
     worker, each import worker). The result is kept in ``config.cache_dir()`` under a name that
