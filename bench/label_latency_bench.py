@@ -35,20 +35,17 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 SHOWN = """() => {
-  const map = document.getElementById('hv-keymap');
-  const audio = document.querySelector('audio');
-  const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
-  const clip = plots.find(p => p.layout && p.layout.meta === 'clip');
-  const picture = clip && clip.querySelector('g.layer-above image, g.imagelayer image, image');
-  return {segment: map && map.dataset.segment, src: audio && audio.currentSrc, ready: audio ? audio.readyState : 0,
-          x0: clip && clip._fullLayout && picture ? String(clip._fullLayout.xaxis.range[0]) : null,
-          picture: picture ? picture.getAttribute('href') : null,
-          running: !!document.querySelector("[data-testid='stStatusWidget']"),
-          bpm: (document.querySelector("input[aria-label='How many beats per minute?']") || {}).value};
+  const view = document.getElementById('hv-label');
+  const audio = view && view.querySelector('audio');
+  const img = view && view.querySelector('.hv-spec img');
+  const bpm = view && view.querySelector("input[aria-label='How many beats per minute?']");
+  return {segment: view ? view.dataset.segment : null, src: audio ? audio.currentSrc : null,
+          ready: audio ? audio.readyState : 0, picture: img && img.complete && img.naturalWidth > 0 ? img.src : null,
+          bpm: bpm ? bpm.value : null};
 }"""
 NEXT_SHOWN = """(old) => {
   const s = (SHOWN)();
-  return s.segment !== old.segment && s.src !== old.src && s.ready >= 2 && s.x0 !== null && s.x0 !== old.x0
+  return s.segment !== old.segment && s.src !== old.src && s.ready >= 2 && s.picture !== null
          && s.picture !== old.picture && s.bpm === '';
 }""".replace("SHOWN", SHOWN)
 
@@ -68,7 +65,7 @@ def first_page(page, base: str) -> float:
     started = time.perf_counter()
     page.goto(f"{base}/label?labeller=bench")
     page.get_by_text("How many beats per minute?").wait_for(timeout=120_000)
-    page.wait_for_function(f"(() => {{ const s = ({SHOWN})(); return s.ready >= 2 && s.x0 !== null; }})()",
+    page.wait_for_function(f"(() => {{ const s = ({SHOWN})(); return s.ready >= 2 && s.picture !== null; }})()",
                            timeout=120_000)
     return time.perf_counter() - started
 

@@ -19,9 +19,9 @@ from haverford.db.library import (
 from haverford.db.library import tracks_overview as _tracks_overview
 from haverford.db.models import active_model_id
 from haverford.db.questions import list_questions, verdict_question_id
-from haverford.db.tracks import counts, get_segment, segment_ids
+from haverford.db.tracks import counts, get_segment, has_tracks, segment_ids
 
-__all__ = ["SEGMENT_FILTERS", "SEGMENT_SORTS", "active_model_id", "counts", "get_segment", "neighbours",
+__all__ = ["SEGMENT_FILTERS", "SEGMENT_SORTS", "active_model_id", "counts", "get_segment", "has_tracks", "neighbours",
            "segment_ids", "segments_page", "strip", "track_titles", "tracks_overview"]
 
 

@@ -183,6 +183,36 @@ def clip_figure(y: np.ndarray, S_db: np.ndarray, *, sr: int = SR, hop_length: in
                   yaxis2={"domain": [0, 0.3], "range": [-1, 1], "title": {"text": "amplitude"}})
 
 
+FREQ_TICKS_HZ = (50, 100, 200, 500, 1000, 2000, 5000, 10000)
+
+
+def clip_picture(y: np.ndarray, S_db: np.ndarray, *, sr: int = SR, hop_length: int = HOP_LENGTH,
+                 start_s: float = 0.0, freqs: np.ndarray | None = None, n_bands: int = 160,
+                 n_points: int = 400) -> dict:
+    """A clip's spectrogram and waveform as the Label page's view draws them (no Plotly there).
+
+    Parameters are those of ``clip_figure``. Returns a dict:
+
+    ``png``: bytes, the spectrogram on ``n_bands`` log-spaced bands (``spectrogram_png``: black at
+    the −80 dB floor, the lowest band at the bottom); ``freq_ticks``: ``[[fraction, label], …]``,
+    where each of ``FREQ_TICKS_HZ`` inside the picture sits, as a fraction of its height from the
+    bottom; ``env``: ``[lo, hi]``, the waveform's min/max envelope over ``n_points`` blocks
+    (``envelope``) as integers in [−100, 100]; ``t0``, ``t1``: seconds in the track at the
+    picture's left and right edges.
+    """
+    freqs, bands = log_bands(S_db, freqs=freqs, sr=sr, n_bands=n_bands)
+    step_t = hop_length / sr
+    logf = np.log10(freqs)
+    half = (logf[1] - logf[0]) / 2
+    bottom, top = logf[0] - half, logf[-1] + half
+    ticks = [[round(float((np.log10(f) - bottom) / (top - bottom)), 4), f"{f // 1000:g}k" if f >= 1000 else f"{f:g}"]
+             for f in FREQ_TICKS_HZ if freqs[0] <= f <= freqs[-1]]
+    lo, hi = envelope(y, n_points=n_points)
+    env = [np.round(np.clip(e, -1, 1) * 100).astype(int).tolist() for e in (lo, hi)]
+    return {"png": spectrogram_png(bands), "freq_ticks": ticks, "env": env,
+            "t0": float(start_s - step_t / 2), "t1": float(start_s + (bands.shape[1] - 0.5) * step_t)}
+
+
 def strip_state(row: dict) -> str | None:
     """A segment's colour class in the track strip: its verdict, 'tied', 'silent' (an unlabelled
     silent segment: never offered for labelling) or None (unlabelled)."""

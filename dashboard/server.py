@@ -24,10 +24,24 @@ def warm() -> None:
     import haverford.core.labelling
     import haverford.core.queues
     import haverford.dashboard.charts
-    import haverford.dashboard.clip  # noqa: F401  (plotly, scipy.fft, soundfile, Streamlit's elements)
+    import haverford.dashboard.clip
+    import haverford.dashboard.label_view  # noqa: F401  (plotly, scipy.fft, soundfile, PIL, Streamlit's elements)
     from haverford.core import tempo
 
+    _streamlit_first_use()
+    haverford.dashboard.label_view.warm()
     tempo.warm()
+
+
+def _streamlit_first_use() -> None:
+    """Work Streamlit does once per process on the first page's run, done here instead (measured
+    on the first Label page: about 0.2 s of its run). Its check for a REPL on the first element
+    (``inspect.stack()`` of the script thread's deep stack; from this shallow thread it is cheap)
+    and its emoji table (a large regular expression, compiled on the first ``page_icon``)."""
+    import streamlit.emojis  # noqa: F401
+    from streamlit import delta_generator
+
+    delta_generator._maybe_print_use_warning()
 
 
 def main() -> int:

@@ -138,6 +138,11 @@ def tracks_missing_feature(db: sqlite_utils.Database, feature: str) -> list[dict
     return [_with_path(r) for r in db.query(sql, [feature])]
 
 
+def has_tracks(db: sqlite_utils.Database) -> bool:
+    """Whether the library holds any track (one index lookup, unlike ``counts``)."""
+    return db.execute("SELECT EXISTS (SELECT 1 FROM tracks)").fetchone()[0] == 1
+
+
 def counts(db: sqlite_utils.Database) -> dict:
     """Library totals: tracks, segments, hours of audio, labelled segments."""
     row = db.execute("""SELECT (SELECT COUNT(*) FROM tracks), (SELECT COUNT(*) FROM segments),

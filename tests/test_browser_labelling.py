@@ -6,6 +6,7 @@ track, and a server log free of deprecation warnings.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -56,9 +57,15 @@ def answers_of(home: Home, labeller: str) -> dict[int, dict]:
 
 
 def form_ready(page) -> None:
-    page.get_by_text("Haverford's algorithm").first.wait_for(timeout=120_000)
+    """The label view is mounted, its keys live and a clip shown with its spectrogram and audio."""
     page.wait_for_function("window.__haverfordKeys === true", timeout=120_000)
-    idle(page)
+    page.wait_for_function(READY, timeout=120_000)
+
+
+SHOWN = "document.getElementById('hv-label').dataset.segment"
+READY = """(() => { const v = document.getElementById('hv-label'); if (!v || !v.dataset.segment) return false;
+  const audio = v.querySelector('audio'), img = v.querySelector('.hv-spec img');
+  return !!audio && audio.readyState >= 2 && !!img && img.complete && img.naturalWidth > 0; })()"""
 
 
 def test_reload_keeps_the_labeller(served, page):
@@ -91,7 +98,7 @@ def test_a_segment_link_opens_that_clip(served, page):
 
 def test_clicking_the_track_strip_opens_that_segment(served, page):
     """A click on a cell of the strip, in the verdict row or in the model's P(banger) row, opens
-    that segment; clicking the segment already shown changes nothing."""
+    that segment (the URL follows); clicking the segment already shown changes nothing."""
     base, home, _ = served
     db = home.connect()
     track = db.execute("SELECT track_id FROM segments WHERE id = 6").fetchone()[0]
@@ -99,31 +106,15 @@ def test_clicking_the_track_strip_opens_that_segment(served, page):
     assert len(ids) >= 4
     page.goto(f"{base}/label?labeller=stripper&segment={ids[0]}")
     form_ready(page)
-    strip = "Array.from(document.querySelectorAll('.js-plotly-plot')).find(p => p.layout && p.layout.meta === 'strip')"
+    assert page.locator(".hv-scores div").count() == len(ids)  # the trained model's row
     for row, idx in (("score", 3), ("verdict", 1), ("score", 1)):
-        page.wait_for_function(f"(() => {{ const s = {strip}; "
-                               "return s && s._fullData && s.querySelectorAll('g.point').length; })()")
-        centre = page.evaluate("""([row, idx]) => {
-            const strip = STRIP;
-            strip.scrollIntoView({block: 'center'});
-            const traces = Array.from(strip.querySelectorAll('g.trace.bars'));
-            const full = strip._fullData.filter(t => t.type === 'bar');  // in the order of their groups
-            const at = full.map((t, i) => [i, t.x.findIndex(x => Math.abs(x - (5 * idx + 2.5)) < 1e-6)])
-                .filter(([i, cell]) => cell >= 0 && (full[i].name === 'model P(banger)') === (row === 'score'));
-            const [i, cell] = at[0];
-            const trace = traces[i];
-            const box = trace.querySelectorAll('g.point')[cell].getBoundingClientRect();
-            return [box.x + box.width / 2, box.y + box.height / 2];
-        }""".replace("STRIP", strip), [row, idx])
-        page.mouse.click(*centre)
+        cells = page.locator(".hv-scores div" if row == "score" else ".hv-strip:not(.hv-scores) div")
+        cells.nth(idx).click()
         page.wait_for_function(f"{SHOWN} === '{ids[idx]}'", timeout=60_000)
-        idle(page)
+        page.wait_for_function(READY, timeout=60_000)
         assert page.get_by_text(f"segment {idx + 1} of").count() >= 1
-    # the last click hit the segment already open: the page settles, it does not rerun again and again
-    running = page.evaluate("""async () => { let seen = 0; for (let i = 0; i < 30; i++) {
-        if (document.querySelector("[data-testid='stStatusWidget']")) seen++; await new Promise(r => setTimeout(r, 100)); }
-        return seen; }""")
-    assert running == 0
+        page.wait_for_url(f"**segment={ids[idx]}**", timeout=60_000)
+    assert page.locator(".hv-strip:not(.hv-scores) div.hv-here").get_attribute("data-segment") == str(ids[1])
     assert page.locator("[data-testid='stException']").count() == 0
 
 
@@ -132,26 +123,23 @@ def type_keys(page, keys: str) -> None:
         page.keyboard.press(key)
 
 
-SHOWN = "document.getElementById('hv-keymap') && document.getElementById('hv-keymap').dataset.segment"
+def focused(page, label: str) -> None:
+    page.wait_for_function(f"document.activeElement.getAttribute('aria-label') === {label!r}")
 
 
 def label_one_with_the_keyboard(page) -> None:
-    """BPM 128, 2 drops, dopeness 7, no acoustic instruments, verdict banger: keys only."""
+    """BPM 128, 2 drops, dopeness 7, no acoustic instruments, verdict banger: keys only, typed at
+    a labeller's pace (no waiting for the server between keys)."""
     shown = page.evaluate(SHOWN)
     page.keyboard.press("1")  # a digit with no question chosen starts at the first (BPM)
-    page.wait_for_function("document.activeElement.getAttribute('aria-label') === 'How many beats per minute?'")
+    focused(page, "How many beats per minute?")
     type_keys(page, "28")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.activeElement.getAttribute('aria-label') === 'How many drops?'")
-    idle(page)
+    focused(page, "How many drops?")
     type_keys(page, "2")
-    page.keyboard.press("Enter")
-    page.get_by_text("How dope are the drops?").wait_for(timeout=60_000)  # asked once drops > 0
-    idle(page)
+    page.keyboard.press("Enter")  # dopeness is asked once drops > 0: the next question
     page.keyboard.press("7")
-    idle(page)
     page.keyboard.press("n")  # acoustic: no
-    idle(page)
     page.keyboard.press("b")
     page.wait_for_function(f"({SHOWN}) !== {shown!r}", timeout=60_000)  # the next clip is shown
 
@@ -164,6 +152,9 @@ def test_label_twenty_segments_with_the_questionnaire_from_the_keyboard(served, 
     for _ in range(20):
         label_one_with_the_keyboard(page)
         form_ready(page)
+    deadline = time.monotonic() + 60  # saved in the background
+    while len(answers_of(home, "keys")) < 20 and time.monotonic() < deadline:
+        time.sleep(0.2)
     answers = answers_of(home, "keys")
     assert len(answers) == 20
     assert all(a == {"bpm": 128, "drops": 2, "drop_dopeness": 7, "acoustic": 0, "verdict": "banger"}

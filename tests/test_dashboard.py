@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
+from _label_browser import LabelBrowser
 from streamlit.testing.v1 import AppTest
 
 from haverford.core import labelling, tempo
@@ -63,12 +64,11 @@ def test_label_page_asks_for_a_name_first(demo_copy):
     assert "Enter your name" in texts(at)
 
 
-def fill_form(at: AppTest, seg: int, *, bpm: int, drops: int, dopeness: int, acoustic: int) -> None:
-    """Answer Haverford's test for ``seg`` on the Label page, one widget at a time."""
-    for key, value in (("bpm", bpm), ("drops", drops)):
-        at.number_input(key=f"label_{seg}_{key}").set_value(value).run()
-    at.segmented_control(key=f"label_{seg}_drop_dopeness").set_value(dopeness).run()
-    at.segmented_control(key=f"label_{seg}_acoustic").set_value(acoustic).run()
+def browser(at: AppTest) -> LabelBrowser:
+    return LabelBrowser(at)
+
+
+HAVERFORDS_TEST = {"bpm": 128, "drops": 2, "drop_dopeness": 7, "acoustic": 0}
 
 
 def _latest(home: Home, segment_id: int, labeller: str) -> dict:
@@ -76,43 +76,51 @@ def _latest(home: Home, segment_id: int, labeller: str) -> dict:
 
 
 def test_answering_writes_exactly_those_answers_for_that_labeller(demo_copy):
-    at = app("views/label.py")
-    seg = at.session_state["label_segment"]
-    fill_form(at, seg, bpm=128, drops=2, dopeness=7, acoustic=0)
-    assert "Haverford's algorithm says: Banger" in texts(at)
-    at.button(key="label_banger").click().run()
-    assert not at.exception
-    assert _latest(demo_copy, seg, "carol") == {"bpm": 128, "drops": 2, "drop_dopeness": 7, "acoustic": 0,
-                                                "verdict": "banger"}
-    assert at.session_state["label_segment"] != seg  # moved on
+    tab = browser(app("views/label.py"))
+    seg = tab.current
+    assert tab.answer(**HAVERFORDS_TEST).data["decision"]["text"].startswith("Haverford's algorithm says: Banger")
+    tab.label("banger", **HAVERFORDS_TEST)
+    assert _latest(demo_copy, seg, "carol") == {**HAVERFORDS_TEST, "verdict": "banger"}
+    assert tab.current != seg and tab.at.session_state["label_segment"] == tab.current  # moved on
+    assert tab.outbox == []  # the server acknowledged the record
     history = [r for r in answers_db.history(demo_copy.connect(), seg) if r["labeller"] == "carol"]
     assert len(history) == 5
 
 
+def test_a_record_sent_again_is_saved_once(demo_copy):
+    """A rerun that the browser's next state coalesces with can carry a record twice."""
+    tab = browser(app("views/label.py"))
+    seg = tab.current
+    tab.outbox.append({"id": "r1", "segment": seg, "answers": {"drops": 1}, "verdict": "banger", "whole_track": False})
+    tab.send()
+    tab.outbox.append({"id": "r1", "segment": seg, "answers": {"drops": 1}, "verdict": "banger", "whole_track": False})
+    tab.send()
+    history = [r for r in answers_db.history(demo_copy.connect(), seg) if r["labeller"] == "carol"]
+    assert len(history) == 2  # drops and the verdict, once
+
+
 def test_dopeness_is_not_asked_or_saved_without_drops(demo_copy):
-    at = app("views/label.py")
-    seg = at.session_state["label_segment"]
-    at.number_input(key=f"label_{seg}_drops").set_value(0).run()
-    assert not [w for w in at.segmented_control if w.key == f"label_{seg}_drop_dopeness"]
-    at.button(key="label_not").click().run()
+    tab = browser(app("views/label.py"))
+    seg = tab.current
+    dopeness = next(q for q in tab.data["questions"] if q["key"] == "drop_dopeness")
+    assert dopeness["ask_when"] == {"key": "drops", "op": ">", "value": 0}  # the view asks it only then
+    tab.label("not_a_banger", drops=0, drop_dopeness=7)
     assert _latest(demo_copy, seg, "carol") == {"drops": 0, "verdict": "not_a_banger"}
 
 
 def test_acoustic_makes_haverfords_algorithm_say_not_a_banger(demo_copy):
-    at = app("views/label.py")
-    seg = at.session_state["label_segment"]
-    fill_form(at, seg, bpm=128, drops=2, dopeness=9, acoustic=1)
-    assert "Haverford's algorithm says: Not a banger" in texts(at)
+    tab = browser(app("views/label.py"))
+    tab.answer(bpm=128, drops=2, drop_dopeness=9, acoustic=1)
+    assert tab.data["decision"]["text"].startswith("Haverford's algorithm says: Not a banger")
 
 
 def test_reanswering_keeps_the_history(demo_copy):
-    at = app("views/label.py")
-    seg = at.session_state["label_segment"]
-    at.button(key="label_banger").click().run()
-    at.session_state["label_segment"] = seg
-    at.run()
-    assert "Your verdict so far: Banger" in texts(at)
-    at.button(key="label_not").click().run()
+    tab = browser(app("views/label.py"))
+    seg = tab.current
+    tab.label("banger")
+    tab.go(seg)
+    assert tab.clip["saved"] == {"verdict": "banger"}  # the view says "Your verdict so far: banger"
+    tab.label("not_a_banger")
     db = demo_copy.connect()
     verdicts = [r["value"] for r in answers_db.history(db, seg) if r["labeller"] == "carol"]
     assert verdicts == ["banger", "not_a_banger"]
@@ -120,13 +128,24 @@ def test_reanswering_keeps_the_history(demo_copy):
 
 
 def test_whole_track_labelling_labels_every_segment(demo_copy):
-    at = app("views/label.py", label_mode="track_order")
-    seg = at.session_state["label_segment"]
-    at.button(key="label_track_banger").click().run()
+    tab = browser(app("views/label.py", label_mode="track_order"))
+    seg = tab.current
+    tab.label("banger", whole_track=True, bpm=128)
     db = demo_copy.connect()
     track = db.execute("SELECT track_id FROM segments WHERE id = ?", [seg]).fetchone()[0]
     ids = [r[0] for r in db.execute("SELECT id FROM segments WHERE track_id = ?", [track])]
     assert all(_latest(demo_copy, s, "carol") == {"verdict": "banger"} for s in ids)
+
+
+def test_nothing_to_save_is_one_line_and_loses_nothing(demo_copy):
+    tab = browser(app("views/label.py"))
+    seg = tab.current
+    tab.label(None)  # "Save answers without a verdict" with no answer (the view itself refuses it first)
+    assert list(tab.data["errors"].values()) == [f"Segment {seg} not saved: nothing to save: answer at least one question"]
+    assert _latest(demo_copy, seg, "carol") == {}
+    nxt = tab.current
+    tab.label("banger")  # the view goes on working
+    assert _latest(demo_copy, nxt, "carol") == {"verdict": "banger"}
 
 
 def add_model(home: Home) -> None:
@@ -181,10 +200,9 @@ def test_edited_rule_changes_haverfords_verdict(demo_copy):
     db = demo_copy.connect()
     bpm = questions_db.get_question(db, "bpm")
     questions_db.update_question(db, bpm["id"], rule={"banger_min": 130, "banger_max": 180})
-    at = app("views/label.py")
-    seg = at.session_state["label_segment"]
-    fill_form(at, seg, bpm=128, drops=2, dopeness=9, acoustic=0)
-    assert "Haverford's algorithm says: Not a banger (bpm 128 < 130)" in texts(at)
+    tab = browser(app("views/label.py"))
+    tab.answer(bpm=128, drops=2, drop_dopeness=9, acoustic=0)
+    assert tab.data["decision"]["text"] == "Haverford's algorithm says: Not a banger (bpm 128 < 130)"
 
 
 def test_adding_a_question_shows_it_when_labelling(demo_copy):
@@ -195,9 +213,11 @@ def test_adding_a_question_shows_it_when_labelling(demo_copy):
     at.button[[b.label for b in at.button].index("Add question")].click().run()
     assert not at.exception
     assert questions_db.get_question(demo_copy.connect(), "vocals")["kind"] == "yes_no"
-    at = app("views/label.py")
-    seg = at.session_state["label_segment"]
-    assert [w for w in at.segmented_control if w.key == f"label_{seg}_vocals"]
+    tab = browser(app("views/label.py"))
+    assert {"key": "vocals", "text": "Any vocals?", "kind": "yes_no"}.items() <= tab.data["questions"][-1].items()
+    seg = tab.current
+    tab.label("banger", vocals=1)
+    assert _latest(demo_copy, seg, "carol") == {"vocals": 1, "verdict": "banger"}
 
 
 def test_bad_question_key_is_one_line_error(demo_copy):
@@ -311,10 +331,10 @@ def test_a_disagreement_opens_its_clip_and_goes_to_labelling(demo_copy):
 
 
 def test_ambiguous_button_leaves_the_segment_out_of_the_classes(demo_copy):
-    at = app("views/label.py")
-    seg = at.session_state["label_segment"]
-    at.button(key="label_ambiguous").click().run()
-    assert not at.exception and _latest(demo_copy, seg, "carol") == {"verdict": "ambiguous"}
+    tab = browser(app("views/label.py"))
+    seg = tab.current
+    tab.label("ambiguous")
+    assert _latest(demo_copy, seg, "carol") == {"verdict": "ambiguous"}
     row = demo_copy.connect().execute("SELECT ambiguous_votes FROM segment_verdicts WHERE segment_id = ?",
                                       [seg]).fetchone()
     assert row[0] == 1

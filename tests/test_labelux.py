@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _app_pages import app_page, messages
+from _label_browser import LabelBrowser
 from streamlit.testing.v1 import AppTest
 
 from haverford.core import export, tempo
 from haverford.core.predict import score_tracks
 from haverford.dashboard import charts
+from haverford.dashboard.label_view import AHEAD
 
 APP = str(resources.files("haverford.dashboard") / "app.py")
 
@@ -39,9 +42,11 @@ def test_a_segment_link_opens_that_segment_and_the_url_follows_the_clip(demo_cop
     at = label_page(params={"labeller": "donna", "segment": "7"})
     assert at.session_state["label_segment"] == 7
     assert at.query_params["segment"] == "7"
-    at.button(key="label_banger").click().run()
-    moved = at.session_state["label_segment"]
-    assert moved != 7 and at.query_params["segment"] == str(moved)
+    tab = LabelBrowser(at)
+    assert tab.current == 7
+    tab.label("banger")
+    moved = tab.current
+    assert moved != 7 and at.session_state["label_segment"] == moved and at.query_params["segment"] == str(moved)
 
 
 def test_a_link_to_a_missing_segment_says_so(demo_copy):
@@ -78,19 +83,23 @@ def test_a_skipped_segment_leaves_every_queue_for_the_session(demo_copy):
     db["predictions"].insert_all({"model_id": model, "segment_id": s, "p_banger": 0.9} for s in ids)
     db.execute("UPDATE predictions SET p_banger = 0.5 WHERE segment_id IN (3, 4)")
     db.conn.commit()
-    at = label_page(params={"labeller": "donna"}, label_mode="most_uncertain")
-    assert at.session_state["label_segment"] == 3
-    at.button(key="label_skip").click().run()
-    assert at.session_state["label_segment"] == 4
-    at.button(key="label_skip").click().run()
-    assert at.session_state["label_segment"] not in (3, 4)  # no bouncing between the two
+    tab = LabelBrowser(label_page(params={"labeller": "donna"}, label_mode="most_uncertain"))
+    assert tab.current == 3
+    tab.skip()
+    assert tab.current == 4
+    tab.skip()
+    assert tab.current not in (3, 4) and tab.current is not None  # no bouncing between the two
+    assert not {3, 4} & {c["id"] for c in tab.data["clips"]}  # nor in the queue ahead
 
 
 def test_choosing_a_queue_jumps_to_its_first_segment(demo_copy):
     at = label_page(params={"labeller": "donna", "segment": "12"})
+    tab = LabelBrowser(at)
+    assert tab.current == 12
     at.segmented_control(key="label_mode").set_value("track_order").run()
+    tab.read()
     first = demo_copy.connect().execute("SELECT id FROM segments ORDER BY track_id, idx LIMIT 1").fetchone()[0]
-    assert at.session_state["label_segment"] == first
+    assert tab.current == first and at.session_state["label_segment"] == first
 
 
 def test_the_form_does_not_wait_for_the_tempo_estimate(demo_copy, monkeypatch):
@@ -98,14 +107,21 @@ def test_the_form_does_not_wait_for_the_tempo_estimate(demo_copy, monkeypatch):
 
     pending = Future()  # an estimate still running
     monkeypatch.setattr(tempo, "tempo_job", lambda path, **kw: pending)
-    at = label_page(params={"labeller": "donna"})
-    seg = at.session_state["label_segment"]
-    assert at.button(key="label_banger")  # the form and its buttons are there while the estimate runs
-    assert "Suggest the tempo (librosa's estimate)" in [b.label for b in at.button]
+    tab = LabelBrowser(label_page(params={"labeller": "donna"}))
+    assert tab.clip["tempo"] is None and tab.data["pending"]  # the clip is there; the view asks again soon
     pending.set_result(127.6)
-    at.run()
-    at.button(key=f"label_{seg}_bpm_suggest").click().run()
-    assert at.number_input(key=f"label_{seg}_bpm").value == 128
+    assert tab.send().clip["tempo"] == 127.6  # the view offers "Use suggested 128 BPM" (T)
+
+
+def test_t_before_the_estimate_waits_for_it(demo_copy, monkeypatch):
+    import threading
+    from concurrent.futures import Future
+
+    pending = Future()
+    monkeypatch.setattr(tempo, "tempo_job", lambda path, **kw: pending)
+    tab = LabelBrowser(label_page(params={"labeller": "donna"}))
+    threading.Timer(0.5, pending.set_result, [127.6]).start()
+    assert tab.send(want_tempo=tab.current).clip["tempo"] == 127.6
 
 
 def test_the_tempo_job_estimates_a_click_track(tmp_path):
@@ -116,22 +132,28 @@ def test_the_tempo_job_estimates_a_click_track(tmp_path):
     assert bpm == pytest.approx(120, abs=4)
 
 
-@pytest.mark.parametrize("feature", ["log_stft", "log_mel"])
-def test_the_spectrogram_picker_draws_the_chosen_feature(demo_copy, feature):
-    at = label_page(params={"labeller": "donna"}, clip_feature=feature)
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert spec["layout"]["title"]["text"] == charts.SPECTROGRAM_TITLES[feature]
-    assert spec["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
-    marker = spec["data"][0]["marker"]
-    assert marker["colorscale"][0][1] == "#000000" and marker["cmin"] == -80  # the -80 dB floor is black: silence
-    assert "silence" in marker["colorbar"]["ticktext"][0]
+def test_the_spectrogram_picker_draws_the_chosen_feature(demo_copy):
+    tab = LabelBrowser(label_page(params={"labeller": "donna"}))
+    pictures = {}
+    for feature in ("log_stft", "log_mel", "percussive_mel"):
+        tab.feature = feature
+        clip = tab.send().clip
+        assert clip["title_feature"] == charts.SPECTROGRAM_TITLES[feature]
+        pictures[feature] = clip["picture"]
+    assert len(set(pictures.values())) == 3  # three pictures
+    assert tab.at.session_state["clip_feature"] == "percussive_mel"  # kept for the session
+    # the colour bar: black at the −80 dB floor (silence), Magma's light yellow at 0 dB
+    assert tab.data["scale_css"].startswith("linear-gradient(to right, #000000 0.0%")
+    assert tab.data["scale_css"].endswith("#fcfdbf 100.0%)")
 
 
 def test_no_colour_of_the_clip_view_is_one_streamlit_repaints(demo_copy):
     # Streamlit's browser code replaces #000001 to #000040 in a chart with its theme's colours: the
-    # floor of Magma (#000004) was drawn violet.
-    at = label_page(params={"labeller": "donna"})
+    # floor of Magma (#000004) was drawn violet. (The Library, Agreement and Misclassified pages
+    # draw the clip with Plotly.)
+    at = app_page(None, params={"labeller": "donna"}, library_segment=5)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["meta"] == "clip"
     spec["layout"].pop("template", None)  # Streamlit's own template: its placeholders are meant
     ours = json.dumps(spec).lower()
     assert not [f"#{i:06d}" for i in range(1, 41) if f"#{i:06d}" in ours]
@@ -152,41 +174,56 @@ def test_a_silent_segment_says_so_in_the_clip_view(demo_copy):
     db = demo_copy.connect()
     db.execute("UPDATE segments SET silent = 1 WHERE id = 5")
     db.conn.commit()
-    at = label_page(params={"labeller": "donna", "segment": "5"})
-    header = next(m.value for m in at.markdown if "segment" in m.value and "s" in m.value and "–" in m.value)
-    assert ":gray-badge[:material/volume_off: silent]" in header
-    assert "below -60 dBFS" in messages(at)
-    at.button(key="label_segment_next").click().run()  # segment 6 is not silent
-    assert "silent]" not in " ".join(m.value for m in at.markdown)
+    tab = LabelBrowser(label_page(params={"labeller": "donna", "segment": "5"}))
+    assert tab.clip["silent"] is True  # the view shows a "silent" badge and says why
+    assert tab.go(tab.clip["next_id"]).clip["silent"] is False  # segment 6 is not silent
+
+
+def _until_ready(tab: LabelBrowser) -> LabelBrowser:
+    """Ask again, as the view does while ``pending``, until the queue ahead is all there."""
+    for _ in range(100):
+        if len(tab.data["clips"]) == AHEAD + 1:
+            return tab
+        time.sleep(0.1)
+        tab.send(poll=1)
+    raise AssertionError(f"the queue ahead never came: {tab.data['clips']}")
 
 
 @pytest.mark.parametrize("mode", ["unlabelled_by_me", "random"])
-def test_the_clip_prepared_in_the_background_is_the_one_shown_next(demo_copy, monkeypatch, mode):
-    from haverford.dashboard import clip
+def test_the_queue_ahead_is_prepared_in_the_background_and_shown_next(demo_copy, mode, monkeypatch):
+    from haverford.dashboard import label_view
 
-    prepared = []
-    monkeypatch.setattr(clip, "prefetch", lambda find: prepared.append(find()))
-    at = label_page(params={"labeller": "donna"}, label_mode=mode)
-    at.button(key="label_banger").click().run()
-    assert prepared[0]["id"] == at.session_state["label_segment"]
-    at.button(key="label_skip").click().run()
-    assert prepared[1]["id"] == at.session_state["label_segment"]
+    monkeypatch.setattr(label_view, "_prepared", label_view._Prepared())  # nothing prepared by other tests
+    tab = LabelBrowser(label_page(params={"labeller": "donna"}, label_mode=mode))
+    assert len(tab.data["clips"]) < AHEAD + 1 and tab.data["pending"]  # the first clip did not wait for them
+    ahead = _until_ready(tab).ahead
+    assert len(ahead) == AHEAD and all(c.get("audio") and c.get("picture") for c in tab.data["clips"])
+    tab.label("banger")
+    assert tab.current == ahead[0]  # shown from the browser's queue, without the server
+    assert tab.at.session_state["label_segment"] == ahead[0]  # which followed
+    assert [c["id"] for c in tab.data["clips"]][:AHEAD] == ahead  # the same queue ahead, one step on
+    tab.skip()
+    assert tab.current == ahead[1]
 
 
-def test_prefetch_leaves_the_clip_in_the_caches(demo_copy, monkeypatch):
-    from haverford.dashboard import clip
+def test_a_clip_is_prepared_once(demo_copy, monkeypatch):
+    from haverford.dashboard import label_view
 
     seg = demo_copy.connect().execute("SELECT s.start_s, t.path FROM segments s JOIN tracks t ON t.id = s.track_id "
-                                 "WHERE s.id = 9").fetchone()
+                                      "WHERE s.id = 9").fetchone()
     built = []
-    real = charts.clip_figure
-    monkeypatch.setattr(charts, "clip_figure", lambda *a, **kw: built.append(1) or real(*a, **kw))
-    segment = {"path": seg[1], "start_s": seg[0], "end_s": seg[0] + 5.0}
-    clip.clip_figure.clear()  # other tests showed this segment (the copies of the demo share its audio)
-    clip.prefetch(lambda: segment).result(timeout=60)
-    assert built == [1]
-    fig = clip.clip_figure(seg[1], offset=seg[0], duration=5.0, feature="log_stft")
-    assert built == [1] and fig["layout"]["images"]  # shown from the cache, not computed again
+    real = label_view._media
+    monkeypatch.setattr(label_view, "_media", lambda *a: built.append(a) or real(*a))
+    prepared = label_view._Prepared()
+    key = (seg[1], seg[0], 5.0, "log_mel")
+    prepared.submit(key)
+    prepared.submit(key)  # already being prepared
+    for _ in range(300):
+        if prepared.get(key):
+            break
+        time.sleep(0.05)
+    media = prepared.compute(key)
+    assert built == [key] and media["png"].startswith(b"\x89PNG") and media["wav"].startswith(b"RIFF")
 
 
 def test_the_export_button_holds_what_haverford_export_writes(demo_copy, tmp_path):
@@ -283,11 +320,3 @@ def test_tracks_imported_while_a_model_is_active_are_scored(trained_demo_home, t
     sql = """SELECT COUNT(*) FROM predictions p JOIN segments s ON s.id = p.segment_id
              JOIN models m ON m.id = p.model_id AND m.active = 1 WHERE s.track_id = ?"""
     assert db.execute(sql, [track]).fetchone()[0] == 3
-
-
-def test_the_key_script_survives_st_htmls_sanitiser():
-    """DOMPurify (SAFE_FOR_XML) removes a <script> whose text has '<' before a letter, '/' or '!'."""
-    import re
-
-    text = (resources.files("haverford.dashboard") / "keys.js").read_text(encoding="utf-8")
-    assert not re.findall(r"<[/\w!]", text)

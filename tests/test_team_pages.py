@@ -6,6 +6,7 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
+from _label_browser import LabelBrowser
 from _train_home import copy_home
 from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
@@ -104,9 +105,9 @@ def test_the_login_survives_a_reload_through_its_cookie(team_home, monkeypatch):
 
 
 def test_a_labeller_labels_under_her_own_name(team_home):
-    at = page("donna", "views/label.py")
-    at.button(key="label_banger").click().run()
-    assert not at.exception
+    tab = LabelBrowser(page("donna", "views/label.py"))
+    tab.label("banger")
+    assert not tab.data["errors"]
     db = team_home.connect()
     assert {r["labeller"] for r in db.query("SELECT labeller FROM answers WHERE note IS NULL "
                                              "AND created_at > (SELECT MAX(created_at) FROM users)")} == {"donna"}
