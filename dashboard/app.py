@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from haverford.core import accounts
+from haverford.dashboard import label_view
 from haverford.dashboard.access import (
     account_sidebar,
     labeller_box,
@@ -50,6 +51,8 @@ def main() -> None:
         labeller_box()
         if not labeller_ok(access, st.session_state.get("app_labeller", "").strip()):
             st.stop()
+    # answers the Label page's view sent just before the labeller left it (its state goes with it)
+    label_view.save_pending(db, labeller=st.session_state.get("app_labeller", "").strip())
     st.navigation(pages).run()
 
 

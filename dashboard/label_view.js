@@ -81,11 +81,15 @@ class LabelView {
     this.autoplay = localStorage.getItem("haverford.autoplay") === "1";
     this.onKey = this.onKey.bind(this);
     document.addEventListener("keydown", this.onKey, true);
+    // answers not yet confirmed by the server: the browser asks before the tab is closed or reloaded
+    this.onLeave = (e) => { if (this.outbox.length) e.preventDefault(); };
+    window.addEventListener("beforeunload", this.onLeave);
     this.build();
   }
 
   destroy() {
     document.removeEventListener("keydown", this.onKey, true);
+    window.removeEventListener("beforeunload", this.onLeave);
     for (const m of this.media.values()) this.release(m);
   }
 
@@ -184,6 +188,11 @@ class LabelView {
     }
     this.renderDecision();
     this.renderDone();
+    if (!data.pending) this.polls = 0;
+    if (this.saving && acked.has(this.saving.id)) {
+      if (!(data.errors || {})[this.saving.id]) this.say(this.saving.done);
+      this.saving = null;
+    }
     if (data.pending && this.polls < MAX_POLLS) {
       clearTimeout(this.pollTimer);
       this.pollTimer = setTimeout(() => { this.polls += 1; this.send(); }, 400);
@@ -509,7 +518,9 @@ class LabelView {
     this.outbox.push({id: uid(), segment: this.current, answers, verdict: v, whole_track: !!wholeTrack});
     if (v) this.mine.set(this.current, v);
     const name = v ? this.data.verdict_names[v] : "no verdict";
-    this.say(wholeTrack ? `Saved the whole track (${name}).` : `Saved (${name}).`);
+    const what = wholeTrack ? `the whole track (${name})` : `(${name})`;
+    this.saving = {id: this.outbox[this.outbox.length - 1].id, done: `Saved ${what}.`};
+    this.say(`Saving ${what}…`);
     this.advance();
   }
 

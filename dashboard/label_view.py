@@ -44,7 +44,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit import runtime
 
-from haverford.core import audio, catalogue, features, labelling, queues, tempo
+from haverford.core import audio, catalogue, features, labelling, questionnaire, queues, tempo
 from haverford.core.config import SR
 from haverford.core.errors import HaverfordError
 from haverford.core.vocabulary import VERDICT_NAMES
@@ -255,6 +255,18 @@ def save_outbox(db, outbox: list[dict], *, labeller: str, questions: list[dict],
         except (HaverfordError, KeyError, TypeError, ValueError) as exc:
             errors[rid] = f"Segment {record.get('segment')} not saved: {exc}"
     return errors
+
+
+def save_pending(db, *, labeller: str) -> None:
+    """Save what the label view sent and no run has saved yet: called by every page's run, so
+    answers sent just before the labeller left the Label page are not lost with its state."""
+    ss = st.session_state
+    outbox = _client(ss.get(STATE_KEY) or {}).get("outbox") or []
+    saved = ss.get("label_saved_records", set())
+    if labeller and any(str(r.get("id")) not in saved for r in outbox):
+        errors = save_outbox(db, outbox, labeller=labeller, questions=questionnaire.list_questions(db),
+                             saved=ss.setdefault("label_saved_records", set()))
+        ss.setdefault("label_record_errors", {}).update(errors)
 
 
 def _client(state: dict) -> dict:

@@ -338,3 +338,16 @@ def test_ambiguous_button_leaves_the_segment_out_of_the_classes(demo_copy):
     row = demo_copy.connect().execute("SELECT ambiguous_votes FROM segment_verdicts WHERE segment_id = ?",
                                       [seg]).fetchone()
     assert row[0] == 1
+
+
+def test_answers_sent_as_the_labeller_leaves_the_page_are_saved(demo_copy):
+    """The view's last state reaches the server with the run of the next page, which does not draw
+    the view (its state is dropped after that run): that run saves it."""
+    tab = browser(app("views/label.py"))
+    seg = tab.current
+    tab.outbox.append({"id": "last", "segment": seg, "answers": {"drops": 3}, "verdict": "banger", "whole_track": False})
+    tab.at.session_state["label_view"] = {"client": {"seq": tab.seq + 1, "at": None, "after": seg,
+                                                     "outbox": tab.outbox}}
+    tab.at.switch_page("views/questions.py").run()
+    assert not tab.at.exception
+    assert _latest(demo_copy, seg, "carol") == {"drops": 3, "verdict": "banger"}
