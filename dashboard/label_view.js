@@ -218,8 +218,6 @@ class LabelView {
       fetch(c.audio).then((r) => r.blob()).then((b) => { m.audioUrl = URL.createObjectURL(b); m.audio.src = m.audioUrl; }),
       fetch(c.picture).then((r) => r.blob()).then((b) => { m.imgUrl = URL.createObjectURL(b); m.img.src = m.imgUrl; return m.img.decode(); }),
     ]).catch(() => { m.failed = true; });
-    m.ready.then(() => (window.__hvT = window.__hvT || []).push(["fetched " + c.id, performance.now() | 0]));
-    m.audio.addEventListener("canplay", () => (window.__hvT = window.__hvT || []).push(["canplay " + c.id, performance.now() | 0]), {once: true});
     this.media.set(c.id, m);
     // keep the shown clip, the queue ahead and a few behind; let the browser free the rest
     const keep = new Set([this.current, ...this.ahead, ...(this.data ? this.data.clips.map((x) => x.id) : [])]);
@@ -667,7 +665,6 @@ export default function (component) {
     window.__haverfordKeys = true;  // for tests and the bench: the keys are live
   }
   view.setState = setStateValue;
-  (window.__hvT = window.__hvT || []).push(["update", performance.now() | 0]);
   view.update(data);
   return () => { view.destroy(); root.__haverfordLabel = null; };
 }
