@@ -191,6 +191,9 @@ def render_with_label_link(db, state_key: str, *, hint: str, button_key: str) ->
 
 def open_for_labelling(segment_id: int) -> None:
     """Switch to the Label page on ``segment_id`` (its deep link ``?segment=ID``)."""
+    from haverford.dashboard import label_view  # it draws clips with this module's caches
+
+    label_view.move_to(int(segment_id))
     st.switch_page("views/label.py", query_params=link_params(segment_id))
 
 

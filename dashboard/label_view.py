@@ -269,6 +269,17 @@ def save_pending(db, *, labeller: str) -> None:
         ss.setdefault("label_record_errors", {}).update(errors)
 
 
+def move_to(segment_id: int | None) -> None:
+    """The server moves the view to ``segment_id`` (None: the queue's end): a queue chosen, a link.
+
+    A move of the browser's that reached the server in the same run (a key pressed just before
+    the click) is older than this one: it is taken as seen, so it does not undo this move."""
+    ss = st.session_state
+    ss["label_segment"] = segment_id
+    ss["label_nav"] = ss.get("label_nav", 0) + 1
+    ss["label_seq"] = max(ss.get("label_seq", 0), int(_client(ss.get(STATE_KEY) or {}).get("seq") or 0))
+
+
 def _client(state: dict) -> dict:
     client = state.get("client") if isinstance(state, dict) else None
     return client if isinstance(client, dict) else {}
@@ -376,6 +387,5 @@ SEGMENT_PARAM = "segment"
 
 def show_in_url(segment_id: int) -> None:
     """The URL names the segment shown, so a reload or a bookmark opens it again."""
-    st.session_state["label_url_segment"] = str(segment_id)
     if st.query_params.get(SEGMENT_PARAM) != str(segment_id):
         st.query_params[SEGMENT_PARAM] = str(segment_id)

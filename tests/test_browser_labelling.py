@@ -13,7 +13,7 @@ import pytest
 from _train_home import copy_home
 from test_browser import VIEWPORT, chromium, idle, need_chromium, serving, shot
 
-from haverford.core import export
+from haverford.core import export, queues
 from haverford.core.home import Home
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -199,3 +199,40 @@ def test_the_server_log_has_no_deprecation_warnings(served, page):
         idle(page)  # ...and ended
     text = log.read_text(errors="replace")
     assert "use_container_width" not in text and "deprecat" not in text.lower(), text[-2000:]
+
+
+def test_the_clip_plays_replays_and_autoplays_from_the_keyboard(served, page):
+    """Space plays and pauses, R replays from the start, ← / → move along the track, S skips, and
+    a click on Streamlit's own widgets (the queue picker) leaves the keys working."""
+    base, home, _ = served
+    page.goto(f"{base}/label?labeller=player&segment=6")
+    form_ready(page)
+    audio = "document.querySelector('#hv-label audio')"
+    page.keyboard.press(" ")
+    page.wait_for_function(f"!{audio}.paused && {audio}.currentTime > 0.2")
+    page.keyboard.press(" ")
+    page.wait_for_function(f"{audio}.paused")
+    page.keyboard.press("r")
+    page.wait_for_function(f"!{audio}.paused && {audio}.currentTime < 1")
+    page.keyboard.press(" ")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"{SHOWN} === '7'")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"{SHOWN} === '6'")
+    page.wait_for_function(READY)
+    page.get_by_label("Autoplay").check()
+    db = home.connect()
+    first = queues.next_segment(db, mode="track_order", labeller="player")
+    second = queues.next_segment(db, mode="track_order", labeller="player", after=first, skipped={first})
+    page.get_by_text("In track order", exact=True).click()  # a Streamlit button takes the click...
+    page.wait_for_function(f"{SHOWN} === '{first}'", timeout=60_000)  # ...and its queue starts at its first
+    page.wait_for_function(READY)
+    page.wait_for_function(f"!{audio}.paused")  # autoplay
+    page.keyboard.press("s")  # ...but not the keys
+    page.wait_for_function(f"{SHOWN} === '{second}'", timeout=60_000)
+    page.wait_for_function(READY)
+    page.wait_for_function(f"!{audio}.paused")  # the next clip plays by itself too
+    page.reload()
+    form_ready(page)
+    assert page.get_by_label("Autoplay").is_checked()  # the browser remembers it
+    assert page.evaluate("document.querySelectorAll('#hv-label audio').length") == 1

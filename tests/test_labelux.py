@@ -320,3 +320,17 @@ def test_tracks_imported_while_a_model_is_active_are_scored(trained_demo_home, t
     sql = """SELECT COUNT(*) FROM predictions p JOIN segments s ON s.id = p.segment_id
              JOIN models m ON m.id = p.model_id AND m.active = 1 WHERE s.track_id = ?"""
     assert db.execute(sql, [track]).fetchone()[0] == 3
+
+
+def test_a_queue_chosen_right_after_a_key_is_not_undone_by_that_key(demo_copy):
+    """The browser's → reaches the server in the same run as the click on another queue: the
+    click came later, so the queue's first segment is shown, not the one → went to."""
+    at = label_page(params={"labeller": "donna", "segment": "12"})
+    tab = LabelBrowser(at)
+    tab.seq += 1  # → pressed: the browser shows 13 and its state says so...
+    tab.current = 13
+    at.session_state["label_view"] = {"client": {"seq": tab.seq, "at": 13, "outbox": [], "skipped": []}}
+    at.segmented_control(key="label_mode").set_value("track_order").run()  # ...sent with this click's run
+    tab.read()
+    first = demo_copy.connect().execute("SELECT id FROM segments ORDER BY track_id, idx LIMIT 1").fetchone()[0]
+    assert tab.current == first and at.session_state["label_segment"] == first

@@ -18,8 +18,7 @@ SEGMENT_PARAM = label_view.SEGMENT_PARAM
 
 def move_to(segment_id: int | None) -> None:
     """Show ``segment_id`` (None: the queue's end): the server's move, which the view follows."""
-    st.session_state["label_segment"] = segment_id
-    st.session_state["label_nav"] = st.session_state.get("label_nav", 0) + 1
+    label_view.move_to(segment_id)
 
 
 def skipped() -> set[int]:
@@ -34,16 +33,19 @@ def _reset_queue() -> None:
     move_to(queues.next_segment(connect(), mode=mode, labeller=labeller, skipped=skipped()))
 
 
-def open_deep_link(db) -> None:
-    """``?segment=ID`` in the URL opens that segment (once: moving on updates the URL)."""
+def open_deep_link(db) -> bool:
+    """``?segment=ID`` in the URL of a new browser session opens that segment; True when it did.
+
+    Only then: later the URL follows the clip shown, a step behind a labeller's keys, and other
+    pages open a segment with ``clip.open_for_labelling``."""
     wanted = st.query_params.get(SEGMENT_PARAM)
-    if wanted is None or wanted == st.session_state.get("label_url_segment"):
-        return
-    st.session_state["label_url_segment"] = wanted
+    if wanted is None:
+        return False
     if wanted.isdigit() and catalogue.get_segment(db, int(wanted)) is not None:
         move_to(int(wanted))
-    else:
-        st.error(f"No segment {clip.plain(wanted)} in this library: pick one on the Library page.")
+        return True
+    st.error(f"No segment {clip.plain(wanted)} in this library: pick one on the Library page.")
+    return False
 
 
 def queue_picker(db) -> str:
@@ -69,11 +71,9 @@ def main() -> None:
     if not labeller:
         st.warning("Enter your name in the sidebar first: every answer is stored with it.")
         return
-    open_deep_link(db)
     mode = queue_picker(db)
-    if "label_nav" not in st.session_state:  # the page's first run in this session
-        move_to(st.session_state.get("label_segment")
-                or queues.next_segment(db, mode=mode, labeller=labeller, skipped=skipped()))
+    if "label_nav" not in st.session_state and not open_deep_link(db):  # the page's first run in this session
+        move_to(queues.next_segment(db, mode=mode, labeller=labeller, skipped=skipped()))
     label_fragment(labeller, mode)
 
 
