@@ -36,11 +36,15 @@ State sent back (``client``)::
 
 from __future__ import annotations
 
+import io
+import logging
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
 import streamlit as st
 from streamlit import runtime
 
@@ -56,6 +60,7 @@ FEATURE_TITLES = {"log_stft": "Seed log STFT", "log_mel": "Log-mel", "percussive
 STATE_KEY = "label_view"
 SCALE_CSS = "linear-gradient(to right, " + ", ".join(f"{c} {100 * p:.1f}%" for p, c in charts.SPECTROGRAM_COLORS) + ")"
 _HERE = Path(__file__).parent
+_log = logging.getLogger(__name__)
 
 _component = st.components.v2.component(
     "haverford_label_view",
@@ -106,8 +111,10 @@ class _Prepared:
     def _background(self, key: tuple) -> None:
         try:
             self.compute(key)
-        except Exception:  # noqa: BLE001 - shown when the clip is opened (``clip_data``)
-            pass
+        except HaverfordError:
+            pass  # audio that cannot be read: the view says so when the clip is opened (``clip_data``)
+        except Exception:
+            _log.exception("preparing the clip %s failed", key)
         finally:
             with self._lock:
                 self._running.discard(key)
@@ -129,11 +136,6 @@ def _media(path: str, offset: float, duration: float, feature: str) -> dict:
 def warm() -> None:
     """Prepare one generated clip (a second of clicks): the first clip after a start then pays
     no first-use costs (Pillow's PNG writer, FFT plans, the WAV writer), about 0.1 s of its run."""
-    import io
-
-    import numpy as np
-    import soundfile as sf
-
     y = np.zeros(SR, dtype=np.float32)
     y[:: SR // 4] = 0.5
     charts.clip_picture(y, features.compute("log_stft", y)[0])
@@ -210,19 +212,13 @@ def window(db, first: int, *, mode: str, labeller: str, skipped: set[int], seeds
     ids = [first]
     while len(ids) <= AHEAD:
         after = ids[-1]
-        seed = seeds.setdefault(after, float(_rng().random()))
+        seed = seeds.setdefault(after, float(np.random.default_rng().random()))
         nxt = queues.next_segment(db, mode=mode, labeller=labeller, after=after, seed=seed,
                                   skipped=skipped | set(ids))
         if nxt is None or nxt in ids:
             break
         ids.append(nxt)
     return ids
-
-
-def _rng():
-    import numpy as np
-
-    return np.random.default_rng()
 
 
 def save_outbox(db, outbox: list[dict], *, labeller: str, questions: list[dict], saved: set[str]) -> dict[str, str]:

@@ -334,3 +334,23 @@ def test_a_queue_chosen_right_after_a_key_is_not_undone_by_that_key(demo_copy):
     tab.read()
     first = demo_copy.connect().execute("SELECT id FROM segments ORDER BY track_id, idx LIMIT 1").fetchone()[0]
     assert tab.current == first and at.session_state["label_segment"] == first
+
+
+def test_the_label_views_frequency_labels_sit_where_a_tone_is():
+    """A 1 kHz tone lights the picture's row at the height of the "1k" label."""
+    from PIL import Image
+
+    from haverford.core import features
+    from haverford.core.config import SR
+
+    t = np.arange(SR) / SR
+    y = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    picture = charts.clip_picture(y, features.compute("log_stft", y)[0])
+    rows = np.asarray(Image.open(io.BytesIO(picture["png"])).convert("L"), dtype=float).mean(axis=1)
+    brightest = (len(rows) - 1 - int(rows.argmax()) + 0.5) / len(rows)  # as a fraction from the bottom
+    ticks = dict((label, f) for f, label in picture["freq_ticks"])
+    assert list(ticks) == ["50", "100", "200", "500", "1k", "2k", "5k", "10k"]
+    assert brightest == pytest.approx(ticks["1k"], abs=2 / len(rows))
+    lo, hi = picture["env"]
+    assert max(hi) == 50 and min(lo) == -50  # the envelope in hundredths of full scale
+    assert picture["t0"] < 0 < 1 < picture["t1"] < 1.05
