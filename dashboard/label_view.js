@@ -208,17 +208,30 @@ class LabelView {
 
   // ---- media: each clip's audio and picture fetched once, kept as in-memory blobs -------------
 
+  // A clip's audio once; its picture again when another spectrogram is picked (the audio element,
+  // perhaps playing, stays).
   prepare(c) {
     if (!c.audio || !c.picture) return null;
-    const had = this.media.get(c.id);
-    if (had && had.picture === c.picture) return had;
-    if (had) this.release(had);
-    const m = {picture: c.picture, audio: el("audio", {controls: true, preload: "auto"}), img: el("img", {alt: "spectrogram"})};
-    m.ready = Promise.all([
-      fetch(c.audio).then((r) => r.blob()).then((b) => { m.audioUrl = URL.createObjectURL(b); m.audio.src = m.audioUrl; }),
-      fetch(c.picture).then((r) => r.blob()).then((b) => { m.imgUrl = URL.createObjectURL(b); m.img.src = m.imgUrl; return m.img.decode(); }),
-    ]).catch(() => { m.failed = true; });
-    this.media.set(c.id, m);
+    let m = this.media.get(c.id);
+    if (m && m.picture === c.picture) return m;
+    if (!m) {
+      m = {audio: el("audio", {controls: true, preload: "auto"})};
+      m.audioReady = fetch(c.audio).then((r) => r.blob()).then((b) => {
+        m.audioUrl = URL.createObjectURL(b);
+        m.audio.src = m.audioUrl;
+      });
+      this.media.set(c.id, m);
+    }
+    const img = el("img", {alt: "spectrogram"});
+    const oldUrl = m.imgUrl;
+    m.picture = c.picture;
+    m.img = img;
+    m.ready = Promise.all([m.audioReady, fetch(c.picture).then((r) => r.blob()).then((b) => {
+      if (oldUrl) URL.revokeObjectURL(oldUrl);
+      m.imgUrl = URL.createObjectURL(b);
+      img.src = m.imgUrl;
+      return img.decode();
+    })]).catch(() => { m.failed = true; });
     // keep the shown clip, the queue ahead and a few behind; let the browser free the rest
     const keep = new Set([this.current, ...this.ahead, ...(this.data ? this.data.clips.map((x) => x.id) : [])]);
     for (const [id, old] of this.media) {
@@ -259,6 +272,8 @@ class LabelView {
       this.spec.replaceChildren(el("div", {class: "hv-wait", text: "Loading…"}));
       this.player.replaceChildren();
       this.form.replaceChildren();
+      this.rows = [];
+      this.formFor = null;
       return;
     }
     this.head.replaceChildren(`${c.title} · segment ${c.idx + 1} of ${c.n_segments} · ${Math.round(c.start_s)}–${Math.round(c.end_s)} s`);
@@ -268,12 +283,16 @@ class LabelView {
     this.nextBtn.disabled = c.next_id === null;
     this.renderFeatures();
     this.renderStrip(c);
-    if (full) {
-      this.renderMedia(c);
+    const m = this.media.get(c.id);
+    if (full || !m || this.spec.dataset.segment !== String(c.id) || this.spec.firstChild !== m.img) this.renderMedia(c, full);
+    if (full || this.formFor !== c.id) {  // a clip shown before its data came has no form yet
+      if (!full) {
+        this.answers = {...(c.saved || {})};
+        this.active = -1;
+      }
       this.renderForm(c);
     } else {
       this.renderTempo(c);
-      if (!this.media.get(c.id) || this.spec.dataset.segment !== String(c.id)) this.renderMedia(c);
     }
     const mine = c.saved && this.data.verdict_key ? c.saved[this.data.verdict_key] : null;
     this.verdictNote.textContent = mine ? `Your verdict so far: ${this.data.verdict_names[mine] || mine}. Answering again keeps the old one in history.` : "";
@@ -288,7 +307,7 @@ class LabelView {
     }));
   }
 
-  renderMedia(c) {
+  renderMedia(c, shown) {
     this.spec.dataset.segment = String(c.id);
     if (c.error) {
       this.spec.replaceChildren(el("div", {class: "hv-wait", text: c.error}));
@@ -303,14 +322,14 @@ class LabelView {
     const ticks = (c.freq_ticks || []).map(([f, label]) => el("span", {class: "hv-ytick", style: `bottom:${100 * f}%`, text: label}));
     this.spec.replaceChildren(m.img, el("span", {class: "hv-yname", text: "Hz"}), ...ticks);
     this.specTitle.textContent = c.title_feature || "";
-    this.player.replaceChildren(m.audio);
+    if (this.player.firstChild !== m.audio) this.player.replaceChildren(m.audio);  // never re-inserted: that pauses it
     this.drawWave(c);
     const span = c.t1 - c.t0;
     const xs = [];
     for (let s = Math.ceil(c.t0); s < c.t1 - 0.25; s += 1) xs.push(el("span", {style: `left:${(100 * (s - c.t0)) / span}%`, text: `${s} s`}));
     this.xticks.replaceChildren(...xs);
     this.scale.replaceChildren("−80 dB (silence)", el("div", {class: "hv-bar", style: `background:${this.data.scale_css}`}), "0 dB");
-    if (this.autoplay) m.ready.then(() => { if (this.current === c.id) this.play(false); });
+    if (this.autoplay && shown) m.ready.then(() => { if (this.current === c.id) this.play(false); });
   }
 
   drawWave(c) {
@@ -351,6 +370,7 @@ class LabelView {
   // ---- the questionnaire --------------------------------------------------------------------------
 
   renderForm(c) {
+    this.formFor = c.id;
     this.rows = this.data.questions.map((q) => this.question(q, c));
     this.form.replaceChildren(...this.rows.map((r) => r.node));
     this.syncAsked();

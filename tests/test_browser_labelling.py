@@ -104,17 +104,29 @@ def test_clicking_the_track_strip_opens_that_segment(served, page):
     track = db.execute("SELECT track_id FROM segments WHERE id = 6").fetchone()[0]
     ids = [r[0] for r in db.execute("SELECT id FROM segments WHERE track_id = ? ORDER BY idx", [track])]
     assert len(ids) >= 4
-    page.goto(f"{base}/label?labeller=stripper&segment={ids[0]}")
+    page.goto(f"{base}/label?labeller=stripper&segment={ids[3]}")
     form_ready(page)
     assert page.locator(".hv-scores div").count() == len(ids)  # the trained model's row
-    for row, idx in (("score", 3), ("verdict", 1), ("score", 1)):
+    bpm = page.get_by_label("How many beats per minute?")
+    # earlier segments: never in the queue ahead, so the view fetches each from the server
+    for row, idx in (("score", 0), ("verdict", 2), ("score", 2)):
         cells = page.locator(".hv-scores div" if row == "score" else ".hv-strip:not(.hv-scores) div")
         cells.nth(idx).click()
         page.wait_for_function(f"{SHOWN} === '{ids[idx]}'", timeout=60_000)
         page.wait_for_function(READY, timeout=60_000)
+        bpm.wait_for(timeout=60_000)  # the questionnaire too, once the clip's data came
         assert page.get_by_text(f"segment {idx + 1} of").count() >= 1
         page.wait_for_url(f"**segment={ids[idx]}**", timeout=60_000)
-    assert page.locator(".hv-strip:not(.hv-scores) div.hv-here").get_attribute("data-segment") == str(ids[1])
+    assert page.locator(".hv-strip:not(.hv-scores) div.hv-here").get_attribute("data-segment") == str(ids[2])
+    # another spectrogram: a new picture, the same audio element (a playing clip plays on)
+    page.keyboard.press(" ")
+    page.wait_for_function("!document.querySelector('#hv-label audio').paused")
+    old = page.evaluate("document.querySelector('#hv-label .hv-spec img').src")
+    page.get_by_role("button", name="Log-mel", exact=True).click()
+    page.wait_for_function(f"(() => {{ const img = document.querySelector('#hv-label .hv-spec img'); "
+                           f"return img.src !== {old!r} && img.complete && img.naturalWidth > 0; }})()", timeout=60_000)
+    assert page.get_by_text("Log-mel spectrogram").count() == 1
+    assert page.evaluate("!document.querySelector('#hv-label audio').paused")
     assert page.locator("[data-testid='stException']").count() == 0
 
 
