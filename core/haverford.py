@@ -62,7 +62,8 @@ def decide(answers: Mapping[str, object], questions: Sequence[Mapping]) -> Decis
     missing: list[str] = []
     for q in ruled:
         if "veto_when" in q["rule"] and answers.get(q["key"]) is not None and _veto(q, answers[q["key"]]):
-            return Decision(NOT_A_BANGER, [f"{q['key']} = {answers[q['key']]}: not a banger"])
+            shown = ("yes" if as_bool(answers[q["key"]]) else "no") if q.get("kind") == "yes_no" else answers[q["key"]]
+            return Decision(NOT_A_BANGER, [f"{q['key']} = {shown}: not a banger"])
     for q in ruled:
         value = answers.get(q["key"])
         if value is None:

@@ -242,9 +242,12 @@ def track_strip_figure(rows: list[dict], *, current_id: int | None = None) -> di
         data.append({"type": "bar", "x": [r["start_s"] + 2.5 for r in scored], "y": [1] * len(scored),
                      "base": [1.1] * len(scored), "width": 5, "name": "model P(banger)",
                      "customdata": [r["id"] for r in scored],
-                     "marker": {"color": [r["p_banger"] for r in scored], "colorscale": "RdBu", "reversescale": True,
-                                "cmin": 0, "cmax": 1},
-                     "hovertemplate": "%{x:.0f} s: P(banger) %{marker.color:.2f}<extra></extra>"})
+                     # colours, not numbers for a colour scale: Streamlit's chart code reads every
+                     # marker colour as a colour and warned "Invalid color specifier" for each number
+                     "marker": {"color": pcolors.sample_colorscale("RdBu_r", [r["p_banger"] for r in scored])},
+                     "text": [f"{r['p_banger']:.2f}" for r in scored],
+                     "textposition": "none",
+                     "hovertemplate": "%{x:.0f} s: P(banger) %{text}<extra></extra>"})
     top = 2.1 if scored else 1.0
     shapes = [{"type": "rect", "x0": r["start_s"], "x1": r["start_s"] + 5, "y0": 0, "y1": top,
                "line": {"color": "black", "width": 2}} for r in rows if r["id"] == current_id]

@@ -10,7 +10,7 @@ const KEYS = [
   ["R", "replay from the start"],
   ["Q or Tab / Shift+Tab, Enter", "go to the next / previous question (Esc leaves the questions)"],
   ["0–9", "a number (with no question chosen, the first question takes it)"],
-  ["Y / N, 1 / 0", "yes / no while a yes/no question is outlined"],
+  ["Y / N, 1 / 0", "yes / no while a yes/no question is outlined (it stays outlined: Tab moves on)"],
   ["1–9, 0 = 10", "a rating; choices by their position"],
   ["T", "use the suggested tempo"],
 ];
@@ -255,6 +255,7 @@ class LabelView {
     if (old) old.audio.pause();
     this.current = id;
     this.root.dataset.segment = id === null ? "" : String(id);
+    this.showInUrl(id);
     if (resetForm || was !== id) {
       this.answers = {};
       this.active = -1;
@@ -262,6 +263,14 @@ class LabelView {
       if (c) for (const [k, v] of Object.entries(c.saved || {})) this.answers[k] = v;
     }
     this.refresh(true);
+  }
+
+  // The URL names the clip shown at once (the server's runs set it too, a step behind), so a reload
+  // right after a verdict opens the next clip, not the one just labelled.
+  showInUrl(id) {
+    const url = new URL(window.location.href);
+    if (id === null) url.searchParams.delete("segment"); else url.searchParams.set("segment", String(id));
+    if (url.href !== window.location.href) window.history.replaceState(window.history.state, "", url.href);
   }
 
   refresh(full) {
@@ -530,7 +539,13 @@ class LabelView {
   // ---- moving on ----------------------------------------------------------------------------------
 
   verdict(v, wholeTrack) {
-    if (this.current === null || !this.clips.get(this.current)) return;
+    if (this.current === null || !this.clips.get(this.current)) { this.say("The next clip is still loading: nothing was saved.", true); return; }
+    const bad = wholeTrack ? null : this.visible().find((r) => r.input && r.input.classList.contains("hv-bad"));
+    if (bad) {  // never save the form without what the labeller typed
+      this.say(`"${bad.input.value}" is not an answer to "${bad.q.text}" (${bad.input.title}): fix it or clear it, then save.`, true);
+      this.activate(this.visible().indexOf(bad));
+      return;
+    }
     const answers = wholeTrack ? {} : this.asked();
     if (!v && !Object.keys(answers).length) { this.say("Nothing to save: answer at least one question.", true); return; }
     this.outbox.push({id: uid(), segment: this.current, answers, verdict: v, whole_track: !!wholeTrack});
@@ -543,7 +558,7 @@ class LabelView {
   }
 
   skip() {
-    if (this.current === null) return;
+    if (this.current === null) { this.say("The next clip is still loading.", true); return; }
     this.skipped.add(this.current);
     this.say("Skipped: it leaves the queue until you reload.");
     this.advance();
@@ -616,10 +631,17 @@ class LabelView {
     const row = vis[this.active];
     if (typing) {
       const text = target.classList.contains("hv-text");
-      if (key === "Enter" || key === "Tab") { take(); this.activate(this.active + (e.shiftKey ? -1 : 1)); return; }
+      if (key === "Enter" || key === "Tab" || (key === "q" && !text)) {
+        take();
+        this.activate(this.active + (e.shiftKey ? -1 : 1));
+        return;
+      }
       if (key === "Escape") { take(); target.blur(); this.activate(-1); return; }
       if (text || /^[0-9.,-]$/.test(key) || key.length > 1) return;  // typing, editing keys
-      target.blur();  // a letter in a number box is a command
+      if (key === " ") { take(); this.play(false); return; }
+      take();  // a letter in a number box does nothing: a typo must not save a verdict
+      this.say("Numbers only in this box: Enter or Esc leaves it, then B / N / A give the verdict.", true);
+      return;
     }
     if (key === " ") { take(); this.play(false); return; }
     if (key === "r") { take(); this.play(true); return; }
@@ -628,12 +650,20 @@ class LabelView {
     if (key === "Tab" || key === "Enter" || key === "q") {
       if (key === "Enter" && target && target.tagName === "BUTTON" && !this.root.contains(target)) return;
       take();
-      this.activate(this.active + (e.shiftKey ? -1 : 1));
+      // Shift+Tab with no question outlined goes to the last one
+      this.activate(this.active < 0 && e.shiftKey ? vis.length - 1 : this.active + (e.shiftKey ? -1 : 1));
       return;
     }
     if (row && row.choices && (key === "y" || key === "n" || /^[0-9]$/.test(key))) {
       const value = this.choiceFor(row, key);
-      if (value !== undefined) { take(); this.choose(row, value, false); this.activate(this.active + 1); return; }
+      if (value !== undefined) {
+        take();
+        this.choose(row, value, false);
+        // a rating or choice moves on; a yes/no stays outlined, so a second Y or N changes the
+        // answer instead of giving the verdict N (not a banger): Tab, Enter or Esc moves on
+        if (row.q.kind !== "yes_no") this.activate(this.active + 1);
+        return;
+      }
     }
     if (/^[0-9]$/.test(key) && vis.length) {
       const into = row && row.input ? row : (!row ? vis[0] : null);
@@ -647,7 +677,7 @@ class LabelView {
       if (!row && vis[0].choices) {
         this.activate(0);
         const value = this.choiceFor(vis[0], key);
-        if (value !== undefined) { take(); this.choose(vis[0], value, false); this.activate(1); }
+        if (value !== undefined) { take(); this.choose(vis[0], value, false); if (vis[0].q.kind !== "yes_no") this.activate(1); }
         return;
       }
     }

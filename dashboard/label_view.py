@@ -335,10 +335,13 @@ def render(db, *, labeller: str, mode: str, questions: list[dict]) -> None:
         tempo_error = _wait_for_tempo(catalogue.get_segment(db, clips[0]["id"]))
         clips[0]["tempo"] = _tempo(catalogue.get_segment(db, clips[0]["id"]))
 
+    verdict_key = next((q["key"] for q in questions if q.get("role") == "verdict"), None)
     draft = client.get("draft") or {}
     decision = None
-    if clips and draft.get("segment") == clips[0]["id"]:
-        decision = _decision(draft.get("answers") or {}, questions) | {"segment": clips[0]["id"]}
+    if clips:  # on the answers typed so far, or those this labeller saved before (the form shows them)
+        typed = draft.get("answers") if draft.get("segment") == clips[0]["id"] else None
+        answers = typed if typed else {k: v for k, v in clips[0]["saved"].items() if k != verdict_key}
+        decision = _decision(answers, questions) | {"segment": clips[0]["id"]}
 
     strips = {}
     for c in clips:
@@ -350,7 +353,7 @@ def render(db, *, labeller: str, mode: str, questions: list[dict]) -> None:
         "clips": clips, "strips": strips, "acked": sorted(saved_ids & {str(r.get("id")) for r in outbox}),
         "errors": {k: v for k, v in errors.items() if k in {str(r.get("id")) for r in outbox}},
         "questions": [_question(q) for q in questions if q.get("role") != "verdict"],
-        "verdict_key": next((q["key"] for q in questions if q.get("role") == "verdict"), None),
+        "verdict_key": verdict_key,
         "decision": decision, "pending": pending, "tempo_error": tempo_error, "feature": feature,
         "features": FEATURE_TITLES,
         "scale_css": SCALE_CSS,
@@ -360,8 +363,7 @@ def render(db, *, labeller: str, mode: str, questions: list[dict]) -> None:
                                     + (" (segments you skipped come back after a reload)." if skipped else ".")),
     }
     _component(key=STATE_KEY, data=data, default={"client": {}}, on_client_change=lambda: None)
-    if clips:
-        show_in_url(clips[0]["id"])
+    show_in_url(clips[0]["id"] if clips else None)
 
 
 def _question(q: dict) -> dict:
@@ -381,7 +383,11 @@ def _decision(answers: dict, questions: list[dict]) -> dict:
 SEGMENT_PARAM = "segment"
 
 
-def show_in_url(segment_id: int) -> None:
-    """The URL names the segment shown, so a reload or a bookmark opens it again."""
-    if st.query_params.get(SEGMENT_PARAM) != str(segment_id):
+def show_in_url(segment_id: int | None) -> None:
+    """The URL names the segment shown (none at the queue's end), so a reload or a bookmark opens it
+    again. The view sets it as it moves; this follows a step behind."""
+    if segment_id is None:
+        if SEGMENT_PARAM in st.query_params:
+            del st.query_params[SEGMENT_PARAM]
+    elif st.query_params.get(SEGMENT_PARAM) != str(segment_id):
         st.query_params[SEGMENT_PARAM] = str(segment_id)

@@ -12,6 +12,7 @@ healthy about a second later. ``haverford serve`` runs this module instead of ``
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -20,10 +21,21 @@ import time
 def prepare() -> None:
     """Import what the Label page needs and prepare one generated clip, then start the tempo worker
     (a process of its own: it imports librosa and compiles its code at a lower priority)."""
-    import haverford.core.labelling
-    import haverford.core.queues
-    import haverford.dashboard.app
-    import haverford.dashboard.label_view  # (plotly's colours, scipy.fft, soundfile, PIL, Streamlit's elements)
+    # Before the runtime exists, ``st.cache_data`` checks its parameters against an in-memory store
+    # and warns that it found no runtime; each cache takes the runtime's store on its first call, in a
+    # page's run, so the warning (four lines in the server log) says nothing here.
+    from streamlit.runtime.caching import cache_data_api  # its logger's level is set as it is imported
+
+    caching = logging.getLogger(cache_data_api.__name__)
+    level = caching.level
+    caching.setLevel(logging.ERROR)
+    try:
+        import haverford.core.labelling
+        import haverford.core.queues
+        import haverford.dashboard.app
+        import haverford.dashboard.label_view  # (plotly's colours, scipy.fft, soundfile, PIL, Streamlit's elements)
+    finally:
+        caching.setLevel(level)
     from haverford.core import tempo
 
     haverford.dashboard.label_view.warm()

@@ -248,3 +248,42 @@ def test_the_clip_plays_replays_and_autoplays_from_the_keyboard(served, page):
     form_ready(page)
     assert page.get_by_label("Autoplay").is_checked()  # the browser remembers it
     assert page.evaluate("document.querySelectorAll('#hv-label audio').length") == 1
+
+
+def test_keys_never_save_what_the_labeller_did_not_mean(served, page):
+    """Found by an outside check: Y then N on a yes/no question gave the verdict N; letters typed into
+    a number box gave verdicts; a BPM out of range was dropped while the page said "Saved"; a reload
+    right after a verdict reopened the clip just labelled."""
+    base, home, _ = served
+    page.goto(f"{base}/label?labeller=careful&segment=11")
+    form_ready(page)
+    type_keys(page, "qqqq")  # BPM, drops, acoustic (dopeness is not asked without drops), then past it
+    page.keyboard.press("Shift+Tab")  # back to acoustic
+    type_keys(page, "yn")  # yes, then no on second thought
+    page.wait_for_timeout(300)
+    assert answers_of(home, "careful") == {}  # N answered the question, it saved no verdict
+    assert page.evaluate(f"{SHOWN}") == "11"
+    page.get_by_label("How many beats per minute?").click()
+    type_keys(page, "abc")  # a typo in a number box
+    page.get_by_text("Numbers only in this box").wait_for()
+    page.keyboard.press("Control+a")
+    type_keys(page, "999")
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.get_by_text('"999" is not an answer to "How many beats per minute?"').wait_for()
+    assert page.evaluate(f"{SHOWN}") == "11" and answers_of(home, "careful") == {}
+    page.keyboard.press("Control+a")  # the box has the focus again
+    type_keys(page, "128")
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.wait_for_function(f"{SHOWN} !== '11'")
+    page.wait_for_url("**segment=**")
+    shown = page.evaluate(SHOWN)
+    assert f"segment={shown}" in page.url  # the URL follows at once...
+    page.reload()
+    form_ready(page)
+    assert page.evaluate(SHOWN) == shown  # ...so a reload opens the next clip, not the one labelled
+    deadline = time.monotonic() + 30
+    while not answers_of(home, "careful") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert answers_of(home, "careful") == {11: {"bpm": 128, "acoustic": 0, "verdict": "banger"}}

@@ -351,3 +351,11 @@ def test_answers_sent_as_the_labeller_leaves_the_page_are_saved(demo_copy):
     tab.at.switch_page("views/questions.py").run()
     assert not tab.at.exception
     assert _latest(demo_copy, seg, "carol") == {"drops": 3, "verdict": "banger"}
+
+
+def test_a_clip_opened_again_shows_haverfords_verdict_on_the_saved_answers(demo_copy):
+    tab = browser(app("views/label.py"))
+    seg = tab.current
+    tab.label("banger", **HAVERFORDS_TEST)
+    tab.go(seg)  # the form is filled with the saved answers: the line under it speaks of them
+    assert tab.data["decision"]["text"].startswith("Haverford's algorithm says: Banger")

@@ -28,9 +28,12 @@ def question_detail(db, questions: list[dict]) -> None:
     st.caption("Mean Cohen's kappa, weighted by shared segments: " + ("n/a" if mean is None else f"{mean:.3f}"))
     pairs = [{"a": p.a, "b": p.b, "n": p.n, "kappa": p.kappa} for p in result.pairs]
     if pairs:
-        st.dataframe(pd.DataFrame(pairs), hide_index=True, width="stretch",
-                     column_config={"a": "Labeller", "b": "Labeller", "n": "Shared segments",
-                                    "kappa": st.column_config.NumberColumn("Cohen's kappa", format="%.3f")})
+        # a pair that never varies has no kappa: "n/a", as the caption says, not Python's None
+        table = pd.DataFrame(pairs).assign(kappa=[("n/a" if p["kappa"] is None else f"{p['kappa']:.3f}")
+                                                  for p in pairs])
+        st.dataframe(table, hide_index=True, width="stretch",
+                     column_config={"a": "Labeller A", "b": "Labeller B", "n": "Shared segments",
+                                    "kappa": "Cohen's kappa"})
         shown = [p for p in pairs if p["kappa"] is not None]
         if shown:
             st.plotly_chart(charts.kappa_figure(shown), config={"displaylogo": False})
