@@ -359,3 +359,16 @@ def test_a_clip_opened_again_shows_haverfords_verdict_on_the_saved_answers(demo_
     tab.label("banger", **HAVERFORDS_TEST)
     tab.go(seg)  # the form is filled with the saved answers: the line under it speaks of them
     assert tab.data["decision"]["text"].startswith("Haverford's algorithm says: Banger")
+
+
+def test_agreement_tables_say_n_a_where_a_figure_is_undefined(demo_copy):
+    db = demo_copy.connect()  # a second labeller on one segment only: too little to agree on
+    db.execute("DELETE FROM answers WHERE labeller NOT IN (SELECT labeller FROM answers LIMIT 1)")
+    seg, question, value = db.execute("SELECT segment_id, question_id, value FROM answers LIMIT 1").fetchone()
+    db.execute("INSERT INTO answers (segment_id, question_id, labeller, value, created_at) "
+               "VALUES (?, ?, 'zed', ?, '2026-12-07T00:00:00')", [seg, question, value])
+    db.conn.commit()
+    at = app("views/agreement.py")
+    cells = {str(v) for table in at.dataframe for column in ("alpha", "mean_kappa", "kappa")
+             if column in table.value for v in table.value[column]}
+    assert "n/a" in cells and "None" not in cells and "nan" not in cells, cells

@@ -29,8 +29,7 @@ def question_detail(db, questions: list[dict]) -> None:
     pairs = [{"a": p.a, "b": p.b, "n": p.n, "kappa": p.kappa} for p in result.pairs]
     if pairs:
         # a pair that never varies has no kappa: "n/a", as the caption says, not Python's None
-        table = pd.DataFrame(pairs).assign(kappa=[("n/a" if p["kappa"] is None else f"{p['kappa']:.3f}")
-                                                  for p in pairs])
+        table = pd.DataFrame(pairs).assign(kappa=[_three_places(p["kappa"]) for p in pairs])
         st.dataframe(table, hide_index=True, width="stretch",
                      column_config={"a": "Labeller A", "b": "Labeller B", "n": "Shared segments",
                                     "kappa": "Cohen's kappa"})
@@ -62,6 +61,10 @@ def disagreement_list(db) -> None:
                                 button_key="agreement_label")
 
 
+def _three_places(value) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
 def main() -> None:
     st.title("Agreement")
     db = connect()
@@ -71,13 +74,15 @@ def main() -> None:
         st.info("Agreement needs answers from two or more labellers. Label segments on the Label page "
                 "(each person enters their name in the sidebar), or build the demo with `haverford demo`.")
         return
-    st.dataframe(pd.DataFrame(summary_rows(str(home().db_path), agreement.change_stamp(db))), hide_index=True,
-                 width="stretch",
+    summary = pd.DataFrame(summary_rows(str(home().db_path), agreement.change_stamp(db)))
+    for column in ("alpha", "mean_kappa"):  # undefined (too few shared answers, or no variation): n/a, not None
+        summary[column] = [_three_places(v) for v in summary[column]]
+    st.dataframe(summary, hide_index=True, width="stretch",
                  column_config={"key": "Key", "question": "Question", "level": "Level",
                                 "segments": "Segments (≥ 2 labellers)", "labellers": "Labellers",
-                                "alpha": st.column_config.NumberColumn("Krippendorff's alpha", format="%.3f"),
-                                "mean_kappa": st.column_config.NumberColumn(
-                                    "Mean Cohen's kappa", format="%.3f",
+                                "alpha": "Krippendorff's alpha",
+                                "mean_kappa": st.column_config.TextColumn(
+                                    "Mean Cohen's kappa",
                                     help="Averaged over pairs of labellers, each weighted by the segments it shares")})
     st.caption("Krippendorff's alpha: nominal for yes/no, choices and the verdict; ordinal for counts and "
                "ratings; interval for numbers. 1 is perfect agreement, 0 is chance.")
