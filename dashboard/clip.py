@@ -7,11 +7,8 @@ its previous/next buttons and the track strip change that key.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import re
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import numpy as np
@@ -127,40 +124,6 @@ def _media(segment: dict, *, autoplay: bool = False) -> None:
         return
     st.audio(wav, format="audio/wav", autoplay=autoplay)
     st.plotly_chart(fig, config={"displaylogo": False}, theme=None)
-
-
-_prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="haverford-prefetch")
-_log = logging.getLogger(__name__)
-
-
-def prefetch(find: Callable[[], dict | None]) -> Future:
-    """Prepare the clip view of the segment ``find()`` returns (its WAV and figure, in the caches)
-    in a background thread, so that showing it next costs no decoding or drawing on the server.
-
-    ``find`` runs in that thread (it may query the database; use a connection of its own). The
-    feature is the one picked now. Failures are logged, never shown: the clip view shows them
-    when the segment is opened.
-    """
-    job = _prefetcher.submit(_prepare, find, st.session_state.get("clip_feature") or "log_stft")
-    job.add_done_callback(_log_failure)
-    return job
-
-
-def _prepare(find: Callable[[], dict | None], feature: str) -> None:
-    segment = find()
-    if segment is None:
-        return
-    duration = segment["end_s"] - segment["start_s"]
-    try:
-        segment_wav(segment["path"], offset=segment["start_s"], duration=duration)
-        clip_figure(segment["path"], offset=segment["start_s"], duration=duration, feature=feature)
-    except HaverfordError:
-        return  # an unreadable file: the clip view says so when the segment is opened
-
-
-def _log_failure(job: Future) -> None:
-    if job.exception() is not None:
-        _log.error("preparing the next clip failed", exc_info=job.exception())
 
 
 def _strip(db, segment: dict, state_key: str) -> None:
