@@ -1,5 +1,6 @@
 """The cross-check: track-grouped folds, out-of-fold scores for every labelled segment, no leaks."""
 
+import json
 import time
 
 import numpy as np
@@ -8,19 +9,23 @@ from _train_home import copy_home
 
 from haverford.core import crosscheck as cc
 from haverford.core.errors import HaverfordError
+from haverford.core.features import parts
 from haverford.core.jobs import RunGoingError, create_run
+from haverford.core.presets import get_preset
 from haverford.db import crosscheck as crosscheck_db
 from haverford.db import models as models_db
 from haverford.db import runs as runs_db
 
-TINY = cc.CrossCheckConfig(folds=3, preset="tiny", epochs=2)
+MELS = "log_mel+percussive_mel"
+DEFAULT = cc.CrossCheckConfig(folds=3, feature=MELS)  # k-nearest neighbours on the pooled mel summaries
+TINY_CONVNET = cc.CrossCheckConfig(folds=2, model="convnet", preset="tiny", epochs=1)
 
 
 @pytest.fixture(scope="module")
 def checked(small_train_template, tmp_path_factory):
-    """A copy of the small_train_template with one tiny cross-check run executed in the foreground."""
+    """A copy of the small_train_template with one default cross-check run executed in the foreground."""
     home = copy_home(small_train_template, tmp_path_factory.mktemp("checked"))
-    run_id = cc.create_crosscheck(home, TINY, created_by="test")
+    run_id = cc.create_crosscheck(home, DEFAULT, created_by="test")
     return home, run_id, cc.execute_crosscheck(home, run_id)
 
 
@@ -64,6 +69,39 @@ def test_out_of_fold_scores_exist_for_every_labelled_segment(checked):
     assert {s["segment_id"] for s in scores} == labelled and out["scored_segments"] == len(labelled) == 24
     assert all(0.0 <= s["p_banger"] <= 1.0 for s in scores)
     assert runs_db.get_run(db, run_id)["status"] == "succeeded"
+    assert out["model"] == "k-nearest neighbours on log_mel+percussive_mel"
+    assert runs_db.run_metrics(db, run_id) == []  # no network trained, so no epochs
+
+
+def test_click_tracks_and_tones_are_told_apart_out_of_fold(small_train_template):
+    from haverford.core.train import SilentReporter
+
+    config = cc.CrossCheckConfig(folds=3, model="logistic_regression", feature=MELS)
+    rows = cc.run_crosscheck(small_train_template, config, reporter=SilentReporter())["rows"]
+    assert len(rows) == 24 and all((r["p_banger"] > 0.5) == bool(r["label"]) for r in rows)
+
+
+def test_classic_fold_models_pool_the_features_of_the_active_models_retrain(small_train_template, tmp_path):
+    from haverford.core.vocabulary import DEFAULT_PRESET
+
+    home = copy_home(small_train_template, tmp_path)
+    db = home.connect()
+    default = cc.classic_features(db, cc.CrossCheckConfig())
+    assert default == parts(get_preset(DEFAULT_PRESET).feature) == ("musicnn", "rhythm")  # no model yet
+    assert cc.classic_features(db, cc.CrossCheckConfig(feature="musicnn")) == ("musicnn",)
+    model_id = models_db.insert_model(db, {"path": "m.keras", "preset": "tiny", "feature": "log_mel", "params": {},
+                                           "created_at": "2026-12-07T20:00:00+00:00"})
+    models_db.activate(db, model_id)
+    assert cc.classic_features(db, cc.CrossCheckConfig()) == ("log_mel", "percussive_mel")
+
+
+def test_an_old_run_config_is_a_convnet_and_an_unknown_model_is_refused():
+    old = {"folds": 3, "preset": "fast", "epochs": 6, "seed": 0}  # stored before the classic models
+    assert cc.CrossCheckConfig.from_json(old) == cc.CrossCheckConfig(model="convnet", preset="fast", epochs=6)
+    assert cc.describe(json.dumps(old)) == "ConvNet fast, 6 epochs per fold, 3 folds"
+    assert cc.describe(cc.CrossCheckConfig(folds=4).to_json()) == "k-nearest neighbours, 4 folds"
+    with pytest.raises(HaverfordError, match="unknown cross-check model 'svm'; choose one of: knn, "):
+        cc.CrossCheckConfig(model="svm")
 
 
 def test_no_segment_is_scored_by_a_model_that_saw_its_track(checked):
@@ -93,13 +131,13 @@ def test_a_cross_check_is_refused_while_a_run_is_going(small_train_template, tmp
     home = copy_home(small_train_template, tmp_path)
     going = create_run(home, {"preset": "tiny"}, created_by="other")
     with pytest.raises(RunGoingError, match=f"already going \\(run {going}\\)"):
-        cc.create_crosscheck(home, TINY, created_by="me")
+        cc.create_crosscheck(home, DEFAULT, created_by="me")
 
 
 @pytest.mark.slow
-def test_background_cross_check_runs_in_its_own_process(small_train_template, tmp_path):
+def test_background_cross_check_of_convnets_runs_in_its_own_process(small_train_template, tmp_path):
     home = copy_home(small_train_template, tmp_path)
-    run_id = cc.start_crosscheck(home, TINY, created_by="tester")
+    run_id = cc.start_crosscheck(home, TINY_CONVNET, created_by="tester")
     db = home.connect()
     deadline = time.monotonic() + 240
     while runs_db.get_run(db, run_id)["status"] in runs_db.ACTIVE and time.monotonic() < deadline:
@@ -108,3 +146,4 @@ def test_background_cross_check_runs_in_its_own_process(small_train_template, tm
     assert run["status"] == "succeeded", run["error"]
     assert run["kind"] == "crosscheck" and run["pid"] and runs_db.run_metrics(db, run_id)
     assert len(crosscheck_db.crosscheck_scores(db, run_id)) == 24
+    assert {m["fold"] for m in runs_db.run_metrics(db, run_id)} == {1, 2}  # a network trained per fold
