@@ -4,6 +4,7 @@ and one small demo library per session."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,13 +65,43 @@ def library_dir(tmp_path) -> Path:
     return root
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder that ``build(folder)`` fills once per run, shared by the test workers.
+
+    Every xdist worker would otherwise build each session template itself (the trained demo home
+    is 12 s of CPU); the first worker to need one builds it under a lock and the others wait for
+    it or find it built. The templates are read-only: tests that write take a copy."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's folder, shared by workers
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _settled(home: Home) -> Home:
+    """Fold the WAL into the database file, so copies of a template need only that file."""
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(home.db_path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return home
+
+
 @pytest.fixture(scope="session")
 def train_template(tmp_path_factory):
     """A labelled library of 8 click tracks and 8 tones (3 segments each), built once per run;
     tests that write to it take a copy (``tests._train_home.copy_home``)."""
     from _train_home import build_home
 
-    return build_home(tmp_path_factory.mktemp("train-template"))
+    folder = built_once(tmp_path_factory, "train-template", lambda f: _settled(build_home(f)))
+    return Home(folder / "home")
 
 
 @pytest.fixture(scope="session")
@@ -78,18 +109,23 @@ def small_train_template(tmp_path_factory):
     """The same with 4 tracks of each kind, for the slower page and cross-check tests."""
     from _train_home import build_home
 
-    return build_home(tmp_path_factory.mktemp("small-train-template"), per_class=4)
+    folder = built_once(tmp_path_factory, "small-train-template", lambda f: _settled(build_home(f, per_class=4)))
+    return Home(folder / "home")
 
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Home:
-    """The demo library (4 generated tracks, simulated labellers, no model), built once per session.
+    """The demo library (4 generated tracks, simulated labellers, no model), built once per run.
 
     Read-only: a test that writes takes ``demo_copy``."""
     from haverford.core.demo import build_demo
 
-    home = Home(tmp_path_factory.mktemp("demo") / "home")
-    build_demo(home, n_tracks=4, seed=0)
+    folder = built_once(tmp_path_factory, "demo", lambda f: _settled(_built(build_demo, Home(f / "home"), n_tracks=4)))
+    return Home(folder / "home")
+
+
+def _built(build, home: Home, **kwargs) -> Home:
+    build(home, seed=0, **kwargs)
     return home
 
 
@@ -107,15 +143,19 @@ def demo_copy(demo_home, tmp_path, monkeypatch) -> Home:
 @pytest.fixture(scope="session")
 def trained_demo_home(tmp_path_factory) -> Home:
     """The demo library of 8 tracks with a tiny ConvNet trained on it and active (no other models),
-    built once per test worker. Read-only: tests that write take ``_train_home.copy_home``."""
-    from haverford.core.demo import build_demo
-    from haverford.core.jobs import run_in_foreground
-    from haverford.core.presets import TrainConfig
+    built once per run. Read-only: tests that write take ``_train_home.copy_home``."""
 
-    home = Home(tmp_path_factory.mktemp("trained-demo") / "home")
-    build_demo(home, n_tracks=8, seed=0)
-    run_in_foreground(home, TrainConfig(preset="tiny", other_models=False), created_by="test")
-    return home
+    def build(folder: Path) -> None:
+        from haverford.core.demo import build_demo
+        from haverford.core.jobs import run_in_foreground
+        from haverford.core.presets import TrainConfig
+
+        home = Home(folder / "home")
+        build_demo(home, n_tracks=8, seed=0)
+        run_in_foreground(home, TrainConfig(preset="tiny", other_models=False), created_by="test")
+        _settled(home)
+
+    return Home(built_once(tmp_path_factory, "trained-demo", build) / "home")
 
 
 WARM_NUMBA = ("import numpy as np, librosa; y = np.random.default_rng(0).normal(size=4 * 22050).astype('float32'); "
@@ -129,9 +169,23 @@ def pytest_configure(config):
     virtualenv the first processes to need the beat tracker (a test, the dashboard's tempo worker)
     compile and write that cache at the same moment, and one of them crashed in a cached gufunc
     (``librosa.util.localmax``: a segmentation fault in CI on 2026-12-07). Afterwards every process
-    loads the cache (about a second); the first compile takes ~30 s of CPU on 2 cores."""
-    if not hasattr(config, "workerinput"):  # the xdist controller, or a run without workers
+    loads the cache (about a second); the first compile takes ~30 s of CPU on 2 cores. Skipped
+    when the cache already holds the beat tracker and ``localmax`` (the warm-up itself takes 6 s
+    of wall time here, before any worker starts)."""
+    if not hasattr(config, "workerinput") and not numba_cache_ready():  # the xdist controller, or a run without workers
         subprocess.run([sys.executable, "-c", WARM_NUMBA], check=True)
+
+
+def numba_cache_ready() -> bool:
+    """Whether librosa's numba cache holds what ``WARM_NUMBA`` compiles (without importing librosa)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("librosa")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    cache = Path(next(iter(spec.submodule_search_locations)))
+    return all(any(cache.glob(f"**/__pycache__/{name}-*.nbi"))
+               for name in ("beat.__beat_track_dp", "guf-utils._localmax", "beat.__dp_backtrack"))
 
 
 DURATIONS = Path(__file__).with_name("durations.json")  # bench/suite_durations.py refreshes it

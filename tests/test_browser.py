@@ -159,6 +159,6 @@ def test_every_page_renders_in_chromium(served, page, path, marker):
     base, _ = served
     page.goto(f"{base}/" if path == "library" else f"{base}/{path}")
     page.get_by_text(marker).first.wait_for(timeout=30_000)
-    page.wait_for_timeout(1500)  # let the charts draw before the screenshot
+    idle(page)  # the page's run has ended (its charts sent) before the check and the screenshot
     assert page.locator("[data-testid='stException']").count() == 0
     shot(page, path)
