@@ -85,8 +85,12 @@ class CrossCheckConfig:
 def describe(config: dict | str) -> str:
     """A cross-check config (a dict, or the JSON stored with its run) in words: "k-nearest neighbours, 3 folds"."""
     c = CrossCheckConfig.from_json(json.loads(config) if isinstance(config, str) else config)
-    model = f"ConvNet {c.preset}, {c.epochs} epochs per fold" if c.model == CONVNET else FOLD_MODELS[c.model]
+    model = f"ConvNet {c.preset}, {_epochs(c.epochs)} per fold" if c.model == CONVNET else FOLD_MODELS[c.model]
     return f"{model}{' on ' + c.feature if c.feature and c.model != CONVNET else ''}, {c.folds} folds"
+
+
+def _epochs(epochs: int | None) -> str:
+    return "the preset's epochs" if epochs is None else f"{epochs} epoch{'' if epochs == 1 else 's'}"
 
 
 def classic_features(db, config: CrossCheckConfig) -> tuple[str, ...]:
@@ -300,7 +304,7 @@ def run_crosscheck(home: Home, config: CrossCheckConfig, *, reporter) -> dict:
     ``folds``, the issue-finding ``method`` and the fold ``model`` in words)."""
     data = labelled_arrays(home.connect())
     folds = plan_folds(data["labels"], data["track_ids"], k=config.folds, seed=config.seed)
-    model = (f"ConvNet {config.preset}, {config.epochs} epochs per fold" if config.model == CONVNET
+    model = (f"ConvNet {config.preset}, {_epochs(config.epochs)} per fold" if config.model == CONVNET
              else f"{FOLD_MODELS[config.model]} on {'+'.join(classic_features(home.connect(), config))}")
     p_banger = out_of_fold(home, data, folds, config, reporter=reporter)
     rows, method = score_rows(data, folds, p_banger)
