@@ -171,9 +171,26 @@ def pytest_configure(config):
     (``librosa.util.localmax``: a segmentation fault in CI on 2026-12-07). Afterwards every process
     loads the cache (about a second); the first compile takes ~30 s of CPU on 2 cores. Skipped
     when the cache already holds the beat tracker and ``localmax`` (the warm-up itself takes 6 s
-    of wall time here, before any worker starts)."""
-    if not hasattr(config, "workerinput") and not numba_cache_ready():  # the xdist controller, or a run without workers
+    of wall time here, before any worker starts).
+
+    Where Python writes no bytecode (``PYTHONDONTWRITEBYTECODE``, set on our machines), each of the
+    suite's ~75 processes would compile Haverford's modules again (~0.3 s of CPU each): they are
+    compiled once, in the background, and every later process reads the ``.pyc`` files."""
+    if hasattr(config, "workerinput"):
+        return
+    # the xdist controller, or a run without workers
+    if not numba_cache_ready():
         subprocess.run([sys.executable, "-c", WARM_NUMBA], check=True)
+    if sys.dont_write_bytecode:  # e.g. PYTHONDONTWRITEBYTECODE=1: each process would compile Haverford again
+        config._haverford_compileall = subprocess.Popen(  # in the background while the workers start
+            [sys.executable, "-m", "compileall", "-q", *(str(ROOT / d) for d in ("core", "db", "dashboard"))],
+            stdout=subprocess.DEVNULL)
+
+
+def pytest_unconfigure(config):
+    proc = getattr(config, "_haverford_compileall", None)
+    if proc is not None:
+        proc.wait()
 
 
 def numba_cache_ready() -> bool:
@@ -188,6 +205,7 @@ def numba_cache_ready() -> bool:
                for name in ("beat.__beat_track_dp", "guf-utils._localmax", "beat.__dp_backtrack"))
 
 
+ROOT = Path(__file__).resolve().parents[1]
 DURATIONS = Path(__file__).with_name("durations.json")  # bench/suite_durations.py refreshes it
 NEW_SLOW_FILE_S = 60.0  # a file not in the table yet that holds a test marked slow
 

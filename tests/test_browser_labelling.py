@@ -203,16 +203,6 @@ def test_the_predict_page_classifies_a_generated_track(served, page, tmp_path):
     assert home.connect().execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == tracks_before
 
 
-def test_the_server_log_has_no_deprecation_warnings(served, page):
-    base, _, log = served
-    for path in ("", "label?labeller=logger", "agreement", "train", "evaluate", "misclassified", "predict"):
-        page.goto(f"{base}/{path}")
-        page.locator("h1").first.wait_for()  # the page's run has begun...
-        idle(page)  # ...and ended
-    text = log.read_text(errors="replace")
-    assert "use_container_width" not in text and "deprecat" not in text.lower(), text[-2000:]
-
-
 def test_the_clip_plays_replays_and_autoplays_from_the_keyboard(served, page):
     """Space plays and pauses, R replays from the start, ← / → move along the track, S skips, and
     a click on Streamlit's own widgets (the queue picker) leaves the keys working."""
@@ -287,3 +277,15 @@ def test_keys_never_save_what_the_labeller_did_not_mean(served, page):
     while not answers_of(home, "careful") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert answers_of(home, "careful") == {11: {"bpm": 128, "acoustic": 0, "verdict": "banger"}}
+
+
+def test_the_server_log_has_no_deprecation_warnings(served, page):
+    """Last in this file: the tests above have run the Label, Library and Predict pages on this
+    server; the pages they did not open are opened here, then the whole log is read."""
+    base, _, log = served
+    for path in ("agreement", "questions", "train", "evaluate", "misclassified"):
+        page.goto(f"{base}/{path}?labeller=logger")
+        page.locator("h1").first.wait_for()  # the page's run has begun...
+        idle(page)  # ...and ended
+    text = log.read_text(errors="replace")
+    assert "use_container_width" not in text and "deprecat" not in text.lower(), text[-2000:]
