@@ -43,6 +43,22 @@ def write_audio(path: Path, y: np.ndarray, sr: int = 22050, **kwargs) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _component_manifests_scanned_once():
+    """Streamlit's ``AppTest`` scans every installed distribution for component manifests each time
+    a test creates one (``BidiComponentManager.discover_and_register_components``: ~0.5 s of CPU
+    here, 19 of test_dashboard.py's 54 s). Installed packages do not change during a run, so the
+    scan's result is kept for the test process; served dashboards still scan once, as in use."""
+    import functools
+
+    from streamlit.components.v2 import manifest_scanner
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_scanner, "scan_component_manifests",
+                      functools.cache(manifest_scanner.scan_component_manifests))
+        yield
+
+
 @pytest.fixture
 def memdb():
     """A fresh, migrated in-memory database."""
