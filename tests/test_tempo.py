@@ -24,7 +24,8 @@ def alive(pid: int) -> bool:
 
 
 def test_the_worker_ends_when_its_parent_dies_without_shutting_it_down():
-    proc = subprocess.run([sys.executable, "-c", PARENT], capture_output=True, text=True, timeout=90)  # held open by a worker that lives on
+    # without the watch, the worker would hold the pipes open: the timeout ends the wait
+    proc = subprocess.run([sys.executable, "-c", PARENT], capture_output=True, text=True, timeout=90)
     assert proc.returncode == 0, proc.stderr[-2000:]
     (worker,) = [int(pid) for pid in proc.stdout.split()]
     deadline = time.monotonic() + 15
