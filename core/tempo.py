@@ -10,6 +10,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
@@ -33,6 +34,7 @@ def suggest_tempo(y: np.ndarray, *, sr: int = SR) -> float | None:
     return round(value, 1) if value > 0 else None
 
 
+WorkerLost = BrokenProcessPool  # a job's error when the worker process died under it
 WORKER_NICENESS = 5  # below the server and the browser: its first job is seconds of CPU (see warm)
 TEMPO_JOBS_KEPT = 256  # segments whose tempo estimate is kept (a few KB in all)
 _tempo_pool: ProcessPoolExecutor | None = None
@@ -47,23 +49,35 @@ def tempo_job(path: str, *, offset: float, duration: float) -> Future:
     clip at once and the suggestion when ``done()``. The first job pays librosa's import and
     numba's compilation of its code (seconds of CPU). In a thread that work held Python's GIL
     and stalled every rerun of the server meanwhile, so it runs in one spawned worker process.
-    Its ``result()`` is BPM or None, or raises ``HaverfordError`` when the audio cannot be read.
+    Its ``result()`` is BPM or None, or raises ``HaverfordError`` when the audio cannot be read,
+    or ``WorkerLost`` when the worker died under it (killed, out of memory): the next call for
+    that segment starts a new worker and asks again.
     """
     key = (str(path), float(offset), float(duration))
     with _tempo_lock:
         job = _tempo_jobs.get(key)
-        if job is None:
-            job = _tempo_jobs[key] = _pool().submit(_segment_tempo, *key)
+        if job is None or (job.done() and isinstance(job.exception(), WorkerLost)):
+            job = _tempo_jobs[key] = _submit(_segment_tempo, *key)
             while len(_tempo_jobs) > TEMPO_JOBS_KEPT:
                 _tempo_jobs.popitem(last=False)
         return job
+
+
+def _submit(fn, *args) -> Future:
+    """Submit to the worker, starting a new one when the last has died (the lock is held)."""
+    global _tempo_pool
+    try:
+        return _pool().submit(fn, *args)
+    except WorkerLost:
+        _tempo_pool = None
+        return _pool().submit(fn, *args)
 
 
 def warm() -> Future:
     """Start the worker process and make it estimate one generated click track, so that librosa's
     import and numba's compilation are done before the first clip asks for a tempo."""
     with _tempo_lock:
-        return _pool().submit(_warm_up)
+        return _submit(_warm_up)
 
 
 def _warm_up() -> float | None:

@@ -188,7 +188,7 @@ def _tempo(segment: dict) -> float | str | None:
         return None
     try:
         bpm = job.result()
-    except HaverfordError:
+    except (HaverfordError, tempo.WorkerLost):
         return "none"
     return "none" if bpm is None else round(float(bpm), 1)
 
@@ -199,6 +199,8 @@ def _wait_for_tempo(segment: dict) -> str | None:
     job = tempo.tempo_job(segment["path"], offset=segment["start_s"], duration=segment["end_s"] - segment["start_s"])
     try:
         bpm = job.result(timeout=TEMPO_WAIT_S)
+    except tempo.WorkerLost:
+        return "No tempo suggestion: its worker process stopped; press T again to start a new one."
     except (HaverfordError, TimeoutError) as exc:
         return f"No tempo suggestion: {exc or 'the estimate took too long'}"
     return None if bpm is not None else "No tempo could be estimated from the audio."

@@ -5,6 +5,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 PARENT = """
 import os
 from haverford.core import tempo
@@ -32,3 +34,26 @@ def test_the_worker_ends_when_its_parent_dies_without_shutting_it_down():
     while alive(worker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not alive(worker), f"tempo worker {worker} outlived its parent"
+
+
+def test_a_worker_that_died_is_replaced_at_the_next_request(tmp_path):
+    import os
+    import signal
+
+    from conftest import clicks, write_audio
+
+    from haverford.core import tempo
+
+    path = str(write_audio(tmp_path / "kick.wav", clicks(120, seconds=6.0)))
+    assert tempo.warm().result(timeout=120) is not None
+    for pid in list(tempo._tempo_pool._processes):
+        os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    first = tempo.tempo_job(path, offset=0.0, duration=5.0)
+    try:
+        first.result(timeout=60)
+        lost = False
+    except tempo.WorkerLost:
+        lost = True
+    again = tempo.tempo_job(path, offset=0.0, duration=5.0)
+    assert (again is not first) == lost  # a lost job is asked again; an answered one is kept
+    assert again.result(timeout=120) == pytest.approx(120, rel=0.05)
