@@ -32,7 +32,7 @@ from sklearn.svm import LinearSVC
 from haverford.core.errors import HaverfordError
 from haverford.core.home import Home
 from haverford.core.split import Subset
-from haverford.core.vocabulary import BANGER, CLASSES, TRAIN
+from haverford.core.vocabulary import BANGER, CLASSES, CLASSIC_MODEL_NAMES, TRAIN
 from haverford.db import tracks as tracks_db
 from haverford.db.models import CLASSIC
 
@@ -57,11 +57,12 @@ class ClassicModel:
     description: str
 
 
-MODELS = (ClassicModel("logistic_regression", "logistic regression",
+MODELS = (ClassicModel("logistic_regression", CLASSIC_MODEL_NAMES["logistic_regression"],
                        "L2 logistic regression (C=0.1), balanced class weights"),
-          ClassicModel("linear_svm", "linear SVM",
+          ClassicModel("linear_svm", CLASSIC_MODEL_NAMES["linear_svm"],
                        "linear SVM (C=0.01), balanced class weights, sigmoid-calibrated on track-grouped folds"),
-          ClassicModel("knn", "k-nearest neighbours", f"{KNN_NEIGHBOURS} nearest neighbours, Euclidean"))
+          ClassicModel("knn", CLASSIC_MODEL_NAMES["knn"], f"{KNN_NEIGHBOURS} nearest neighbours, Euclidean"))
+assert tuple(m.key for m in MODELS) == tuple(CLASSIC_MODEL_NAMES)  # one list of the other models, in order
 BY_KEY = {m.key: m for m in MODELS}
 
 

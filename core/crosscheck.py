@@ -2,8 +2,8 @@
 
 k models are fitted on track-grouped, verdict-stratified folds (``StratifiedGroupKFold``):
 each labelled segment is scored only by the model whose training set left out its whole track.
-By default each fold's model is k-nearest neighbours (``core.classic``) on the stored pretrained
-embedding: a cross-check takes seconds once the embedding is stored, and on the demo and on real
+By default each fold's model is k-nearest neighbours (``knn_pipeline``: cosine, k = √n) on the
+stored pretrained embedding: a cross-check takes seconds once the embedding is stored, and on the demo and on real
 music with planted label errors it ranks them first more often than a ConvNet per fold, which
 took a minute on the demo (bench/README.md, "Demo"). A ConvNet preset remains a choice
 (``model="convnet"``).
@@ -31,7 +31,7 @@ from haverford.core.errors import HaverfordError
 from haverford.core.home import Home
 from haverford.core.presets import TrainConfig
 from haverford.core.split import Subset
-from haverford.core.vocabulary import BANGER, TRAIN, VALIDATION
+from haverford.core.vocabulary import BANGER, CLASSIC_MODEL_NAMES, TRAIN, VALIDATION
 from haverford.db import crosscheck as crosscheck_db
 from haverford.db import models as models_db
 from haverford.db import runs as runs_db
@@ -41,9 +41,9 @@ KIND = "crosscheck"
 
 
 CONVNET = "convnet"
-# core.classic's keys (its names; that module loads scikit-learn), then a ConvNet
-FOLD_MODELS = {"knn": "k-nearest neighbours", "logistic_regression": "logistic regression",
-               "linear_svm": "linear SVM", CONVNET: "ConvNet"}
+# core.classic's models, k-nearest neighbours first (the default), then a ConvNet: key → display name
+FOLD_MODELS = {"knn": CLASSIC_MODEL_NAMES["knn"], **{k: v for k, v in CLASSIC_MODEL_NAMES.items() if k != "knn"},
+               CONVNET: "ConvNet"}
 
 
 @dataclass(frozen=True)
@@ -254,14 +254,14 @@ def _classic_out_of_fold(home: Home, data: dict[str, np.ndarray], folds: np.ndar
     p = np.full(len(folds), np.nan)
     k = int(folds.max()) + 1
     for fold in range(k):
-        reporter.stage(f"fitting {config.model} on {name}", fold, k)
+        reporter.stage(f"fitting {FOLD_MODELS[config.model]} on {name}", fold, k)
         held = folds == fold
         if config.model == "knn":
             pipeline = knn_pipeline(int((~held).sum())).fit(X[~held], data["labels"][~held])
         else:
             pipeline, _ = classic.fit_pipeline(config.model, X[~held], _subset(data, ~held), seed=config.seed + fold)
         p[held] = classic.p_banger(pipeline, X[held])
-    reporter.stage(f"fitting {config.model} on {name}", k, k)
+    reporter.stage(f"fitting {FOLD_MODELS[config.model]} on {name}", k, k)
     return p
 
 

@@ -26,7 +26,7 @@ from haverford.db.vocabulary import (
 )
 
 __all__ = ["AMBIGUOUS", "BANGER", "CLASSES", "CONSENSUS_RULE", "CORRECTION", "DEFAULT_PRESET", "NOT_A_BANGER",
-           "PRESET_NAMES", "QUEUE_MODES", "QUEUE_TITLES", "SIDES", "TEST", "TRAIN", "VALIDATION",
+           "CLASSIC_MODEL_NAMES", "PRESET_NAMES", "QUEUE_MODES", "QUEUE_TITLES", "SIDES", "TEST", "TRAIN", "VALIDATION",
            "VERDICT_NAMES", "VERDICTS", "consensus", "majority_class"]
 
 QUEUE_TITLES = {
@@ -49,3 +49,7 @@ def minute(stamp: str | None) -> str:
 def plural(n: int, word: str) -> str:
     """``n`` and ``word``, with an ``s`` unless ``n`` is 1: "1 track", "3 tracks", "0 tracks"."""
     return f"{n} {word}{'s' * (n != 1)}"
+
+# the other models (core.classic, which loads scikit-learn): key → display name
+CLASSIC_MODEL_NAMES = {"logistic_regression": "logistic regression", "linear_svm": "linear SVM",
+                       "knn": "k-nearest neighbours"}
