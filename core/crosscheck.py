@@ -315,12 +315,24 @@ def run_crosscheck(home: Home, config: CrossCheckConfig, *, reporter) -> dict:
 # --- the run -----------------------------------------------------------------------------------
 
 def create_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str | None) -> int:
-    """Record a queued cross-check run, refusing while any run (Retrain or cross-check) is going."""
+    """Record a queued cross-check run, refusing while any run (Retrain or cross-check) is going.
+
+    Raises ``HaverfordError`` at once, before any run is recorded, when the labelled tracks
+    cannot make ``config.folds`` folds (``check_foldable``)."""
+    _check_foldable(home, config)
     return jobs.create_run(home, config, created_by=created_by, kind=KIND)
 
 
+def _check_foldable(home: Home, config: CrossCheckConfig) -> None:
+    data = labelled_arrays(home.connect())
+    check_foldable(data["labels"], data["track_ids"], k=config.folds)
+
+
 def start_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str | None) -> int:
-    """Queue a cross-check and launch its worker process (the one job framework); returns the run id."""
+    """Queue a cross-check and launch its worker process (the one job framework); returns the run id.
+
+    Raises ``HaverfordError`` as ``create_crosscheck`` does."""
+    _check_foldable(home, config)
     return jobs.start_run(home, config, created_by=created_by, kind=KIND)
 
 

@@ -38,7 +38,7 @@ def actions(db, segment_id: int, *, model_id: int | None, run_id: int | None, ke
     done = review.get_review(db, segment_id, model_id=model_id, run_id=run_id)
     if done:
         st.success(f"Reviewed by {clip.plain(done['reviewer'])} at {minute(done['reviewed_at'])} UTC"
-                   + (f": {clip.plain(done['action'])}" if done["action"] else ""))
+                   + (f": {clip.plain(action_text(done['action']))}" if done["action"] else ""))
     # The form starts empty: a review must not nudge towards the model's (or anyone's) verdict.
     with st.form(f"{key}_relabel"):
         left, right = st.columns(2)
@@ -81,3 +81,11 @@ def panel(db, state_key: str, *, model_id: int | None = None, run_id: int | None
     st.markdown("**Every labeller's answers**")
     answers_table(db, segment["id"])
     actions(db, segment["id"], model_id=model_id, run_id=run_id, key=f"{state_key}_{segment['id']}")
+
+
+def action_text(action: str) -> str:
+    """A stored review action in words: "not_a_banger (label was wrong)" → "Not a banger (label was wrong)"."""
+    for verdict, name in VERDICT_NAMES.items():
+        if action == verdict or action.startswith(verdict + " "):
+            return name + action[len(verdict):]
+    return action

@@ -167,3 +167,11 @@ def test_a_convnet_per_fold_scores_every_segment_out_of_fold(small_train_templat
     assert out["model"] == "ConvNet tiny, 1 epoch per fold"
     assert reporter.epochs == [(1, 1), (2, 2)]  # one epoch per fold, numbered across the folds
     assert any(name.startswith("fold 2/2: ") for name in reporter.stages)
+
+
+def test_too_many_folds_are_refused_before_a_run_is_recorded(small_train_template, tmp_path):
+    home = copy_home(small_train_template, tmp_path)
+    for start in (cc.create_crosscheck, cc.start_crosscheck):
+        with pytest.raises(HaverfordError, match="cannot cross-check 10 folds on 8 labelled tracks"):
+            start(home, cc.CrossCheckConfig(folds=10), created_by="me")
+    assert runs_db.list_runs(home.connect()) == []

@@ -131,6 +131,12 @@ def test_cross_check_ranking_and_flips(home):
     at.segmented_control(key="mis_mode").set_value("crosscheck").run()  # the same session switches lists
     assert not at.exception and len(at.dataframe[0].value) == 3
     assert at.session_state["mis_segment"] == labelled[0]["segment_id"]  # the clip shown is this list's top
+    assert "mis_conf" not in [s.key for s in at.slider]  # the model's confidence does not filter this list
+    cancelled, _ = runs_db.create_run(db, {"folds": 2}, created_by="t", kind="crosscheck")
+    runs_db.finish_run(db, cancelled, "cancelled", error="cancelled by a user")
+    at.run()
+    assert f"Cross-check run {cancelled} was cancelled" in " ".join(i.value for i in at.info)
+    assert len(at.dataframe[0].value) == 3  # the last finished run's list stays
     at = run(MISCLASSIFIED, mis_mode="flips")
     assert "two model versions" in at.info[0].value
 
@@ -167,3 +173,11 @@ def test_pages_say_which_labels_and_offer_a_retrain_when_verdicts_moved(home, pa
     warning = " ".join(w.value for w in moved.warning)
     assert "since training 1 verdict changed" in warning and "Retrain" in warning
     assert any(b.label == "Retrain now" for b in moved.button)
+
+
+def test_a_review_action_reads_in_words():
+    from haverford.dashboard.review import action_text
+
+    assert action_text("not_a_banger (label was wrong)") == "Not a banger (label was wrong)"
+    assert action_text("banger") == "Banger"
+    assert action_text("reviewed") == "reviewed"

@@ -21,9 +21,10 @@ PAGE_SIZE = 100
 STATE = "mis_segment"
 
 
-def filters(db) -> dict:
-    """Split, track, labeller and confidence filters (shared by the model and cross-check lists)."""
-    cols = st.columns(4)
+def filters(db, *, confidence: bool = True) -> dict:
+    """Split, track, labeller and (for the model's mistakes) confidence filters, shared by the
+    model and cross-check lists."""
+    cols = st.columns(4 if confidence else 3)
     side = cols[0].selectbox("Split", list(SPLITS), format_func=SPLITS.get, key="mis_split")
     titles = catalogue.track_titles(db)
     track = cols[1].selectbox("Track", [None, *titles], format_func=lambda t: "all tracks" if t is None else titles[t],
@@ -31,9 +32,11 @@ def filters(db) -> dict:
     people = review.labellers(db)
     labeller = cols[2].selectbox("Labelled by", [None, *people], format_func=lambda p: p or "anyone",
                                  key="mis_labeller")
-    conf = cols[3].slider("Min. model confidence", 0.5, 1.0, 0.5, 0.01, key="mis_conf",
-                          help="max(P, 1 − P) of the model's (wrong) prediction")
-    return {"side": None if side == "all" else side, "track_id": track, "labeller": labeller, "min_confidence": conf}
+    out = {"side": None if side == "all" else side, "track_id": track, "labeller": labeller}
+    if confidence:
+        out["min_confidence"] = cols[3].slider("Min. model confidence", 0.5, 1.0, 0.5, 0.01, key="mis_conf",
+                                               help="max(P, 1 − P) of the model's (wrong) prediction")
+    return out
 
 
 def pick(models: list[dict], label: str, key: str, *, index: int = 0) -> int:
@@ -153,6 +156,8 @@ def crosscheck_status() -> None:
     if run is None or run["status"] not in versions.ACTIVE:
         if run and run["status"] == "failed":
             st.error(f"Cross-check run {run['id']} failed: {run['error']}")
+        elif run and run["status"] == "cancelled":
+            st.info(f"Cross-check run {run['id']} was cancelled; the list below is from the last one that finished.")
         return
     p = run["progress"] or {}
     done, total = p.get("done", 0), max(1, p.get("total", 1))
@@ -178,8 +183,7 @@ def crosscheck(db) -> None:
                 "with k-nearest neighbours it takes seconds once the features are stored).")
         return
     only = st.toggle("Only segments flagged as label issues", value=True, key="mis_cc_only")
-    f = filters(db)
-    f.pop("min_confidence")
+    f = filters(db, confidence=False)  # the cross-check ranks by self-confidence, not the model's
     rows, totals = review.label_issues(db, latest["id"], issues_only=only, limit=PAGE_SIZE, **f)
     st.caption(f"Cross-check run {latest['id']} ({minute(latest['finished_at'])} UTC, {describe(latest['config'])}): "
                f"{latest['scored']} segments scored out of fold, {latest['issues']} flagged · split by track into folds")
