@@ -30,6 +30,7 @@ from haverford.core import jobs
 from haverford.core.errors import HaverfordError
 from haverford.core.home import Home
 from haverford.core.presets import TrainConfig
+from haverford.core.roles import require
 from haverford.core.split import Subset
 from haverford.core.vocabulary import BANGER, CLASSIC_MODEL_NAMES, TRAIN, VALIDATION
 from haverford.db import crosscheck as crosscheck_db
@@ -331,7 +332,9 @@ def _check_foldable(home: Home, config: CrossCheckConfig) -> None:
 def start_crosscheck(home: Home, config: CrossCheckConfig, *, created_by: str | None) -> int:
     """Queue a cross-check and launch its worker process (the one job framework); returns the run id.
 
-    Raises ``HaverfordError`` as ``create_crosscheck`` does."""
+    Raises what ``jobs.start_run`` raises (the actor may not start runs first), then as
+    ``create_crosscheck`` does."""
+    require(home, "train", detail=KIND)
     _check_foldable(home, config)
     return jobs.start_run(home, config, created_by=created_by, kind=KIND)
 
