@@ -64,7 +64,13 @@ def copy_home(template: Home, dest: Path) -> Home:
     The WAL is folded into the database file first and not copied: a connection that closes
     during the copy deletes ``-wal``/``-shm`` under ``copytree``'s feet.
     """
-    with contextlib.closing(sqlite3.connect(template.db_path)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    settle(template)
     shutil.copytree(template.path, dest / "home", ignore=shutil.ignore_patterns("*-wal", "*-shm"))
     return Home(dest / "home")
+
+
+def settle(home: Home) -> Home:
+    """Fold the WAL into the database file, so that a copy of the home needs only that file."""
+    with contextlib.closing(sqlite3.connect(home.db_path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return home

@@ -100,32 +100,22 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
     return folder
 
 
-def _settled(home: Home) -> Home:
-    """Fold the WAL into the database file, so copies of a template need only that file."""
-    import contextlib
-    import sqlite3
-
-    with contextlib.closing(sqlite3.connect(home.db_path)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return home
-
-
 @pytest.fixture(scope="session")
 def train_template(tmp_path_factory):
     """A labelled library of 8 click tracks and 8 tones (3 segments each), built once per run;
     tests that write to it take a copy (``tests._train_home.copy_home``)."""
-    from _train_home import build_home
+    from _train_home import build_home, settle
 
-    folder = built_once(tmp_path_factory, "train-template", lambda f: _settled(build_home(f)))
+    folder = built_once(tmp_path_factory, "train-template", lambda f: settle(build_home(f)))
     return Home(folder / "home")
 
 
 @pytest.fixture(scope="session")
 def small_train_template(tmp_path_factory):
     """The same with 4 tracks of each kind, for the slower page and cross-check tests."""
-    from _train_home import build_home
+    from _train_home import build_home, settle
 
-    folder = built_once(tmp_path_factory, "small-train-template", lambda f: _settled(build_home(f, per_class=4)))
+    folder = built_once(tmp_path_factory, "small-train-template", lambda f: settle(build_home(f, per_class=4)))
     return Home(folder / "home")
 
 
@@ -134,15 +124,15 @@ def demo_home(tmp_path_factory) -> Home:
     """The demo library (4 generated tracks, simulated labellers, no model), built once per run.
 
     Read-only: a test that writes takes ``demo_copy``."""
+    from _train_home import settle
+
     from haverford.core.demo import build_demo
 
-    folder = built_once(tmp_path_factory, "demo", lambda f: _settled(_built(build_demo, Home(f / "home"), n_tracks=4)))
-    return Home(folder / "home")
+    def build(folder: Path) -> None:
+        build_demo(Home(folder / "home"), n_tracks=4, seed=0)
+        settle(Home(folder / "home"))
 
-
-def _built(build, home: Home, **kwargs) -> Home:
-    build(home, seed=0, **kwargs)
-    return home
+    return Home(built_once(tmp_path_factory, "demo", build) / "home")
 
 
 @pytest.fixture
@@ -162,6 +152,8 @@ def trained_demo_home(tmp_path_factory) -> Home:
     built once per run. Read-only: tests that write take ``_train_home.copy_home``."""
 
     def build(folder: Path) -> None:
+        from _train_home import settle
+
         from haverford.core.demo import build_demo
         from haverford.core.jobs import run_in_foreground
         from haverford.core.presets import TrainConfig
@@ -169,7 +161,7 @@ def trained_demo_home(tmp_path_factory) -> Home:
         home = Home(folder / "home")
         build_demo(home, n_tracks=8, seed=0)
         run_in_foreground(home, TrainConfig(preset="tiny", other_models=False), created_by="test")
-        _settled(home)
+        settle(home)
 
     return Home(built_once(tmp_path_factory, "trained-demo", build) / "home")
 
