@@ -18,22 +18,26 @@ from haverford.dashboard.access import (
 )
 from haverford.dashboard.context import connect
 
+VIEWS = Path(__file__).parent / "views"
+# (URL path, which is also the module in ``views``; title; icon), the first the default page
+PAGES = (
+    ("library", "Library", ":material/library_music:"),
+    ("label", "Label", ":material/label:"),
+    ("questions", "Questions", ":material/quiz:"),
+    ("agreement", "Agreement", ":material/handshake:"),
+    ("train", "Train", ":material/model_training:"),
+    ("evaluate", "Evaluate", ":material/analytics:"),
+    ("misclassified", "Misclassified", ":material/report:"),
+    ("predict", "Predict", ":material/science:"),
+)
+
 
 def main() -> None:
     """Set up the page, ask who is working (a login with accounts, a name without), navigate."""
     st.set_page_config(page_title="Haverford: is it a banger?", page_icon="🎧", layout="wide")
 
-    VIEWS = Path(__file__).parent / "views"
-    pages = [
-        st.Page(VIEWS / "library.py", title="Library", icon=":material/library_music:", default=True, url_path="library"),
-        st.Page(VIEWS / "label.py", title="Label", icon=":material/label:", url_path="label"),
-        st.Page(VIEWS / "questions.py", title="Questions", icon=":material/quiz:", url_path="questions"),
-        st.Page(VIEWS / "agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
-        st.Page(VIEWS / "train.py", title="Train", icon=":material/model_training:", url_path="train"),
-        st.Page(VIEWS / "evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
-        st.Page(VIEWS / "misclassified.py", title="Misclassified", icon=":material/report:", url_path="misclassified"),
-        st.Page(VIEWS / "predict.py", title="Predict", icon=":material/science:", url_path="predict"),
-    ]
+    pages = [st.Page(VIEWS / f"{url_path}.py", title=title, icon=icon, url_path=url_path, default=url_path == PAGES[0][0])
+             for url_path, title, icon in PAGES]
     accounts.set_actor_source(session_actor)  # core's role check asks the session who is acting
     db = connect()
     if accounts.accounts_on(db):

@@ -7,15 +7,23 @@ worker's first estimate (librosa's import and numba's compilation, seconds of CP
 the browser drawing that page. Done in a thread beside the starting server, the imports still
 competed with a browser that opened the page at once (the first page took 3.5 s, against 2.2 s
 once they were over: ``bench/README.md``), so they come first now, and the server reports
-healthy about a second later. ``haverford serve`` runs this module instead of ``streamlit``.
+healthy about a second later. The server's ``index.html`` also names the server's base URL, which
+Streamlit's client otherwise finds by probing (:func:`backend_base_script`). ``haverford serve``
+runs this module instead of ``streamlit``.
 """
 
 from __future__ import annotations
 
+import atexit
+import json
 import logging
+import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 
 def prepare() -> None:
@@ -57,10 +65,55 @@ def after_start() -> None:
     delta_generator._maybe_print_use_warning()
 
 
+def backend_base_script(page_paths) -> str:
+    """A script for the head of Streamlit's ``index.html`` that names the server's base URL.
+
+    Without it, Streamlit's client opened on a page (``/label``) first probes
+    ``/label/_stcore/health``, waits 100 ms after the 404 and then finds the server at
+    ``/_stcore/health`` (``doInitPings`` in its frontend): about 150 ms of the first page. The
+    base is the page's URL without its last part when that part names one of ``page_paths``,
+    so a dashboard behind a proxy's path prefix still finds its server.
+    """
+    return ("<script>(() => { const parts = location.pathname.replace(/\\/+$/, '').split('/'); "
+            f"if ({json.dumps(list(page_paths))}.includes(parts[parts.length - 1])) parts.pop(); "
+            "window.__streamlit = {BACKEND_BASE_URL: location.origin + (parts.join('/') || '/')}; })();</script>")
+
+
+def served_static_dir(source: Path, target: Path, page_paths) -> Path:
+    """``target`` made a copy of Streamlit's static folder ``source`` whose ``index.html`` names the
+    server's base (:func:`backend_base_script`); every other entry is a symbolic link into ``source``.
+
+    Measured on the first Label page: ``bench/README.md``, "Label page latency in Chromium".
+    """
+    index = (source / "index.html").read_text(encoding="utf-8")
+    head = index.index('<script type="module"')  # before Streamlit's scripts read window.__streamlit
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        if entry.name != "index.html":
+            os.symlink(entry, target / entry.name)
+    (target / "index.html").write_text(f"{index[:head]}{backend_base_script(page_paths)}\n    {index[head:]}",
+                                       encoding="utf-8")
+    return target
+
+
+def serve_own_static() -> None:
+    """Make Streamlit's server serve :func:`served_static_dir` (a folder made for this process,
+    removed at its exit) instead of its own static folder."""
+    from streamlit import file_util
+
+    from haverford.dashboard.app import PAGES
+
+    folder = Path(tempfile.mkdtemp(prefix="haverford-static-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    served = served_static_dir(Path(file_util.get_static_dir()), folder / "static", [p[0] for p in PAGES])
+    file_util.get_static_dir = lambda: str(served)
+
+
 def main() -> int:
     from streamlit.web import cli
 
     prepare()
+    serve_own_static()
     threading.Thread(target=after_start, name="haverford-warm-up", daemon=True).start()
     return cli.main()
 

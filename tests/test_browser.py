@@ -151,6 +151,40 @@ def test_label_one_segment_with_the_keyboard_only(served, page):
     assert verdicts_of(home, "kbd") == [(1, "banger"), (2, "not_a_banger")]
 
 
+def test_the_client_finds_the_server_without_probing_the_page_url(served, page):
+    """Opened on /label, Streamlit's client used to probe /label/_stcore/health first (a 404, then a
+    100 ms wait) before /_stcore/health; the served index.html now names the base."""
+    base, _ = served
+    health: list[str] = []
+
+    def record(request) -> None:
+        if request.url.split("?")[0].endswith("/_stcore/health"):
+            health.append(request.url.removeprefix(base))
+
+    page.on("request", record)
+    try:
+        page.goto(f"{base}/label?labeller=probe")
+        page.get_by_text("How many beats per minute?").first.wait_for(timeout=30_000)
+    finally:
+        page.remove_listener("request", record)
+    assert health and set(health) == {"/_stcore/health"}
+
+
+@pytest.mark.parametrize("pathname,backend", [("/label", "/"), ("/", "/"), ("/label/", "/"),
+                                              ("/hv/label", "/hv"), ("/hv", "/hv"), ("/hv/", "/hv"),
+                                              ("/not-a-page", "/not-a-page")])
+def test_the_server_base_is_the_page_url_without_its_page(page, pathname, backend):
+    """Behind a proxy's path prefix (/hv) too: only a last part naming a page is taken off."""
+    from haverford.dashboard.app import PAGES
+    from haverford.dashboard.server import backend_base_script
+
+    script = backend_base_script([p[0] for p in PAGES]).removeprefix("<script>").removesuffix("</script>")
+    got = page.evaluate("""([script, pathname]) => {
+        const window = {}; const location = {pathname, origin: 'http://host:8501'};
+        eval(script); return window.__streamlit.BACKEND_BASE_URL; }""", [script, pathname])
+    assert got == "http://host:8501" + backend
+
+
 @pytest.mark.parametrize("path,marker", [("library", "Segments"), ("questions", "Add a question"),
                                          ("agreement", "Disagreements on the verdict"),
                                          ("train", "Retrain"), ("evaluate", "No model yet"),

@@ -278,6 +278,27 @@ def test_serve_hides_streamlits_developer_chrome(monkeypatch, tmp_path):
     assert cmd[1:4] == ["-m", "haverford.dashboard.server", "run"]  # Streamlit, with the Label page warming up
 
 
+def test_the_served_static_folder_names_the_base_and_leaves_streamlits_own_alone(tmp_path):
+    import shutil
+
+    from haverford.dashboard.server import served_static_dir
+
+    source = tmp_path / "streamlit-static"
+    (source / "static" / "js").mkdir(parents=True)
+    (source / "static" / "js" / "index.js").write_text("export {}")
+    (source / "favicon.png").write_bytes(b"png")
+    index = '<html><head><title>Streamlit</title>\n<script type="module" src="./static/js/index.js"></script>\n</head></html>'
+    (source / "index.html").write_text(index)
+    served = served_static_dir(source, tmp_path / "served" / "static", ["label"])
+    html = (served / "index.html").read_text()
+    assert html.index("window.__streamlit = {BACKEND_BASE_URL") < html.index('<script type="module"')
+    assert html.replace(html[html.index("<script>(()"):html.index('<script type="module"')], "") == index
+    assert {e.name for e in served.iterdir()} == {"index.html", "static", "favicon.png"}
+    assert (served / "static" / "js" / "index.js").read_text() == "export {}"
+    shutil.rmtree(tmp_path / "served")  # as at the server's exit: the links go, Streamlit's files stay
+    assert (source / "static" / "js" / "index.js").exists() and (source / "index.html").read_text() == index
+
+
 def test_the_tempo_worker_warms_up_on_a_click_track():
     assert tempo.warm().result(timeout=120) == pytest.approx(120, abs=4)
 
