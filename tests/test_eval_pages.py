@@ -141,6 +141,23 @@ def test_cross_check_ranking_and_flips(home):
     assert "two model versions" in at.info[0].value
 
 
+def test_without_a_model_the_cross_check_is_offered_and_lists_its_ranking(demo_copy):
+    """The cross-check fits its own fold models: a labelled library without a trained one can run it."""
+    db = demo_copy.connect()
+    at = run(MISCLASSIFIED)
+    assert "No model yet" in at.info[0].value and "needs no model" in at.info[0].value
+    assert "Run cross-check" in [b.label for b in at.button] and not at.segmented_control
+    labelled = models_db.labelled_segments(db)
+    run_id, _ = runs_db.create_run(db, {"folds": 2}, created_by="t", kind="crosscheck")
+    crosscheck_db.save_crosscheck_scores(db, run_id, [
+        {"segment_id": r["segment_id"], "fold": i % 2, "label": int(r["verdict"] == "banger"), "p_banger": 0.5,
+         "self_confidence": i / len(labelled), "is_issue": int(i < 3)} for i, r in enumerate(labelled)])
+    runs_db.finish_run(db, run_id, "succeeded")
+    at.run()
+    assert not at.exception and len(at.dataframe[0].value) == 3
+    assert at.session_state["mis_segment"] == labelled[0]["segment_id"]
+
+
 def test_a_prediction_flip_opens_its_clip(home):
     db = home.connect()
     first = models_db.active_model(db)

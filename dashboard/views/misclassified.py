@@ -242,12 +242,14 @@ def main() -> None:
     st.title("Misclassified")
     db = connect()
     models = versions.list_models(db)
-    if not models:
-        st.info(f"No model yet in `{home().path}`: train one on the Train page (or `haverford train`); "
-                "the labelled segments it gets wrong are listed here for review.")
-        return
-    mode = st.segmented_control("Show", list(MODES), format_func=MODES.get, default="mistakes",
-                                key="mis_mode") or "mistakes"
+    if models:
+        mode = st.segmented_control("Show", list(MODES), format_func=MODES.get, default="mistakes",
+                                    key="mis_mode") or "mistakes"
+    else:  # the cross-check fits its own models: it needs labels, not a trained model
+        st.info(f"No model yet in `{home().path}`: train one on the Train page (or `haverford train`) to list "
+                "the labelled segments it gets wrong and the verdicts that flip between versions. The cross-check "
+                "below needs no model.")
+        mode = "crosscheck"
     if mode == "mistakes":
         mistakes(db, models)
     elif mode == "crosscheck":
