@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from haverford.db.answers import LATEST
+
 # A segment whose labellers' latest verdicts include both classes.
 DISAGREEMENT = "v.banger_votes > 0 AND v.not_votes > 0"
 
@@ -22,11 +24,10 @@ def tracks_agreement(db: sqlite_utils.Database) -> dict[int, dict]:
 def question_answers(db: sqlite_utils.Database, question_id: int, *, min_labellers: int = 2) -> list[dict]:
     """Latest answers (segment_id, labeller, value) to one question, for segments that at least
     ``min_labellers`` people answered."""
-    sql = """WITH cur AS (
+    sql = f"""WITH cur AS (
                  SELECT a.segment_id, a.labeller, a.value FROM answers a
                  WHERE a.question_id = :q
-                   AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
-                               AND b.question_id = a.question_id AND b.labeller = a.labeller))
+                   AND {LATEST})
              SELECT cur.* FROM cur WHERE cur.segment_id IN (
                  SELECT segment_id FROM cur GROUP BY segment_id HAVING COUNT(*) >= :n)
              ORDER BY cur.segment_id, cur.labeller"""

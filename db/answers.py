@@ -35,6 +35,11 @@ def save_answers(db: sqlite_utils.Database, segment_ids: Iterable[int], labeller
     return len(rows)
 
 
+# Whether answer ``a`` is its labeller's latest to its question for its segment: answers are
+# append-only, and only the latest counts (``current`` in the export).
+LATEST = """a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
+                    AND b.question_id = a.question_id AND b.labeller = a.labeller)"""
+
 # Whether answer ``a`` counts towards its segment's consensus: given at or after the segment's latest
 # correction (a relabel with the reason ``vocabulary.CORRECTION``), if any. Binds ``:correction``.
 COUNTED = """a.id >= COALESCE((SELECT MAX(c.id) FROM answers c WHERE c.segment_id = a.segment_id
@@ -50,8 +55,7 @@ FROM json_each(:ids) w
 LEFT JOIN (
     SELECT a.segment_id, a.value FROM answers a
     WHERE a.question_id = :q AND a.segment_id IN (SELECT value FROM json_each(:ids))
-      AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
-                  AND b.question_id = a.question_id AND b.labeller = a.labeller)
+      AND {LATEST}
       AND {COUNTED}
 ) l ON l.segment_id = w.value
 GROUP BY w.value
@@ -74,20 +78,18 @@ def refresh_verdicts(db: sqlite_utils.Database, segment_ids: list[int]) -> None:
 
 def current_answers(db: sqlite_utils.Database, segment_id: int, *, labeller: str | None = None) -> list[dict]:
     """The latest answer of each labeller to each question for a segment (with the question key)."""
-    sql = """SELECT a.*, q.key FROM answers a JOIN questions q ON q.id = a.question_id
+    sql = f"""SELECT a.*, q.key FROM answers a JOIN questions q ON q.id = a.question_id
              WHERE a.segment_id = :s AND (:l IS NULL OR a.labeller = :l)
-               AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
-                           AND b.question_id = a.question_id AND b.labeller = a.labeller)
+               AND {LATEST}
              ORDER BY a.labeller, q.position"""
     return list(db.query(sql, {"s": segment_id, "l": labeller}))
 
 
 def track_verdicts(db: sqlite_utils.Database, track_id: int, labeller: str) -> set[str]:
     """The verdicts ``labeller``'s latest answers give the segments of a track (empty if none)."""
-    sql = """SELECT DISTINCT a.value FROM answers a JOIN segments s ON s.id = a.segment_id
+    sql = f"""SELECT DISTINCT a.value FROM answers a JOIN segments s ON s.id = a.segment_id
              WHERE s.track_id = :t AND a.labeller = :l AND a.question_id = :q
-               AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
-                           AND b.question_id = a.question_id AND b.labeller = a.labeller)"""
+               AND {LATEST}"""
     return {row[0] for row in db.execute(sql, {"t": track_id, "l": labeller, "q": verdict_question_id(db)})}
 
 
@@ -110,8 +112,7 @@ def export_rows(db: sqlite_utils.Database) -> Iterable[dict]:
                     s.id AS segment_id, s.idx AS segment_index, s.start_s, s.end_s,
                     q.key AS question, q.text AS question_text, a.labeller, a.value, a.note,
                     a.created_at,
-                    a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
-                            AND b.question_id = a.question_id AND b.labeller = a.labeller) AS current,
+                    {LATEST} AS current,
                     v.verdict AS consensus_verdict, {COUNTED} AS counted
              FROM answers a JOIN segments s ON s.id = a.segment_id JOIN tracks t ON t.id = s.track_id
              JOIN questions q ON q.id = a.question_id

@@ -20,8 +20,6 @@ from haverford.db.vocabulary import BANGER, NOT_A_BANGER, SIDES, VERDICT_PARAMS
 LABELLED = "v.verdict IN (:banger, :not_a_banger)"  # bind VERDICT_PARAMS
 # p(the label), the model's probability for the class people gave: low = confidently wrong
 P_LABEL = "CASE v.verdict WHEN :banger THEN p.p_banger ELSE 1 - p.p_banger END"
-_LATEST = """a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
-                     AND b.question_id = a.question_id AND b.labeller = a.labeller)"""
 
 
 def _ids(values: Iterable[int]) -> str:

@@ -8,7 +8,7 @@ import json
 import sqlite_utils
 
 from haverford.db.agreement import DISAGREEMENT
-from haverford.db.answers import COUNTED
+from haverford.db.answers import COUNTED, LATEST
 from haverford.db.vocabulary import CORRECTION, VERDICT_PARAMS
 
 TRACKS_SQL = """
@@ -61,8 +61,7 @@ def latest_answers(db: sqlite_utils.Database, segment_ids: list[int]) -> list[di
     sql = f"""SELECT a.segment_id, a.labeller, a.question_id, q.key, a.value, {COUNTED} AS counted FROM answers a
              JOIN questions q ON q.id = a.question_id
              WHERE a.segment_id IN (SELECT value FROM json_each(:ids))
-               AND a.id = (SELECT MAX(b.id) FROM answers b WHERE b.segment_id = a.segment_id
-                           AND b.question_id = a.question_id AND b.labeller = a.labeller)
+               AND {LATEST}
              ORDER BY a.segment_id, a.labeller"""
     return list(db.query(sql, {"ids": json.dumps([int(i) for i in segment_ids]), "correction": CORRECTION}))
 
