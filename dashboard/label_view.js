@@ -75,6 +75,7 @@ class LabelView {
     this.active = -1;
     this.after = null;
     this.wantTempo = null;
+    this.early = "";             // digits typed while the clip's questionnaire was still loading
     this.polls = 0;
     this.pollTimer = null;
     this.shownErrors = new Set();
@@ -300,6 +301,7 @@ class LabelView {
         this.active = -1;
       }
       this.renderForm(c);
+      if (this.early) this.replayEarly();
     } else {
       this.renderTempo(c);
     }
@@ -572,6 +574,7 @@ class LabelView {
       if (!this.skipped.has(id) && !this.outbox.some((r) => r.segment === id)) next = id;
     }
     this.seq += 1;
+    this.early = "";
     this.after = next === null ? from : null;
     this.show(next, true);
     this.sendAfterPaint();
@@ -586,6 +589,7 @@ class LabelView {
   go(id) {
     if (id === null || id === undefined || id === this.current) return;
     this.seq += 1;
+    this.early = "";
     this.ahead = [];
     this.after = null;
     this.show(id, true);
@@ -665,6 +669,11 @@ class LabelView {
         return;
       }
     }
+    if (/^[0-9]$/.test(key) && !this.formReady()) {  // kept, and typed into the questionnaire once it is built
+      take();
+      this.early += key;
+      return;
+    }
     if (/^[0-9]$/.test(key) && vis.length) {
       const into = row && row.input ? row : (!row ? vis[0] : null);
       if (into && into.input) {
@@ -686,6 +695,28 @@ class LabelView {
     if (key === "a") { take(); this.verdict("ambiguous"); return; }
     if (key === "s") { take(); this.skip(); return; }
     if (key === "t") { take(); this.useTempo(); }
+  }
+
+  formReady() {
+    return this.current !== null && this.formFor === this.current;
+  }
+
+  // The digits typed before the questionnaire of the clip shown was built (a labeller ahead of the
+  // queue types the tempo while the clip loads), as if typed now.
+  replayEarly() {
+    const keys = this.early;
+    this.early = "";
+    for (const key of keys) {
+      const target = document.activeElement;
+      const row = (this.rows || []).find((r) => r.input && r.input === target);
+      if (row) {
+        target.value += key;
+        this.typed(row, target);
+      } else {
+        this.onKey({key, target, shiftKey: false, ctrlKey: false, metaKey: false, altKey: false,
+                    preventDefault() {}, stopPropagation() {}});
+      }
+    }
   }
 
   choiceFor(row, key) {

@@ -279,6 +279,25 @@ def test_keys_never_save_what_the_labeller_did_not_mean(served, page):
     assert answers_of(home, "careful") == {11: {"bpm": 128, "acoustic": 0, "verdict": "banger"}}
 
 
+def test_digits_typed_while_the_next_clip_loads_land_in_its_form(served, page):
+    """Found by an outside check: a labeller ahead of the queue typed 1 2 8 while the next clip was
+    loading, and the BPM box held "28" (the first digit, typed before the form existed, was lost)."""
+    base, home, _ = served
+    page.goto(f"{base}/label?labeller=quick&segment=30")
+    form_ready(page)
+    press = "(key) => document.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}))"
+    # in one task, so that no server message comes between: past the queue ahead, then the digits
+    head = page.evaluate(f"""() => {{ const press = {press};
+        for (let i = 0; i < 8 && !/Finding|Loading/.test(document.querySelector('.hv-head').textContent); i++) press('b');
+        const head = document.querySelector('.hv-head').textContent;
+        for (const key of '128') press(key);
+        return head; }}""")
+    assert head in ("Finding the next segment…", "Loading the clip…")
+    page.wait_for_function("(() => { const box = document.querySelector(\"#hv-label input[aria-label='How many "
+                           "beats per minute?']\"); return box && box.value === '128'; })()", timeout=60_000)
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "How many beats per minute?"
+
+
 def test_the_server_log_has_no_deprecation_warnings(served, page):
     """Last in this file: the tests above have run the Label, Library and Predict pages on this
     server; the pages they did not open are opened here, then the whole log is read."""
