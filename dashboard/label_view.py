@@ -315,11 +315,12 @@ def render(db, *, labeller: str, mode: str, questions: list[dict]) -> None:
     first = ss.get("label_segment")
     ids = window(db, first, mode=mode, labeller=labeller, skipped=skipped - {first}, seeds=seeds) if first else []
 
-    clips, pending = [], False
+    clips, segments, pending = [], [], False
     for slot, sid in enumerate(ids):
         segment = catalogue.get_segment(db, sid)
         if segment is None:
             break
+        segments.append(segment)
         data = clip_data(db, segment, labeller=labeller, feature=feature, slot=slot, wait=slot == 0)
         if data is None:  # the queue ahead is being prepared: send what is ready, in order
             pending = True
@@ -334,8 +335,8 @@ def render(db, *, labeller: str, mode: str, questions: list[dict]) -> None:
     tempo_error = None
     want = client.get("want_tempo")
     if clips and want is not None and int(want) == clips[0]["id"] and clips[0].get("tempo") is None:
-        tempo_error = _wait_for_tempo(catalogue.get_segment(db, clips[0]["id"]))
-        clips[0]["tempo"] = _tempo(catalogue.get_segment(db, clips[0]["id"]))
+        tempo_error = _wait_for_tempo(segments[0])
+        clips[0]["tempo"] = _tempo(segments[0])
 
     verdict_key = next((q["key"] for q in questions if q.get("role") == "verdict"), None)
     draft = client.get("draft") or {}
