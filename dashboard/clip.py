@@ -75,6 +75,13 @@ def feature_picker() -> str:
 def _go(state_key: str, segment_id: int | None) -> None:
     if segment_id is not None:
         st.session_state[state_key] = segment_id
+        st.session_state[f"{state_key}_browsed"] = segment_id
+
+
+def browsed(state_key: str) -> int | None:
+    """The segment the clip view's own navigation (previous / next, the track strip) last opened
+    under ``state_key``: a page listing segments keeps it open though it is not in its list."""
+    return st.session_state.get(f"{state_key}_browsed")
 
 
 def render(db, state_key: str, *, show_strip: bool = True, autoplay: bool = False) -> dict | None:
@@ -135,7 +142,7 @@ def _strip(db, segment: dict, state_key: str) -> None:
     picked = points[0].get("customdata") if points else None
     picked = picked[0] if isinstance(picked, list) else picked  # the score row carries [id, P(banger)]
     if picked is not None and int(picked) != segment["id"]:
-        st.session_state[state_key] = int(picked)
+        _go(state_key, int(picked))
         st.rerun()
     st.caption("Track strip: each cell is a 5-second segment, coloured by the labellers' verdict"
                " (red banger, blue not a banger, orange ambiguous, purple disagreement, light grey unlabelled, dark grey silent:"

@@ -6,6 +6,7 @@ import pytest
 from _train_home import copy_home
 from streamlit.testing.v1 import AppTest
 
+from haverford.core import catalogue
 from haverford.core.config import HOME_ENV
 from haverford.db import answers as answers_db
 from haverford.db import crosscheck as crosscheck_db
@@ -112,6 +113,27 @@ def test_misclassified_lists_mistakes_and_relabels_with_a_reason(home):
     next(b for b in at.button if b.label == "Save verdict and mark reviewed").click().run()
     assert not at.exception
     assert db["segment_verdicts"].get(seg)["verdict"] == corrected
+
+
+def test_the_panels_next_segment_opens_though_it_is_not_in_the_list(home):
+    """Found by an outside check: Previous / Next (and the track strip) in the review panel opened a
+    segment the list does not hold, and the page jumped back to the list's top row."""
+    db = home.connect()
+    model_id = models_db.active_model(db)["id"]
+    rows, _ = eval_db.misclassified(db, model_id, threshold=0.5, limit=200)
+    listed = {r["segment_id"] for r in rows}
+    outside = [(r["segment_id"], nxt) for r in rows
+               if (nxt := catalogue.neighbours(db, r["segment_id"])[1]) is not None and nxt not in listed]
+    assert outside  # the fixture's model gets some segments right next to ones it gets wrong
+    seg, nxt = outside[0]
+    at = run(MISCLASSIFIED, mis_segment=seg)
+    assert at.session_state["mis_segment"] == seg
+    at.button(key="mis_segment_next").click().run()
+    assert not at.exception and at.session_state["mis_segment"] == nxt
+    segment = catalogue.get_segment(db, nxt)
+    assert any(f"segment {segment['idx'] + 1} of" in m.value for m in at.markdown)
+    at.run()  # and it stays open on the next run
+    assert at.session_state["mis_segment"] == nxt
 
 
 def progress_texts(at: AppTest) -> list[str]:

@@ -69,10 +69,14 @@ def ranked_table(rows: list[dict], *, score_col: str, key: str) -> None:
                                                                                     max_value=1, format="%.3f")}
                          | clip.LINK_COLUMN)
     picked = (event or {}).get("selection", {}).get("rows", []) if event else []
-    if picked and rows[picked[0]]["segment_id"] != st.session_state.get(STATE):
-        st.session_state[STATE] = rows[picked[0]]["segment_id"]
-    if st.session_state.get(STATE) not in {r["segment_id"] for r in rows}:
-        # first visit, another list (or page), or the segment left the list: open the top unreviewed row
+    chosen = rows[picked[0]]["segment_id"] if picked else None
+    if chosen is not None and chosen != st.session_state.get(f"{key}_chosen"):  # a row newly selected
+        st.session_state[STATE] = chosen
+    st.session_state[f"{key}_chosen"] = chosen  # (the table keeps its selection: it must not undo the strip's)
+    shown = st.session_state.get(STATE)
+    if shown not in {r["segment_id"] for r in rows} and (shown is None or shown != clip.browsed(STATE)):
+        # first visit, another list (or page), or the segment left the list: open the top unreviewed
+        # row; a segment opened from the panel's strip or its previous / next buttons stays
         unreviewed = [r for r in rows if not r["reviewed"]]
         st.session_state[STATE] = (unreviewed or rows)[0]["segment_id"]
 
@@ -224,11 +228,14 @@ def flips(db, models: list[dict]) -> None:
                                             "verdict": "Verdict now", "label_edits": "Label edits between"}
                              | clip.LINK_COLUMN)
         picked = event.selection.rows if event else []
-        if picked:
-            st.session_state[STATE] = rows[picked[0]]["segment_id"]
+        chosen = rows[picked[0]]["segment_id"] if picked else None
+        if chosen is not None and chosen != st.session_state.get("mis_flip_table_chosen"):  # a row newly selected
+            st.session_state[STATE] = chosen
+        st.session_state["mis_flip_table_chosen"] = chosen
     with st.expander(f"Label edits between the two models ({edits})"):
         st.dataframe(pd.DataFrame(review.label_edits(db, **window)), hide_index=True, width="stretch")
-    if st.session_state.get(STATE) in {r["segment_id"] for r in rows}:
+    shown = st.session_state.get(STATE)
+    if shown in {r["segment_id"] for r in rows} or (shown is not None and shown == clip.browsed(STATE)):
         review_panel.panel(db, STATE, model_id=mb["id"])
     elif rows:
         st.caption("Select a row to open its clip, answers and the newer model's scores.")
