@@ -78,6 +78,16 @@ def _go(state_key: str, segment_id: int | None) -> None:
         st.session_state[f"{state_key}_browsed"] = segment_id
 
 
+def follow_table(state_key: str, table_key: str, chosen: int | None) -> None:
+    """Open ``chosen``, the segment of the row selected in the table ``table_key``, when that
+    selection is new. A table keeps its selection from run to run: applied every run, it undid the
+    clip view's own moves (previous / next, the track strip) back to the selected row."""
+    memo = f"{table_key}_chosen"
+    if chosen is not None and chosen != st.session_state.get(memo):
+        st.session_state[state_key] = chosen
+    st.session_state[memo] = chosen
+
+
 def browsed(state_key: str) -> int | None:
     """The segment the clip view's own navigation (previous / next, the track strip) last opened
     under ``state_key``: a page listing segments keeps it open though it is not in its list."""

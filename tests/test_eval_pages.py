@@ -136,6 +136,22 @@ def test_the_panels_next_segment_opens_though_it_is_not_in_the_list(home):
     assert at.session_state["mis_segment"] == nxt
 
 
+def test_a_tables_kept_selection_does_not_undo_the_clip_views_moves(monkeypatch):
+    """Library, Agreement and Misclassified: a table keeps its selected row from run to run, and
+    applying it every run sent Previous / Next and the strip back to that row."""
+    from haverford.dashboard import clip
+
+    state: dict = {}
+    monkeypatch.setattr(clip.st, "session_state", state)
+    clip.follow_table("seg", "table", 7)  # a row is selected
+    assert state["seg"] == 7
+    clip._go("seg", 8)  # Next segment
+    clip.follow_table("seg", "table", 7)  # the next run: the table still holds row 7
+    assert state["seg"] == 8 and clip.browsed("seg") == 8
+    clip.follow_table("seg", "table", 9)  # another row
+    assert state["seg"] == 9
+
+
 def progress_texts(at: AppTest) -> list[str]:
     return [p.proto.text for p in at.get("progress")]
 

@@ -55,8 +55,7 @@ def disagreement_list(db) -> None:
                                         "banger_votes": "Banger votes", "not_votes": "Not-a-banger votes",
                                         "n_labellers": "Labellers"} | clip.LINK_COLUMN)
     selected = event.selection.rows if event else []
-    if selected:
-        st.session_state["agreement_segment"] = int(table.iloc[selected[0]]["id"])
+    clip.follow_table("agreement_segment", "agreement_table", int(table.iloc[selected[0]]["id"]) if selected else None)
     clip.render_with_label_link(db, "agreement_segment", hint="Select a row to open its clip.",
                                 button_key="agreement_label")
 

@@ -170,8 +170,8 @@ def segments_section(db) -> None:
                                                                                         format="%.2f")})
     st.number_input(f"Page (of {pages}, {total} segments match)", min_value=1, max_value=pages,
                     key="library_page")
-    if event and event.selection.rows:
-        st.session_state["library_segment"] = int(table.iloc[event.selection.rows[0]]["id"])
+    picked = event.selection.rows if event else []
+    clip.follow_table("library_segment", f"library_table_{page}", int(table.iloc[picked[0]]["id"]) if picked else None)
     open_segment(db)
 
 

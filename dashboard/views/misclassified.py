@@ -69,10 +69,7 @@ def ranked_table(rows: list[dict], *, score_col: str, key: str) -> None:
                                                                                     max_value=1, format="%.3f")}
                          | clip.LINK_COLUMN)
     picked = (event or {}).get("selection", {}).get("rows", []) if event else []
-    chosen = rows[picked[0]]["segment_id"] if picked else None
-    if chosen is not None and chosen != st.session_state.get(f"{key}_chosen"):  # a row newly selected
-        st.session_state[STATE] = chosen
-    st.session_state[f"{key}_chosen"] = chosen  # (the table keeps its selection: it must not undo the strip's)
+    clip.follow_table(STATE, key, rows[picked[0]]["segment_id"] if picked else None)
     shown = st.session_state.get(STATE)
     if shown not in {r["segment_id"] for r in rows} and (shown is None or shown != clip.browsed(STATE)):
         # first visit, another list (or page), or the segment left the list: open the top unreviewed
@@ -228,10 +225,7 @@ def flips(db, models: list[dict]) -> None:
                                             "verdict": "Verdict now", "label_edits": "Label edits between"}
                              | clip.LINK_COLUMN)
         picked = event.selection.rows if event else []
-        chosen = rows[picked[0]]["segment_id"] if picked else None
-        if chosen is not None and chosen != st.session_state.get("mis_flip_table_chosen"):  # a row newly selected
-            st.session_state[STATE] = chosen
-        st.session_state["mis_flip_table_chosen"] = chosen
+        clip.follow_table(STATE, "mis_flip_table", rows[picked[0]]["segment_id"] if picked else None)
     with st.expander(f"Label edits between the two models ({edits})"):
         st.dataframe(pd.DataFrame(review.label_edits(db, **window)), hide_index=True, width="stretch")
     shown = st.session_state.get(STATE)
