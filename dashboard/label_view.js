@@ -29,6 +29,14 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Streamlit's media URLs start at the server's root ("/media/…"). Behind a proxy's path prefix they
+// are fetched under the server's base, which `haverford serve` names in window.__streamlit.
+function served(url) {
+  const base = window.__streamlit && window.__streamlit.BACKEND_BASE_URL;
+  if (!base || !url.startsWith("/")) return url;
+  return new URL(url.slice(1), base.endsWith("/") ? base : `${base}/`).href;
+}
+
 const named = (table, state) => table[state === null || state === undefined ? "None" : String(state)];
 
 // P(banger) 0 blue, 0.5 white, 1 red (Plotly's RdBu, reversed, as the strip of the other pages)
@@ -217,7 +225,7 @@ class LabelView {
     if (m && m.picture === c.picture) return m;
     if (!m) {
       m = {audio: el("audio", {controls: true, preload: "auto"})};
-      m.audioReady = fetch(c.audio).then((r) => r.blob()).then((b) => {
+      m.audioReady = fetch(served(c.audio)).then((r) => r.blob()).then((b) => {
         m.audioUrl = URL.createObjectURL(b);
         m.audio.src = m.audioUrl;
       });
@@ -227,7 +235,7 @@ class LabelView {
     const oldUrl = m.imgUrl;
     m.picture = c.picture;
     m.img = img;
-    m.ready = Promise.all([m.audioReady, fetch(c.picture).then((r) => r.blob()).then((b) => {
+    m.ready = Promise.all([m.audioReady, fetch(served(c.picture)).then((r) => r.blob()).then((b) => {
       if (oldUrl) URL.revokeObjectURL(oldUrl);
       m.imgUrl = URL.createObjectURL(b);
       img.src = m.imgUrl;

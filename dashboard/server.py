@@ -71,11 +71,13 @@ def backend_base_script(page_paths) -> str:
     Without it, Streamlit's client opened on a page (``/label``) first probes
     ``/label/_stcore/health``, waits 100 ms after the 404 and then finds the server at
     ``/_stcore/health`` (``doInitPings`` in its frontend): about 150 ms of the first page. The
-    base is the page's URL without its last part when that part names one of ``page_paths``,
-    so a dashboard behind a proxy's path prefix still finds its server.
+    base is the page's URL without its last part when that part names one of ``page_paths`` and
+    the URL does not end with ``/``: the server redirects a page's URL with a trailing ``/`` to
+    the one without, so a URL that keeps it is the dashboard's root behind a proxy's path prefix
+    (``/label/`` for the prefix ``/label``). Behind a prefix (``/hv/label``) the base is the prefix.
     """
-    return ("<script>(() => { const parts = location.pathname.replace(/\\/+$/, '').split('/'); "
-            f"if ({json.dumps(list(page_paths))}.includes(parts[parts.length - 1])) parts.pop(); "
+    return ("<script>(() => { const path = location.pathname, parts = path.replace(/\\/+$/, '').split('/'); "
+            f"if (!path.endsWith('/') && {json.dumps(list(page_paths))}.includes(parts[parts.length - 1])) parts.pop(); "
             "window.__streamlit = {BACKEND_BASE_URL: location.origin + (parts.join('/') || '/')}; })();</script>")
 
 

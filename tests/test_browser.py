@@ -170,11 +170,38 @@ def test_the_client_finds_the_server_without_probing_the_page_url(served, page):
     assert health and set(health) == {"/_stcore/health"}
 
 
-@pytest.mark.parametrize("pathname,backend", [("/label", "/"), ("/", "/"), ("/label/", "/"),
-                                              ("/hv/label", "/hv"), ("/hv", "/hv"), ("/hv/", "/hv"),
+def test_behind_a_proxys_path_prefix_the_label_page_plays_its_clip(served, page):
+    """Found by an outside check: behind a prefix the page connected, but the label view fetched its
+    audio and spectrogram from /media/… at the root (404s): a black picture, a silent player."""
+    from _prefix_proxy import prefix_proxy
+
+    base, _ = served
+    failed: list[str] = []
+
+    def record(response) -> None:
+        if response.status >= 400:
+            failed.append(f"{response.status} {response.url}")
+
+    with prefix_proxy(int(base.rsplit(":", 1)[1]), "/hv") as port:
+        page.on("response", record)
+        try:
+            page.goto(f"http://127.0.0.1:{port}/hv/label?labeller=proxied")
+            page.wait_for_function("""(() => { const v = document.getElementById('hv-label');
+                const audio = v && v.querySelector('audio'), img = v && v.querySelector('.hv-spec img');
+                return !!audio && audio.readyState >= 2 && !!img && img.complete && img.naturalWidth > 0; })()""",
+                                   timeout=60_000)
+        finally:
+            page.remove_listener("response", record)
+    assert failed == []
+
+
+@pytest.mark.parametrize("pathname,backend", [("/label", "/"), ("/", "/"), ("/hv/label", "/hv"), ("/hv", "/hv"),
+                                              ("/hv/", "/hv"), ("/label/", "/label"), ("/label/label", "/label"),
                                               ("/not-a-page", "/not-a-page")])
 def test_the_server_base_is_the_page_url_without_its_page(page, pathname, backend):
-    """Behind a proxy's path prefix (/hv) too: only a last part naming a page is taken off."""
+    """Behind a proxy's path prefix (/hv) too: only a last part naming a page is taken off, and not
+    from a URL ending in / (the server redirects those for pages): /label/ is the root of a
+    dashboard behind the prefix /label."""
     from haverford.dashboard.app import PAGES
     from haverford.dashboard.server import backend_base_script
 
