@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -103,8 +104,11 @@ def _start_worker(parent_pid: int) -> None:
     A worker of ``ProcessPoolExecutor`` waits on a queue whose writing end it holds itself, so it
     never sees its parent die: a server killed with SIGKILL (or a test process that leaves with
     ``os._exit``) left the worker running, 300 MB each, for good. It now checks every
-    ``PARENT_CHECK_S`` seconds that its parent is still its parent."""
+    ``PARENT_CHECK_S`` seconds that its parent is still its parent. Ctrl-C in the terminal of
+    ``haverford serve`` reaches the whole process group: the worker ignores it (it printed a
+    20-line ``KeyboardInterrupt`` traceback) and ends with the server."""
     os.nice(WORKER_NICENESS)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent_pid:

@@ -57,3 +57,33 @@ def test_a_worker_that_died_is_replaced_at_the_next_request(tmp_path):
     again = tempo.tempo_job(path, offset=0.0, duration=5.0)
     assert (again is not first) == lost  # a lost job is asked again; an answered one is kept
     assert again.result(timeout=120) == pytest.approx(120, rel=0.05)
+
+
+CTRL_C = """
+import sys, time
+from haverford.core import tempo
+assert tempo.warm().result(timeout=120) is not None
+time.sleep(1)  # the worker is back waiting on its queue, where the signal finds it
+print("ready", flush=True)
+try:
+    time.sleep(60)
+except KeyboardInterrupt:  # as `haverford serve` stops on Ctrl-C: the pool shuts down at exit
+    sys.exit(0)
+"""
+
+
+def test_ctrl_c_stops_the_worker_without_a_traceback():
+    """Found by an outside check: Ctrl-C on `haverford serve` printed the worker's 20-line
+    KeyboardInterrupt traceback (the terminal sends SIGINT to the whole process group)."""
+    import os
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "KeyboardInterrupt" not in err, err
