@@ -117,16 +117,18 @@ def serve(home: Path, *, port: int, host: str = "localhost") -> None:
            "--runner.postScriptGC", "false"]
     print(f"Haverford dashboard on http://{host}:{port} (home: {home}); Ctrl-C stops it", file=sys.stderr)
     proc = subprocess.Popen(cmd, env={**os.environ, HOME_ENV: str(home)})
-    # `kill` (SIGTERM) of this process stops the dashboard too, instead of leaving it serving
-    previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+    # `kill` (SIGTERM) of this process, or its terminal closing (SIGHUP), stops the dashboard too,
+    # instead of leaving it serving
+    previous = {sig: signal.signal(sig, lambda *_: proc.terminate()) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         code = proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
         code = proc.wait()
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    if code not in (0, -2, -15, 130):
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if code not in (0, -1, -2, -15, 130):
         raise HaverfordError(f"the dashboard stopped with exit status {code}")
 
 

@@ -19,11 +19,14 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+STATIC_PREFIX = "haverford-static-"
 
 
 def prepare() -> None:
@@ -105,8 +108,14 @@ def serve_own_static() -> None:
 
     from haverford.dashboard.app import PAGES
 
-    folder = Path(tempfile.mkdtemp(prefix="haverford-static-"))
+    for old in Path(tempfile.gettempdir()).glob(f"{STATIC_PREFIX}*"):  # left by a server that was killed
+        pid = old.name.removeprefix(STATIC_PREFIX).split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{STATIC_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    # a closed terminal (SIGHUP) stops Streamlit as SIGTERM does, so the folder goes too
+    signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
     served = served_static_dir(Path(file_util.get_static_dir()), folder / "static", [p[0] for p in PAGES])
     file_util.get_static_dir = lambda: str(served)
 

@@ -278,6 +278,33 @@ def test_serve_hides_streamlits_developer_chrome(monkeypatch, tmp_path):
     assert cmd[1:4] == ["-m", "haverford.dashboard.server", "run"]  # Streamlit, with the Label page warming up
 
 
+def test_serve_stops_the_dashboard_when_its_terminal_closes(monkeypatch, tmp_path):
+    """Found by an outside check: SIGHUP (a closed terminal, a dropped SSH session) stopped
+    `haverford serve` and left its dashboard serving, an orphan."""
+    import os
+    import signal
+
+    from haverford.core import cli_serve
+
+    events = []
+
+    class Dashboard:  # stands in for the Streamlit process
+        def __init__(self, cmd, env):
+            pass
+
+        def terminate(self):
+            events.append("terminate")
+
+        def wait(self):
+            os.kill(os.getpid(), signal.SIGHUP)  # the terminal closes while it serves
+            return -15
+
+    before = signal.getsignal(signal.SIGHUP)
+    monkeypatch.setattr(cli_serve.subprocess, "Popen", Dashboard)
+    cli_serve.serve(tmp_path, port=8998)
+    assert events == ["terminate"] and signal.getsignal(signal.SIGHUP) == before
+
+
 def test_the_served_static_folder_names_the_base_and_leaves_streamlits_own_alone(tmp_path):
     import shutil
 
