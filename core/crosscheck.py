@@ -138,9 +138,10 @@ def check_foldable(labels: np.ndarray, track_ids: np.ndarray, *, k: int) -> None
     if k < 2:
         raise HaverfordError(f"a cross-check needs at least 2 folds, got {k}")
     if n_tracks < k or len(np.unique(labels)) < 2:
+        fewer = ", or use fewer folds" if n_tracks >= 2 and len(np.unique(labels)) == 2 else ""
         raise HaverfordError(f"cannot cross-check {k} folds on {n_tracks} labelled tracks with "
                              f"{len(np.unique(labels))} verdict(s); label at least {k} tracks with both "
-                             f"verdicts present, or use fewer folds")
+                             f"verdicts present{fewer}")
 
 
 def check_training_sides(labels: np.ndarray, folds: np.ndarray, *, k: int) -> None:

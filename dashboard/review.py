@@ -22,11 +22,14 @@ def answers_table(db, segment_id: int) -> None:
     questions = questionnaire.list_questions(db, include_retired=True)
     order = [q["key"] for q in questions if q["key"] in table.columns]
     titles = {q["key"]: q["text"] for q in questions}
+    verdict_key = next((q["key"] for q in questions if q.get("role") == "verdict"), None)
+    if verdict_key in table.columns:
+        table[verdict_key] = table[verdict_key].map(lambda v: VERDICT_NAMES.get(v, v))
     shown = table[order].astype("string").fillna("—").rename(columns=titles)
     st.dataframe(shown, width="stretch")
     notes = [r for r in review.history(db, segment_id) if r["note"]]
     if notes:
-        st.caption("Reasons given: " + "; ".join(f"{clip.plain(r['labeller'])}: {r['value']} "
+        st.caption("Reasons given: " + "; ".join(f"{clip.plain(r['labeller'])}: {VERDICT_NAMES.get(r['value'], r['value'])} "
                                                  f"({clip.plain(r['note'])})" for r in notes[-5:]))
 
 

@@ -46,6 +46,12 @@ def test_too_few_tracks_is_a_clear_error():
         cc.plan_folds(np.array([0, 1, 0, 1]), np.array([1, 2, 3, 4]), k=5)
     with pytest.raises(HaverfordError, match="at least 2 folds, got 1"):
         cc.plan_folds(np.array([0, 1]), np.array([1, 2]), k=1)
+    with pytest.raises(HaverfordError, match="both verdicts present, or use fewer folds$"):
+        cc.plan_folds(np.array([0, 1, 0, 1]), np.array([1, 2, 3, 4]), k=5)
+    # fewer folds cannot help a library with no labels, or with one verdict only
+    for labels, tracks in ((np.array([], dtype=int), np.array([], dtype=int)), (np.zeros(4, int), np.arange(4))):
+        with pytest.raises(HaverfordError, match="with both verdicts present$"):
+            cc.plan_folds(labels, tracks, k=3)
 
 
 def test_self_confidence_is_the_probability_of_the_given_label():

@@ -54,6 +54,8 @@ def ranked_table(rows: list[dict], *, score_col: str, key: str) -> None:
     """The ranked rows; selecting one opens it in the review panel below."""
     frame = pd.DataFrame(rows)
     frame["verdict"] = frame["verdict"].map(lambda v: VERDICT_NAMES.get(v, "—"))
+    if "side" in frame:  # the active model's split: none before the first model
+        frame["side"] = frame["side"].fillna("—")
     frame = clip.with_label_links(frame, id_column="segment_id")
     cols = ["title", "start_s", "verdict", "p_banger", score_col, "side", "reviewed", "segment_id", "label_link"]
     event = st.dataframe(frame[[c for c in cols if c in frame]], hide_index=True, width="stretch",
@@ -131,9 +133,9 @@ def crosscheck_form() -> None:
         folds = cols[0].number_input("Folds (k)", 2, 10, CrossCheckConfig.folds, key="mis_cc_folds")
         model = cols[1].selectbox("Model per fold", list(FOLD_MODELS), format_func=FOLD_MODELS.get,
                                   key="mis_cc_model",
-                                  help="k-nearest neighbours on the stored features of the active model takes "
-                                       "seconds and ranks planted label errors best in our benchmarks; a ConvNet "
-                                       "trains k networks (minutes)")
+                                  help="k-nearest neighbours on the stored features of the active model (before "
+                                       "the first model, the default preset's) takes seconds and ranks planted "
+                                       "label errors best in our benchmarks; a ConvNet trains k networks (minutes)")
         preset = cols[2].selectbox("ConvNet preset", PRESET_NAMES, index=PRESET_NAMES.index(CrossCheckConfig.preset),
                                    key="mis_cc_preset", help="used when the model is ConvNet")
         epochs = cols[3].number_input("Epochs per fold", 1, 50, CrossCheckConfig.epochs, key="mis_cc_epochs",
@@ -180,6 +182,9 @@ def crosscheck(db) -> None:
     crosscheck_status()
     latest = review.latest_crosscheck(db)
     if latest is None:
+        newest = next(iter(versions.list_runs(db, limit=1, kind="crosscheck")), None)
+        if newest is not None and newest["status"] in versions.ACTIVE:
+            return  # its progress is shown above; the list comes when it finishes
         st.info("No cross-check yet: press **Run cross-check** (it fits k models in the background; "
                 "with k-nearest neighbours it takes seconds once the features are stored).")
         return
