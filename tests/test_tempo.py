@@ -60,7 +60,10 @@ def test_a_worker_that_died_is_replaced_at_the_next_request(tmp_path):
 
 
 CTRL_C = """
-import sys, time
+import signal, sys, time
+# as a shell gives `haverford serve`: a test runner's worker (xdist's) may ignore SIGINT, and a
+# child inherits an ignored signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from haverford.core import tempo
 assert tempo.warm().result(timeout=120) is not None
 time.sleep(1)  # the worker is back waiting on its queue, where the signal finds it
