@@ -44,6 +44,14 @@ def test_empty_home_says_what_to_do(page, tmp_path, monkeypatch):
     assert "No model yet" in at.info[0].value and "haverford train" in at.info[0].value
 
 
+def test_misclassified_without_labels_says_so_and_offers_no_cross_check(tmp_path, monkeypatch):
+    """A cross-check needs labels: an empty home gets no form that can only fail."""
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "empty"))
+    at = run(MISCLASSIFIED)
+    assert "no labelled segments" in at.info[0].value and "haverford ingest" in at.info[0].value
+    assert not at.button
+
+
 @pytest.mark.parametrize("page", ["views/evaluate.py", "views/misclassified.py"])
 def test_pages_registered_in_the_app(home, page):
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)

@@ -251,6 +251,12 @@ def main() -> None:
     if models:
         mode = st.segmented_control("Show", list(MODES), format_func=MODES.get, default="mistakes",
                                     key="mis_mode") or "mistakes"
+    elif catalogue.counts(db)["labelled_segments"] == 0:
+        st.info(f"No model yet, and no labelled segments in `{home().path}`: import labelled music with "
+                "`haverford ingest PATH...` (folders named `banger` / `not_a_banger`) or label segments on the "
+                "Label page; then train a model on the Train page (or `haverford train`), or come back for a "
+                "cross-check of the labels.")
+        return
     else:  # the cross-check fits its own models: it needs labels, not a trained model
         st.info(f"No model yet in `{home().path}`: train one on the Train page (or `haverford train`) to list "
                 "the labelled segments it gets wrong and the verdicts that flip between versions. The cross-check "
