@@ -22,6 +22,11 @@ __all__ = ["KINDS", "add_question", "describe_revision", "list_questions", "move
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
+def verdict_key(questions: list[dict]) -> str | None:
+    """The key of the verdict question among ``questions`` (rows of ``list_questions``), if any."""
+    return next((q["key"] for q in questions if q.get("role") == "verdict"), None)
+
+
 def check_new_question(db, *, key: str, text: str, kind: str) -> None:
     """Validate a question about to be added; the error says what to change."""
     if not KEY_PATTERN.match(key or ""):

@@ -88,10 +88,11 @@ def follow_table(state_key: str, table_key: str, chosen: int | None) -> None:
     st.session_state[memo] = chosen
 
 
-def browsed(state_key: str) -> int | None:
-    """The segment the clip view's own navigation (previous / next, the track strip) last opened
-    under ``state_key``: a page listing segments keeps it open though it is not in its list."""
-    return st.session_state.get(f"{state_key}_browsed")
+def showing(state_key: str, ids) -> bool:
+    """Whether the segment open under ``state_key`` belongs on a page listing ``ids``: it is one of
+    them, or the clip view's own navigation (previous / next, the track strip) opened it there."""
+    shown = st.session_state.get(state_key)
+    return shown in ids or (shown is not None and shown == st.session_state.get(f"{state_key}_browsed"))
 
 
 def render(db, state_key: str, *, show_strip: bool = True, autoplay: bool = False) -> dict | None:

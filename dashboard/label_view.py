@@ -232,7 +232,7 @@ def save_outbox(db, outbox: list[dict], *, labeller: str, questions: list[dict],
     error of each record refused (it counts as handled: the browser shows the error).
     """
     errors: dict[str, str] = {}
-    verdict_key = next((q["key"] for q in questions if q.get("role") == "verdict"), None)
+    verdict_key = questionnaire.verdict_key(questions)
     for record in outbox:
         rid = str(record.get("id"))
         if rid in saved:
@@ -338,7 +338,7 @@ def render(db, *, labeller: str, mode: str, questions: list[dict]) -> None:
         tempo_error = _wait_for_tempo(segments[0])
         clips[0]["tempo"] = _tempo(segments[0])
 
-    verdict_key = next((q["key"] for q in questions if q.get("role") == "verdict"), None)
+    verdict_key = questionnaire.verdict_key(questions)
     draft = client.get("draft") or {}
     decision = None
     if clips:  # on the answers typed so far, or those this labeller saved before (the form shows them)

@@ -22,7 +22,7 @@ def answers_table(db, segment_id: int) -> None:
     questions = questionnaire.list_questions(db, include_retired=True)
     order = [q["key"] for q in questions if q["key"] in table.columns]
     titles = {q["key"]: q["text"] for q in questions}
-    verdict_key = next((q["key"] for q in questions if q.get("role") == "verdict"), None)
+    verdict_key = questionnaire.verdict_key(questions)
     if verdict_key in table.columns:
         table[verdict_key] = table[verdict_key].map(lambda v: VERDICT_NAMES.get(v, v))
     shown = table[order].astype("string").fillna("—").rename(columns=titles)

@@ -114,8 +114,6 @@ def serve_own_static() -> None:
             shutil.rmtree(old, ignore_errors=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{STATIC_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    # a closed terminal (SIGHUP) stops Streamlit as SIGTERM does, so the folder goes too
-    signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
     served = served_static_dir(Path(file_util.get_static_dir()), folder / "static", [p[0] for p in PAGES])
     file_util.get_static_dir = lambda: str(served)
 
@@ -125,6 +123,8 @@ def main() -> int:
 
     prepare()
     serve_own_static()
+    # a closed terminal (SIGHUP) stops Streamlit as SIGTERM does: its exit handlers run (the folder goes)
+    signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
     threading.Thread(target=after_start, name="haverford-warm-up", daemon=True).start()
     return cli.main()
 

@@ -16,7 +16,7 @@ def summary_rows(db_path: str, stamp: tuple) -> list[dict]:
 
 def question_detail(db, questions: list[dict]) -> None:
     keys = [q["key"] for q in questions]
-    verdict = next((q["key"] for q in questions if q.get("role") == "verdict"), keys[0])
+    verdict = questionnaire.verdict_key(questions) or keys[0]
     picked = st.selectbox("Question", keys, index=keys.index(verdict), key="agreement_question")
     q = next(q for q in questions if q["key"] == picked)
     result = agreement.agreement(agreement.question_answers(db, q["id"]), kind=q["kind"])

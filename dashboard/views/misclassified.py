@@ -72,8 +72,7 @@ def ranked_table(rows: list[dict], *, score_col: str, key: str) -> None:
                          | clip.LINK_COLUMN)
     picked = (event or {}).get("selection", {}).get("rows", []) if event else []
     clip.follow_table(STATE, key, rows[picked[0]]["segment_id"] if picked else None)
-    shown = st.session_state.get(STATE)
-    if shown not in {r["segment_id"] for r in rows} and (shown is None or shown != clip.browsed(STATE)):
+    if not clip.showing(STATE, {r["segment_id"] for r in rows}):
         # first visit, another list (or page), or the segment left the list: open the top unreviewed
         # row; a segment opened from the panel's strip or its previous / next buttons stays
         unreviewed = [r for r in rows if not r["reviewed"]]
@@ -233,8 +232,7 @@ def flips(db, models: list[dict]) -> None:
         clip.follow_table(STATE, "mis_flip_table", rows[picked[0]]["segment_id"] if picked else None)
     with st.expander(f"Label edits between the two models ({edits})"):
         st.dataframe(pd.DataFrame(review.label_edits(db, **window)), hide_index=True, width="stretch")
-    shown = st.session_state.get(STATE)
-    if shown in {r["segment_id"] for r in rows} or (shown is not None and shown == clip.browsed(STATE)):
+    if clip.showing(STATE, {r["segment_id"] for r in rows}):
         review_panel.panel(db, STATE, model_id=mb["id"])
     elif rows:
         st.caption("Select a row to open its clip, answers and the newer model's scores.")
